@@ -1,0 +1,160 @@
+"""Cells (one point of model x dataset x method x train_attack, + seed and hyper-parameters)
+and grids (declarative TOML files naming cells and what to measure on them)."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from flatbench.errors import ConfigError, UnknownNameError
+from flatbench.registry import ATTACKS, DATASET_NAMES, METHODS, MODELS, grid_names
+
+
+def _freeze(v):
+    if isinstance(v, list | tuple):
+        return tuple(_freeze(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
+    return v
+
+
+def stable_hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Cell:
+    model: str
+    dataset: str
+    method: str
+    train_attack: str | None
+    seed: int
+    hp_items: tuple = ()
+
+    @property
+    def hp(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.hp_items}
+
+    @property
+    def id(self) -> str:
+        parts = [self.model, self.dataset, self.method] + ([self.train_attack] if self.train_attack else [])
+        return "-".join(parts) + f"-s{self.seed}"
+
+    @property
+    def key(self) -> str:
+        return stable_hash([self.model, self.dataset, self.method, self.train_attack, self.seed, self.hp_items])
+
+    def tags(self) -> dict:
+        return {"cell": self.id, "model": self.model, "dataset": self.dataset, "method": self.method,
+                "attack": self.train_attack or "", "seed": str(self.seed)}
+
+
+@dataclass
+class Grid:
+    name: str
+    description: str
+    paper_table: str | None
+    cells: list[Cell]
+    measure: dict = field(default_factory=dict)  # clean, eval_attacks ("train" or list), interpret
+
+    def eval_attacks(self, cell: Cell) -> list[str]:
+        spec = self.measure.get("eval_attacks", [])
+        if spec == "train":  # Table 3: adv/flat against their own attack, base against every listed one
+            return [cell.train_attack] if cell.train_attack else list(self.measure.get("base_attacks", []))
+        return list(spec)
+
+
+def _matches(when: dict, ctx: dict) -> bool:
+    for k, v in when.items():
+        vals = v if isinstance(v, list) else [v]
+        if ctx.get(k) not in vals:
+            return False
+    return True
+
+
+def resolve_hp(layers: list[dict], ctx: dict) -> dict:
+    """Apply every [[hp]] table whose `when` matches, in file order (later wins)."""
+    out: dict = {}
+    for layer in layers:
+        layer = dict(layer)
+        when = layer.pop("when", {})
+        layer.pop("source", None)  # documentation of where the values come from
+        if _matches(when, ctx):
+            out.update(layer)
+    return out
+
+
+def _validate(kind, names, registry_names):
+    for n in names:
+        if n not in registry_names:
+            raise UnknownNameError(kind, n, registry_names)
+
+
+def _csv(v) -> list[str] | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        v = [x.strip() for x in v.split(",") if x.strip()]
+    return list(v)
+
+
+def read_grid_file(name_or_path: str) -> dict:
+    p = Path(name_or_path)
+    if p.suffix == ".toml" and p.is_file():
+        text = p.read_text()
+    else:
+        if name_or_path not in grid_names():
+            raise UnknownNameError("grid", name_or_path, grid_names())
+        text = (resources.files("flatbench") / "grids" / f"{name_or_path}.toml").read_text()
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"grid {name_or_path}: invalid TOML ({e})") from None
+
+
+def load_grid(name_or_path: str, models=None, datasets=None, methods=None, attacks=None,
+              seeds=None, hp_overrides: dict | None = None) -> Grid:
+    raw = read_grid_file(name_or_path)
+    axes = raw.get("axes", {})
+    filt = {"models": _csv(models), "datasets": _csv(datasets), "methods": _csv(methods), "attacks": _csv(attacks)}
+    _validate("model", filt["models"] or [], MODELS.names())
+    _validate("dataset", filt["datasets"] or [], DATASET_NAMES)
+    _validate("method", filt["methods"] or [], METHODS.names())
+    _validate("attack", filt["attacks"] or [], ATTACKS.names())
+    ax = {k: list(axes.get(k, [])) for k in ("models", "datasets", "methods", "attacks")}
+    _validate("model", ax["models"], MODELS.names())
+    _validate("dataset", ax["datasets"], DATASET_NAMES)
+    _validate("method", ax["methods"], METHODS.names())
+    _validate("attack", ax["attacks"], ATTACKS.names())
+    for k, f in filt.items():
+        if f is not None:
+            ax[k] = [x for x in ax[k] if x in f]
+    seed_list = [int(s) for s in (_csv(seeds) or axes.get("seeds", [13]))]
+    layers = raw.get("hp", [])
+    cells, seen = [], set()
+    for m, d, meth, seed in itertools.product(ax["models"], ax["datasets"], ax["methods"], seed_list):
+        attack_axis = [None] if not METHODS.get(meth).ADVERSARIAL else ax["attacks"]
+        for a in attack_axis:
+            ctx = {"model": m, "dataset": d, "method": meth, "attack": a}
+            hp = resolve_hp(layers, ctx)
+            hp.update(hp_overrides or {})
+            c = Cell(m, d, meth, a, seed, _freeze(hp))
+            if c not in seen:
+                seen.add(c)
+                cells.append(c)
+    measure = dict(raw.get("measure", {}))
+    if measure.get("eval_attacks") == "train":
+        measure.setdefault("base_attacks", ax["attacks"])
+        if filt["attacks"] is not None:
+            measure["base_attacks"] = [a for a in measure["base_attacks"] if a in filt["attacks"]]
+    elif isinstance(measure.get("eval_attacks"), list):
+        _validate("attack", measure["eval_attacks"], ATTACKS.names())
+    if not cells:
+        raise ConfigError(f"grid {raw.get('name', name_or_path)}: the filters leave no cell")
+    return Grid(raw.get("name", str(name_or_path)), raw.get("description", ""), raw.get("paper_table"),
+                cells, measure)

@@ -1,0 +1,211 @@
+"""Command line: parse, call the library, print. Library errors become one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from flatbench.errors import FlatbenchError
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _common(f):
+    opts = [
+        click.option("--data-dir", type=click.Path(), default=None,
+                     help="local dataset directory (else $FLATBENCH_DATA_DIR, ./data, ../shared/data, then the hub)"),
+        click.option("--runs-dir", type=click.Path(), default="runs", show_default=True, help="stage cache"),
+        click.option("--models", default=None, help="comma-separated filter, e.g. lstm,cnn"),
+        click.option("--datasets", default=None, help="comma-separated filter, e.g. sst2,trec"),
+        click.option("--methods", default=None, help="comma-separated filter: base,adv,flat"),
+        click.option("--attacks", default=None, help="comma-separated filter of training attacks"),
+        click.option("--seeds", default=None, help="comma-separated seeds (default: the grid's)"),
+        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                     help="override a hyper-parameter in every cell (JSON value), e.g. --set epochs=2"),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _overrides(pairs) -> dict:
+    out = {}
+    for p in pairs:
+        if "=" not in p:
+            raise FlatbenchError(f"--set {p!r}: expected KEY=VALUE")
+        k, v = p.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out
+
+
+def _context(runs_dir, data_dir, grid_name, mlflow_on=True):
+    from flatbench.cache import Cache
+    from flatbench.data.datasets import resolve_data_dir
+    from flatbench.stages import Context
+    from flatbench.tracking import Tracker
+    import torch
+
+    root = resolve_data_dir(data_dir)
+    click.echo(f"data: {root if root else 'Hugging Face hub'}", err=True)
+    return Context(Cache(runs_dir), Tracker(enabled=mlflow_on), str(root) if root else None, grid_name,
+                   "cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _grid(grid, models, datasets, methods, attacks, seeds, overrides):
+    from flatbench.cells import load_grid
+
+    return load_grid(grid, models=models, datasets=datasets, methods=methods, attacks=attacks,
+                     seeds=seeds, hp_overrides=_overrides(overrides))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="flatbench")
+def cli():
+    """flatbench: reproduce FLAT (Chen & Ji, AAAI 2022) — grids of cells, cached stages, paper-vs-ours tables."""
+
+
+def _run_grid(grid_name, data_dir, runs_dir, models, datasets, methods, attacks, seeds, overrides,
+              executor, dry_run, no_mlflow, fmt):
+    from flatbench.executors import get_executor
+    from flatbench.report.tables import report
+    from flatbench.results import collect
+    from flatbench.stages import plan
+
+    grid = _grid(grid_name, models, datasets, methods, attacks, seeds, overrides)
+    ctx = _context(runs_dir, data_dir, grid.name, mlflow_on=not (no_mlflow or dry_run))
+    stages, _ = plan(grid)
+    if dry_run:
+        from flatbench.estimate import describe_plan
+
+        click.echo(describe_plan(grid, stages, ctx))
+        return
+    ctx.tracker.setup()
+    get_executor(executor).run(stages, ctx)
+    df, devs, prog = collect(grid, ctx)
+    click.echo(report(grid, df, devs, prog, fmt))
+
+
+_run_opts = [
+    click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True),
+    click.option("--dry-run", is_flag=True, help="list the stages (cached or not) and their estimated cost; run nothing"),
+    click.option("--no-mlflow", is_flag=True, help="do not log to MLflow"),
+    click.option("--format", "fmt", type=click.Choice(["markdown", "latex"]), default="markdown", show_default=True),
+]
+
+
+def _with_run_opts(f):
+    for o in reversed(_run_opts):
+        f = o(f)
+    return f
+
+
+@cli.command()
+@click.option("--grid", default="smoke", show_default=True, help="grid name (see `flatbench list`) or a .toml path")
+@_common
+@_with_run_opts
+def run(grid, **kw):
+    """Run (or resume) every stage of a grid and print its table beside the paper's."""
+    _run_grid(grid, **kw)
+
+
+@cli.command()
+@click.option("--train-attack", default="textfooler", show_default=True, help="attack the adv/FLAT models were trained with")
+@_common
+@_with_run_opts
+def transfer(train_attack, attacks, **kw):
+    """Table 4: robustness of SST2 models to six unforeseen attacks."""
+    _run_grid("table4", attacks=attacks or train_attack, **kw)
+
+
+@cli.command()
+@_common
+@_with_run_opts
+def ablate(**kw):
+    """Table 5: the beta/gamma ablation of LSTM-FLAT (Textfooler, SST2)."""
+    _run_grid("table5", **kw)
+
+
+@cli.command()
+@click.option("--grid", default="smoke", show_default=True)
+@_common
+@click.option("--format", "fmt", type=click.Choice(["markdown", "latex"]), default="markdown", show_default=True)
+@click.option("--output", "-o", type=click.Path(), default=None, help="also write the report to this file")
+def report(grid, data_dir, runs_dir, models, datasets, methods, attacks, seeds, overrides, fmt, output):
+    """Render a grid's tables from the cache (computes nothing)."""
+    from flatbench.report.tables import report as render
+    from flatbench.results import collect
+
+    g = _grid(grid, models, datasets, methods, attacks, seeds, overrides)
+    ctx = _context(runs_dir, data_dir, g.name, mlflow_on=False)
+    df, devs, prog = collect(g, ctx)
+    text = render(g, df, devs, prog, fmt)
+    click.echo(text)
+    if output:
+        from pathlib import Path
+
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(text)
+
+
+@cli.command("list")
+def list_cmd():
+    """What the registry holds: datasets, models, methods, attacks, grids."""
+    from flatbench.cells import read_grid_file
+    from flatbench.data.datasets import DATASETS
+    from flatbench.registry import ATTACKS, METHODS, MODELS, grid_names
+
+    click.echo("datasets: " + " ".join(DATASETS))
+    click.echo("models:   " + " ".join(MODELS.names()))
+    click.echo("methods:  " + " ".join(METHODS.names()))
+    click.echo("attacks:  " + " ".join(ATTACKS.names()))
+    click.echo("grids:")
+    for g in grid_names():
+        click.echo(f"  {g:8s} {read_grid_file(g).get('description', '')}")
+
+
+@cli.command()
+@click.option("--data-dir", type=click.Path(), default=None)
+def datasets(data_dir):
+    """Statistics of each dataset beside the paper's Table 1, and where it was loaded from."""
+    from tabulate import tabulate
+
+    from flatbench.data.datasets import DATASETS, load_dataset
+
+    rows = []
+    for name, info in DATASETS.items():
+        ds = load_dataset(name, data_dir)
+        s = ds.stats()
+        rows.append([name, ds.source] + [f"{s[k]} ({info.paper[k]})" for k in ("classes", "avg_len", "train", "dev", "test")])
+        for d in ds.deviations:
+            click.echo(f"deviation: {d}", err=True)
+    click.echo(tabulate(rows, headers=["dataset", "source", "classes", "avg len", "train", "dev", "test"],
+                        tablefmt="github"))
+    click.echo("(paper Table 1 in brackets)")
+
+
+def main(argv=None):
+    try:
+        cli.main(args=argv, standalone_mode=False)
+    except FlatbenchError as e:
+        click.echo(f"flatbench: error: {e}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("flatbench: interrupted; completed stages are cached — rerun the same command to resume", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("flatbench: interrupted; completed stages are cached — rerun the same command to resume", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(2)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""Datasets of the paper's Table 1, from a local JSON Lines directory or the Hugging Face hub.
+
+Resolution order for the local directory (first hit wins; see README "Data"):
+  1. ``--data-dir`` on the CLI (``data_dir=`` in the API)
+  2. ``$FLATBENCH_DATA_DIR``
+  3. the first of ``./data``, ``../shared/data``, ``<repo>/../shared/data`` that holds dataset folders
+  4. the Hugging Face hub (``datasets``), when reachable.
+Either source gives the same splits: SST2's official dev, and for TREC/IMDB/AG the seeded
+hold-out ``random.Random(2022).shuffle(range(N))[:n_dev]`` of the training file (this is how
+``dev_split.json`` was made; the hub route recomputes it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+
+from flatbench.errors import DataError, ResourceMissingError, UnknownNameError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    folder: str  # folder name in the local data directory
+    hub_id: str  # Hugging Face hub dataset
+    hub_text: tuple[str, ...]  # hub columns joined into the text
+    hub_label: str
+    max_len: int  # tokens for word models (authors' README: 50; IMDB 250)
+    # Paper Table 1: classes, avg_len, train, dev, test
+    paper: dict
+    dev_seed: int = 2022
+    attack_train_n: int | None = None  # paper: all for SST2/TREC, 10K random for IMDB/AG
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "sst2": DatasetInfo("sst2", "sst2", "SetFit/sst2", ("text",), "label", 50,
+                        dict(classes=2, avg_len=19, train=6920, dev=872, test=1821)),
+    "imdb": DatasetInfo("imdb", "imdb", "stanfordnlp/imdb", ("text",), "label", 250,
+                        dict(classes=2, avg_len=268, train=20000, dev=5000, test=25000),
+                        attack_train_n=10000),
+    "ag": DatasetInfo("ag", "ag_news", "fancyzhx/ag_news", ("text",), "label", 50,
+                      dict(classes=4, avg_len=32, train=114000, dev=6000, test=7600),
+                      attack_train_n=10000),
+    "trec": DatasetInfo("trec", "trec", "CogComp/trec", ("text",), "coarse_label", 50,
+                        dict(classes=6, avg_len=10, train=5000, dev=452, test=500)),
+}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    if name not in DATASETS:
+        raise UnknownNameError("dataset", name, DATASETS)
+    return DATASETS[name]
+
+
+@dataclasses.dataclass
+class Split:
+    texts: list[str]
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, idx) -> "Split":
+        idx = list(idx)
+        return Split([self.texts[i] for i in idx], self.labels[idx])
+
+
+@dataclasses.dataclass
+class Dataset:
+    name: str
+    label_names: list[str]
+    train: Split
+    dev: Split
+    test: Split
+    source: str  # "local:<dir>" or "hub:<id>"
+    deviations: list[str]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.label_names)
+
+    def stats(self) -> dict:
+        """Our statistics next to the paper's Table 1 row."""
+        from flatbench.data.text import tokenize
+
+        sample = self.train.texts
+        avg = float(np.mean([len(tokenize(t)) for t in sample])) if sample else 0.0
+        return dict(classes=self.n_classes, avg_len=round(avg, 1), train=len(self.train),
+                    dev=len(self.dev), test=len(self.test))
+
+    def fingerprint(self) -> str:
+        """Content hash, so cached stages notice when the data under them changes."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for split in (self.train, self.dev, self.test):
+            h.update(str(len(split)).encode())
+            for t, y in zip(split.texts, split.labels):
+                h.update(t.encode())
+                h.update(b"\x00%d\n" % int(y))
+        return h.hexdigest()[:16]
+
+
+def _candidate_dirs() -> list[Path]:
+    cwd = Path.cwd()
+    return [cwd / "data", cwd.parent / "shared" / "data", cwd / "../shared/data",
+            REPO_ROOT.parent / "shared" / "data"]
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
+    """The local data directory to use, or None for the hub (see module docstring)."""
+    if data_dir is not None:
+        p = Path(data_dir)
+        if not p.is_dir():
+            raise DataError(f"data directory {p} does not exist")
+        return p.resolve()
+    env = os.environ.get("FLATBENCH_DATA_DIR")
+    if env:
+        p = Path(env)
+        if not p.is_dir():
+            raise DataError(f"FLATBENCH_DATA_DIR={env} is not a directory")
+        return p.resolve()
+    for p in _candidate_dirs():
+        if p.is_dir() and any((p / d.folder).is_dir() for d in DATASETS.values()):
+            return p.resolve()
+    return None
+
+
+def _open(path: Path):
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for name in (f"{stem}.jsonl", f"{stem}.jsonl.gz"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def read_jsonl(path: Path, n_classes: int) -> Split:
+    texts, labels = [], []
+    with _open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                text, label = rec["text"], rec["label"]
+            except (json.JSONDecodeError, KeyError, TypeError) as e:
+                raise DataError(f"{path}:{lineno}: malformed record ({type(e).__name__}: {e}); "
+                                'expected {"text": str, "label": int}') from None
+            if not isinstance(text, str) or isinstance(label, bool) or not isinstance(label, int):
+                raise DataError(f"{path}:{lineno}: text must be a string and label an integer")
+            if not 0 <= label < n_classes:
+                raise DataError(f"{path}:{lineno}: label {label} is not in labels.json (0..{n_classes - 1})")
+            texts.append(text)
+            labels.append(label)
+    if not texts:
+        raise DataError(f"{path}: empty split")
+    return Split(texts, np.asarray(labels, dtype=np.int64))
+
+
+def seeded_dev_indices(n_rows: int, n_dev: int, seed: int = 2022) -> list[int]:
+    """The hold-out used for datasets without an official dev set (matches dev_split.json)."""
+    idx = list(range(n_rows))
+    random.Random(seed).shuffle(idx)
+    return sorted(idx[:n_dev])
+
+
+def _split_off(train: Split, dev_idx: list[int]) -> tuple[Split, Split]:
+    dev_set = set(dev_idx)
+    keep = [i for i in range(len(train)) if i not in dev_set]
+    return train.subset(keep), train.subset(dev_idx)
+
+
+def _load_local(info: DatasetInfo, root: Path) -> Dataset:
+    folder = root / info.folder
+    if not folder.is_dir():
+        raise DataError(f"dataset {info.name!r}: no folder {folder}")
+    try:
+        label_map = json.loads((folder / "labels.json").read_text())
+        label_names = [label_map[str(i)] for i in range(len(label_map))]
+    except (OSError, json.JSONDecodeError, KeyError) as e:
+        raise DataError(f"{folder / 'labels.json'}: unreadable label map ({e})") from None
+    n = len(label_names)
+    paths = {s: _find(folder, s) for s in ("train", "dev", "test")}
+    for s in ("train", "test"):
+        if paths[s] is None:
+            raise DataError(f"dataset {info.name!r}: no {s}.jsonl(.gz) in {folder}")
+    train = read_jsonl(paths["train"], n)
+    test = read_jsonl(paths["test"], n)
+    deviations = []
+    if paths["dev"] is not None:
+        dev = read_jsonl(paths["dev"], n)
+    else:
+        split_file = folder / "dev_split.json"
+        if not split_file.is_file():
+            raise DataError(f"dataset {info.name!r}: neither dev.jsonl nor dev_split.json in {folder}")
+        spec = json.loads(split_file.read_text())
+        if spec.get("n_train_rows", len(train)) != len(train):
+            raise DataError(f"{split_file}: made for {spec['n_train_rows']} training rows, found {len(train)}")
+        bad = [i for i in spec["dev_indices"] if not 0 <= i < len(train)]
+        if bad:
+            raise DataError(f"{split_file}: dev index {bad[0]} outside the training file")
+        train, dev = _split_off(train, spec["dev_indices"])
+        deviations.append(f"{info.name}: dev set is a seeded hold-out of train (seed {info.dev_seed}, "
+                          f"{len(dev)} rows), not the authors' unpublished split")
+    p = info.paper
+    if len(train) < 0.5 * p["train"]:
+        deviations.append(f"{info.name}: training set is a subset ({len(train)} of the paper's "
+                          f"{p['train']} rows)")
+    return Dataset(info.name, label_names, train, dev, test, f"local:{folder}", deviations)
+
+
+def _load_hub(info: DatasetInfo) -> Dataset:
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+        raise ResourceMissingError(
+            f"dataset {info.name!r}: no local data directory and the hub is offline "
+            f"(HF_HUB_OFFLINE=1); pass --data-dir DIR or set FLATBENCH_DATA_DIR")
+    try:
+        import datasets as hf
+        ds = hf.load_dataset(info.hub_id)
+    except Exception as e:  # network errors come in many types
+        raise ResourceMissingError(
+            f"dataset {info.name!r}: no local data directory and the hub ({info.hub_id}) could not be "
+            f"reached ({type(e).__name__}); pass --data-dir DIR or set FLATBENCH_DATA_DIR") from None
+    feat = ds["train"].features[info.hub_label]
+    hub_names = list(getattr(feat, "names", []) or [])
+    label_names = sorted(hub_names) if info.name == "trec" else hub_names  # local TREC ids are alphabetical
+    remap = {i: label_names.index(n) for i, n in enumerate(hub_names)}
+
+    def conv(split) -> Split:
+        texts = [" ".join(str(r[c]) for c in info.hub_text) for r in split]
+        labels = np.asarray([remap[int(r[info.hub_label])] for r in split], dtype=np.int64)
+        return Split(texts, labels)
+
+    train, test = conv(ds["train"]), conv(ds["test"])
+    deviations = []
+    if "validation" in ds and info.name == "sst2":
+        dev = conv(ds["validation"])
+    else:
+        train, dev = _split_off(train, seeded_dev_indices(len(train), info.paper["dev"], info.dev_seed))
+        deviations.append(f"{info.name}: dev set is a seeded hold-out of train (seed {info.dev_seed}), "
+                          "not the authors' unpublished split")
+    return Dataset(info.name, label_names, train, dev, test, f"hub:{info.hub_id}", deviations)
+
+
+_CACHE: dict[tuple, Dataset] = {}
+
+
+def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Dataset:
+    info = dataset_info(name)
+    root = resolve_data_dir(data_dir)
+    key = (name, str(root))
+    if key not in _CACHE:
+        _CACHE[key] = _load_local(info, root) if root is not None else _load_hub(info)
+    return _CACHE[key]

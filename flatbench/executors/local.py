@@ -1,0 +1,26 @@
+"""In-process executor: runs stages one after another in dependency order.
+
+On 2 CPU cores torch already uses both for one model, so one stage at a time is fastest here;
+attack stages parallelise internally (see flatbench.attacks.runner)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+class LocalExecutor:
+    def __init__(self, echo=print):
+        self.echo = echo
+
+    def run(self, stages, ctx) -> dict:
+        results = {}
+        todo = [s for s in stages if not ctx.cache.done(s.kind, s.key)]
+        self.echo(f"{len(stages)} stages, {len(stages) - len(todo)} cached, {len(todo)} to run", file=sys.stderr)
+        for i, s in enumerate(stages):
+            cached = ctx.cache.done(s.kind, s.key)
+            t0 = time.time()
+            results[s.key] = s.run(ctx)
+            if not cached:
+                self.echo(f"[{i + 1}/{len(stages)}] {s.label()} done in {time.time() - t0:.1f}s", file=sys.stderr)
+        return results

@@ -1,0 +1,1 @@
+"""Training methods `base`, `adv`, `flat` (one module each); see flatbench.registry."""

@@ -1,0 +1,27 @@
+"""flat: the paper's Eq. (1)-(4).
+
+Loss = E_{D ∪ D'}[CE(f(W*x), y) - beta * H(W|x)] + gamma * L_imp, with W sampled by
+Gumbel-softmax from the variational word masks, and L_imp = sum |phi_{x_i} - phi_{x'_i}| over the
+replaced positions of each (x, x') pair in the batch. phi is global (a function of the word),
+so L_imp is computed from the replaced/substitute words themselves and keeps its gradient into
+the mask network (the official code's BERT L_imp was built with torch.tensor(list): no gradient).
+"""
+
+from flatbench.training.objectives import importance_loss, masked_prediction_loss
+
+NAME = "flat"
+USES_MASK = True
+ADVERSARIAL = True
+
+
+def batch_loss(bundle, batch, hp):
+    out = bundle.model.forward_full(batch.ids)
+    beta, gamma = float(hp.get("beta", 0.1)), float(hp.get("gamma", 0.001))
+    loss = masked_prediction_loss(out.logits, batch.y, out.entropy, beta)
+    logs = {"entropy": float(out.entropy.detach().mean())}
+    if gamma and batch.pair_words:
+        phi_o, phi_s, idx, n = bundle.pair_phi(batch.pair_words)
+        l_imp = importance_loss(phi_o, phi_s, idx, n)
+        loss = loss + gamma * l_imp
+        logs["l_imp"] = float(l_imp.detach())
+    return loss, logs

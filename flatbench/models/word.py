@@ -1,0 +1,51 @@
+"""Builders for the word-level models (`lstm`, `cnn`) over pretrained word vectors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from flatbench.data.embeddings import embedding_matrix, frequent_words
+from flatbench.data.text import Vocab
+from flatbench.models import ModelBundle, WordTokenizer
+from flatbench.models.cnn import CNNClassifier
+from flatbench.models.lstm import LSTMClassifier
+
+_ARCH = {"lstm": (LSTMClassifier, ("hidden", "dropout")),
+         "cnn": (CNNClassifier, ("filters", "widths", "dropout"))}
+
+
+def _net(name: str, emb: torch.Tensor, cfg: dict):
+    cls, keys = _ARCH[name]
+    kw = {k: (tuple(cfg[k]) if k == "widths" else cfg[k]) for k in keys if k in cfg}
+    return cls(emb, cfg["n_classes"], cfg["max_len"], mask_hidden=cfg.get("mask_hidden"),
+               freeze_emb=cfg.get("freeze_emb", True), **kw)
+
+
+class WordModelSpec:
+    """Registry entry: knows how to build a fresh bundle and to restore a saved one."""
+
+    needs_gpu = False
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def build(self, dataset, hp: dict, seed: int, mask: bool) -> ModelBundle:
+        torch.manual_seed(seed)
+        max_len = int(hp.get("max_len") or 50)
+        vocab = Vocab.build(dataset.train.texts, extra=frequent_words(hp["embedding"], int(hp.get("vocab_extra", 0))))
+        emb, coverage, dev = embedding_matrix(vocab.itos, hp["embedding"], seed)
+        cfg = {k: hp[k] for k in ("hidden", "dropout", "filters", "widths", "freeze_emb") if k in hp}
+        cfg.update(n_classes=dataset.n_classes, max_len=max_len, embedding=hp["embedding"],
+                   emb_dim=int(emb.shape[1]), vocab_size=len(vocab), emb_coverage=round(coverage, 4),
+                   mask_hidden=int(hp.get("mask_hidden", 100)) if mask else None)
+        model = _net(self.name, torch.from_numpy(emb), cfg)
+        return ModelBundle(self.name, model, WordTokenizer(vocab, max_len), cfg, [dev] if dev else [])
+
+    def restore(self, d: Path, cfg: dict) -> ModelBundle:
+        tok = WordTokenizer.load(d, cfg["max_len"])
+        emb = torch.zeros(cfg["vocab_size"], cfg["emb_dim"])  # overwritten by the state dict
+        return ModelBundle(self.name, _net(self.name, emb, cfg), tok, cfg)
+
+

@@ -1,0 +1,48 @@
+"""The paper's numbers (shipped CSVs, transcribed from the AAAI camera-ready; see shared/paper)."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+import pandas as pd
+
+DATASET_COLS = {"SST2": "sst2", "IMDB": "imdb", "AG": "ag", "TREC": "trec"}
+PRETTY = {"lstm": "LSTM", "cnn": "CNN", "bert": "BERT", "deberta": "DeBERTa", "minilm": "MiniLM",
+          "base": "base", "adv": "adv", "flat": "FLAT", "textfooler": "Textfooler", "pwws": "PWWS",
+          "gene": "Gene", "iga": "IGA", "pso": "PSO", "clare": "Clare", "bae": "BAE",
+          "sst2": "SST2", "imdb": "IMDB", "ag": "AG", "trec": "TREC"}
+
+
+@functools.lru_cache(maxsize=None)
+def _csv(name: str) -> pd.DataFrame:
+    with (resources.files("flatbench") / "paper" / name).open() as f:
+        return pd.read_csv(f, dtype={"train_attack": str}, keep_default_na=False, na_values=[""])
+
+
+def table2() -> pd.DataFrame:
+    """Long format: model, method, train_attack ('' for base), dataset, acc."""
+    df = _csv("table2_clean_accuracy.csv").copy()
+    df["train_attack"] = df["train_attack"].fillna("")
+    long = df.melt(id_vars=["model", "method", "train_attack"], value_vars=list(DATASET_COLS),
+                   var_name="dataset", value_name="acc")
+    long["dataset"] = long["dataset"].map(DATASET_COLS)
+    return long
+
+
+def table3() -> pd.DataFrame:
+    return _csv("table3_robustness.csv").copy()
+
+
+def table4() -> pd.DataFrame:
+    df = _csv("table4_transfer_sst2.csv").copy()
+    return df.melt(id_vars=["model", "method"], var_name="attack", value_name="AA").assign(
+        attack=lambda d: d["attack"].str.lower())
+
+
+def table5() -> pd.DataFrame:
+    return _csv("table5_ablation.csv").copy()
+
+
+def table1() -> pd.DataFrame:
+    return _csv("table1_datasets.csv").copy()

@@ -1,0 +1,106 @@
+"""Markdown / LaTeX tables: the paper's numbers and ours side by side, with the difference."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from tabulate import tabulate
+
+from flatbench.report import paper
+from flatbench.report.paper import PRETTY
+
+FORMATS = {"markdown": "github", "latex": "latex_booktabs"}
+
+
+def _p(x):
+    return PRETTY.get(x, x)
+
+
+def _fmt(v, digits=2):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return f"{v:.{digits}f}"
+
+
+def _diff(ours, ref, digits=2):
+    if ours is None or ref is None or any(isinstance(v, float) and math.isnan(v) for v in (ours, ref)):
+        return "–"
+    return f"{ours - ref:+.{digits}f}"
+
+
+def clean_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Table 2: clean test accuracy (%)."""
+    ref = paper.table2().set_index(["model", "method", "train_attack", "dataset"])["acc"]
+    rows = []
+    seen = set()
+    for r in df.itertuples():
+        k = (r.model, r.method, r.train_attack, r.dataset)
+        if k in seen:
+            continue
+        seen.add(k)
+        p = ref.get(k)
+        rows.append({"Model": _p(r.model), "Method": _p(r.method) + (f" ({_p(r.train_attack)})" if r.train_attack else ""),
+                     "Dataset": _p(r.dataset), "Paper": _fmt(p), "Ours": _fmt(r.clean_acc),
+                     "Δ": _diff(r.clean_acc, p)})
+    return pd.DataFrame(rows)
+
+
+def robustness_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Table 3: after-attack accuracy (%), Kendall's tau and top-5 intersection (IG)."""
+    ref = paper.table3().set_index(["attack", "model", "method", "dataset"])
+    rows = []
+    for r in df.itertuples():
+        if not isinstance(getattr(r, "attack", None), str):
+            continue
+        k = (r.attack, r.model, r.method, r.dataset)
+        p = ref.loc[k] if k in ref.index and (r.method == "base" or r.train_attack == r.attack) else None
+        get = lambda col: getattr(r, col, None)  # noqa: E731
+        pa = None if p is None else p["AA"]
+        rows.append({"Attack": _p(r.attack), "Model": _p(r.model),
+                     "Method": _p(r.method) + (f" ({_p(r.train_attack)})" if r.train_attack and r.train_attack != r.attack else ""),
+                     "Dataset": _p(r.dataset), "Clean": _fmt(r.clean_acc),
+                     "AA paper": _fmt(pa), "AA ours": _fmt(get("AA")), "ΔAA": _diff(get("AA"), pa),
+                     "KT paper": _fmt(None if p is None else p["KT"]), "KT ours": _fmt(get("KT")),
+                     "TI paper": _fmt(None if p is None else p["TI"]), "TI ours": _fmt(get("TI"))})
+    return pd.DataFrame(rows)
+
+
+def transfer_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Table 4: after-attack accuracy (%) on SST2 under unforeseen attacks."""
+    ref = paper.table4().set_index(["model", "method", "attack"])["AA"]
+    rows = []
+    for r in df.itertuples():
+        if not isinstance(getattr(r, "attack", None), str):
+            continue
+        p = ref.get((r.model, r.method, r.attack))
+        rows.append({"Model": _p(r.model), "Method": _p(r.method), "Attack": _p(r.attack),
+                     "AA paper": _fmt(p), "AA ours": _fmt(getattr(r, "AA", None)), "Δ": _diff(getattr(r, "AA", None), p)})
+    return pd.DataFrame(rows)
+
+
+def render(table: pd.DataFrame, fmt: str = "markdown") -> str:
+    if table.empty:
+        return "(no results yet)"
+    return tabulate(table, headers="keys", tablefmt=FORMATS[fmt], showindex=False, disable_numparse=True)
+
+
+def report(grid, df: pd.DataFrame, deviations: list[str], progress: dict, fmt: str = "markdown") -> str:
+    sections = []
+    h = (lambda t: f"## {t}") if fmt == "markdown" else (lambda t: f"% {t}")
+    kind = grid.paper_table or ("table3" if "AA" in df else "table2")
+    sections.append(h(f"{grid.name}: {grid.description}".strip()))
+    if kind == "table4":
+        sections.append(render(transfer_table(df), fmt))
+    elif "attack" in df.columns and df["attack"].notna().any():
+        sections.append(render(robustness_table(df), fmt))
+        sections.append(h("Clean accuracy (Table 2 cells)"))
+        sections.append(render(clean_table(df), fmt))
+    else:
+        sections.append(render(clean_table(df), fmt))
+    sections.append(f"{progress['done']}/{progress['total']} stages complete.")
+    if deviations:
+        sections.append(h("Deviations from the paper"))
+        bullet = "- " if fmt == "markdown" else "% - "
+        sections.append("\n".join(bullet + d for d in deviations))
+    return "\n\n".join(sections) + "\n"

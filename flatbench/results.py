@@ -1,0 +1,52 @@
+"""Collect what a grid's stages produced (from the cache only; nothing is computed here)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from flatbench.stages import Context, plan
+
+
+def collect(grid, ctx: Context) -> tuple[pd.DataFrame, list[str], dict]:
+    """One row per (cell, measured attack): clean acc and, where measured, AA/KT/TI.
+
+    Returns (rows, deviations, progress counts)."""
+    _, targets = plan(grid)
+    rows, devs = [], set()
+    done = total = 0
+    for cell, t in targets.items():
+        base = {"model": cell.model, "dataset": cell.dataset, "method": cell.method,
+                "train_attack": cell.train_attack or "", "seed": cell.seed, "cell": cell.id}
+
+        def manifest(stage):
+            nonlocal done, total
+            total += 1
+            if ctx.cache.done(stage.kind, stage.key):
+                done += 1
+                m = ctx.cache.manifest(stage.kind, stage.key)
+                devs.update(m.get("deviations", []))
+                return m
+            return None
+
+        ev = manifest(t["evaluate"]) if "evaluate" in t else None
+        tr = manifest(t["train"])
+        clean = ev["metrics"]["test_acc"] * 100 if ev else None
+        common = {**base, "clean_acc": clean,
+                  "train_seconds": tr["seconds"] if tr else None}
+        attacks = [k.split(":", 1)[1] for k in t if k.startswith("attack:")]
+        if not attacks:
+            rows.append(common)
+        for a in attacks:
+            row = {**common, "attack": a}
+            am = manifest(t[f"attack:{a}"])
+            if am:
+                mm = am["metrics"]
+                row.update(AA=mm["after_attack_acc"] * 100, attack_success=mm.get("success_rate"),
+                           attacked_n=mm.get("n"), attack_seconds=am["seconds"])
+            im = manifest(t[f"interpret:{a}"]) if f"interpret:{a}" in t else None
+            if im:
+                mm = im["metrics"]
+                row.update(KT=mm.get("ig_kendall_tau"), TI=mm.get("ig_topk_5"),
+                           LIME_KT=mm.get("lime_kendall_tau"), LIME_TI=mm.get("lime_topk_5"))
+            rows.append(row)
+    return pd.DataFrame(rows), sorted(devs), {"done": done, "total": total}

@@ -1,0 +1,315 @@
+"""The stage DAG. Every stage is a pure function of its spec and its inputs' outputs; its key
+is a hash of both, so the same base model serves every table and a killed run resumes.
+
+    data -> train(round 0) -> attack(train split) -> train(round 1) -> ... -> train(round R)
+                                   final model -> evaluate (clean), attack(test) -> interpret
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from flatbench.cache import Cache, write_manifest
+from flatbench.cells import Cell, stable_hash
+from flatbench.data.datasets import dataset_info, load_dataset
+from flatbench.registry import METHODS, MODELS
+from flatbench.tracking import Tracker
+
+STAGE_VERSION = 1  # bump to invalidate every cached result after a semantic change
+
+MODEL_KEYS = ("embedding", "vocab_extra", "hidden", "filters", "widths", "dropout", "max_len",
+              "mask_hidden", "freeze_emb", "pretrained")
+TRAIN_KEYS = ("lr", "epochs", "batch_size", "optimizer", "weight_decay", "grad_clip", "train_n")
+ROUND_KEYS = ("round_epochs", "round_lr", "adv_examples")
+
+
+@dataclass
+class Context:
+    cache: Cache
+    tracker: Tracker
+    data_dir: str | None = None
+    grid: str = ""
+    device: str = "cpu"
+
+
+def _pick(hp: dict, keys) -> dict:
+    return {k: hp[k] for k in keys if k in hp}
+
+
+def cell_hp(cell: Cell) -> dict:
+    hp = cell.hp
+    hp.setdefault("max_len", dataset_info(cell.dataset).max_len)
+    return hp
+
+
+def subset_indices(n_total: int, n: int | None, seed: int) -> list[int]:
+    """A seeded random subset (all rows, in order, when n is None or >= n_total)."""
+    if n is None or n >= n_total:
+        return list(range(n_total))
+    idx = list(range(n_total))
+    random.Random(seed).shuffle(idx)
+    return sorted(idx[:n])
+
+
+def data_for(cell: Cell, ctx: Context):
+    """(dataset, training split used, deviations) for a cell."""
+    ds = load_dataset(cell.dataset, ctx.data_dir)
+    hp = cell_hp(cell)
+    devs = list(ds.deviations)
+    train = ds.train
+    if hp.get("train_n"):
+        train = train.subset(subset_indices(len(train), int(hp["train_n"]), cell.seed))
+        devs.append(f"{cell.dataset}: trained on a seeded subset of {len(train)} training rows (train_n)")
+    return ds, train, devs
+
+
+class Stage:
+    kind = "stage"
+    needs = {"cpu": 1, "gpu": 0}
+
+    def deps(self) -> list["Stage"]:
+        return []
+
+    def spec(self) -> dict:  # pragma: no cover
+        raise NotImplementedError
+
+    @cached_property
+    def key(self) -> str:
+        return stable_hash({"kind": self.kind, "v": STAGE_VERSION, "spec": self.spec(),
+                            "deps": [d.key for d in self.deps()]})
+
+    def tags(self) -> dict:
+        return {"stage": self.kind}
+
+    def label(self) -> str:
+        return self.kind
+
+    def execute(self, ctx: Context, out: Path, inputs: list[Path]) -> tuple[dict, list[str], dict]:
+        """Write outputs into `out`; return (metrics, deviations, extra manifest fields)."""
+        raise NotImplementedError  # pragma: no cover
+
+    def run(self, ctx: Context) -> dict:
+        """Run if not cached; return the manifest."""
+        cache = ctx.cache
+        if cache.done(self.kind, self.key):
+            return cache.manifest(self.kind, self.key)
+        inputs = [cache.dir(d.kind, d.key) for d in self.deps()]
+        for d, p in zip(self.deps(), inputs):
+            if not cache.done(d.kind, d.key):
+                raise RuntimeError(f"{self.label()}: input {d.label()} is not complete")
+        deviations_in = []
+        for d in self.deps():
+            deviations_in += cache.manifest(d.kind, d.key).get("deviations", [])
+        t0 = time.time()
+        spec = self.spec()
+        with cache.writing(self.kind, self.key) as tmp, \
+                ctx.tracker.stage_run(self.label(), {**self.tags(), "grid": ctx.grid, "key": self.key},
+                                      {"spec": spec}) as log:
+            metrics, deviations, extra = self.execute(ctx, tmp, inputs)
+            secs = time.time() - t0
+            metrics = {**metrics, "seconds": round(secs, 3)}
+            log.metrics(metrics)
+            write_manifest(tmp, self.kind, self.key, spec, metrics, deviations_in + deviations, secs,
+                           {"tags": self.tags(), "label": self.label(), "deps": [d.key for d in self.deps()]})
+            log.artifact(tmp / "manifest.json")
+        return cache.manifest(self.kind, self.key)
+
+
+class TrainStage(Stage):
+    """Round 0 trains from scratch on D; round k>0 fine-tunes round k-1 on D ∪ D'_k, where D'_k
+    are the adversarial examples found by attacking round k-1's model on the training set."""
+
+    kind = "train"
+
+    def __init__(self, cell: Cell, round: int = 0):
+        self.cell, self.round = cell, round
+        self.method = METHODS.get(cell.method)
+
+    def deps(self):
+        if self.round == 0:
+            return []
+        prev = TrainStage(self.cell, self.round - 1)
+        return [prev, AttackStage.for_training(prev)]
+
+    def spec(self) -> dict:
+        c, hp = self.cell, cell_hp(self.cell)
+        s = {"model": c.model, "dataset": c.dataset, "seed": c.seed,
+             "objective": "masked" if self.method.USES_MASK else "ce",
+             "model_hp": _pick(hp, MODEL_KEYS), "train_hp": _pick(hp, TRAIN_KEYS)}
+        if self.method.USES_MASK:
+            s["beta"] = hp.get("beta", 0.1)
+            s["masks_fixed"] = bool(hp.get("masks_fixed", False))
+        if self.round > 0:
+            s.update(round=self.round, method=c.method, attack=c.train_attack, round_hp=_pick(hp, ROUND_KEYS))
+            if self.method.USES_MASK:
+                s["gamma"] = hp.get("gamma", 0.001)
+        return s
+
+    def tags(self):
+        return {"stage": "train", "round": str(self.round), **self.cell.tags()}
+
+    def label(self):
+        return f"train[{self.cell.id} r{self.round}]"
+
+    def execute(self, ctx, out, inputs):
+        from flatbench.models import ModelBundle
+        from flatbench.training.adversarial import adversarial_examples
+        from flatbench.training.loop import Example, accuracy, train
+
+        c, hp = self.cell, cell_hp(self.cell)
+        ds, train_split, devs = data_for(c, ctx)
+        examples = [Example(t, int(y)) for t, y in zip(train_split.texts, train_split.labels)]
+        if self.round == 0:
+            bundle = MODELS.get(c.model).build(ds, hp, c.seed, mask=self.method.USES_MASK)
+            bundle.model.to(ctx.device)
+            if self.method.USES_MASK and hp.get("masks_fixed"):
+                bundle.model.mask.fixed_ones = True
+            thp = hp
+        else:
+            bundle = ModelBundle.load(inputs[0], ctx.device)
+            if self.method.USES_MASK and hp.get("masks_fixed"):
+                bundle.model.mask.fixed_ones = True
+            adv, adv_stats = adversarial_examples(inputs[1])
+            examples += adv
+            thp = {**hp, "epochs": hp.get("round_epochs", hp["epochs"]), "lr": hp.get("round_lr", hp["lr"])}
+        hist = train(bundle, self.method, examples, ds.dev, thp, c.seed + self.round, progress=self.label())
+        bundle.deviations = sorted(set(bundle.deviations) | set(devs))
+        bundle.save(out)
+        metrics = {"dev_acc": hist["best_dev_acc"], "best_epoch": hist["best_epoch"],
+                   "train_examples": len(examples), "train_acc": accuracy(bundle, train_split)}
+        if self.round > 0:
+            metrics.update({f"adv_{k}": v for k, v in adv_stats.items()})
+        for i, (l, a) in enumerate(zip(hist["epoch_loss"], hist["dev_acc"])):
+            metrics[f"epoch{i + 1}_loss"], metrics[f"epoch{i + 1}_dev_acc"] = l, a
+        return metrics, bundle.deviations, {"history": hist}
+
+
+def final_train_stage(cell: Cell) -> TrainStage:
+    method = METHODS.get(cell.method)
+    rounds = int(cell.hp.get("rounds", 3)) if method.ADVERSARIAL else 0
+    return TrainStage(cell, rounds)
+
+
+class EvaluateStage(Stage):
+    """Clean accuracy of a trained model on the test (and dev) split: Table 2."""
+
+    kind = "evaluate"
+
+    def __init__(self, model: TrainStage):
+        self.model = model
+
+    def deps(self):
+        return [self.model]
+
+    def spec(self):
+        return {"splits": ["dev", "test"]}
+
+    def tags(self):
+        return {"stage": "evaluate", **self.model.cell.tags()}
+
+    def label(self):
+        return f"evaluate[{self.model.cell.id}]"
+
+    def execute(self, ctx, out, inputs):
+        from flatbench.models import ModelBundle
+        from flatbench.training.loop import accuracy
+
+        ds = load_dataset(self.model.cell.dataset, ctx.data_dir)
+        bundle = ModelBundle.load(inputs[0], ctx.device)
+        m = {"test_acc": accuracy(bundle, ds.test), "dev_acc": accuracy(bundle, ds.dev),
+             "test_n": len(ds.test)}
+        return m, [], {}
+
+
+class AttackStage(Stage):
+    """Attack a trained model on a split with a recipe; records.jsonl holds one line per example."""
+
+    kind = "attack"
+
+    def __init__(self, model: TrainStage, split: str, recipe: str, n: int | None, seed: int,
+                 budget: int | None = None):
+        self.model, self.split, self.recipe, self.n, self.seed, self.budget = model, split, recipe, n, seed, budget
+
+    @classmethod
+    def for_training(cls, model: TrainStage) -> "AttackStage":
+        hp = model.cell.hp
+        n = hp.get("attack_train_n", dataset_info(model.cell.dataset).attack_train_n)
+        return cls(model, "train", model.cell.train_attack, n, model.cell.seed, hp.get("query_budget"))
+
+    @classmethod
+    def for_test(cls, model: TrainStage, recipe: str) -> "AttackStage":
+        hp = model.cell.hp
+        return cls(model, "test", recipe, hp.get("attack_test_n"), model.cell.seed, hp.get("query_budget"))
+
+    def deps(self):
+        return [self.model]
+
+    def spec(self):
+        return {"split": self.split, "recipe": self.recipe, "n": self.n, "seed": self.seed,
+                "budget": self.budget, "train_n": self.model.cell.hp.get("train_n") if self.split == "train" else None}
+
+    def tags(self):
+        return {"stage": "attack", "split": self.split, "recipe": self.recipe, **self.model.cell.tags(),
+                "round": str(self.model.round)}
+
+    def label(self):
+        return f"attack[{self.model.cell.id} r{self.model.round} {self.split} {self.recipe}]"
+
+    def execute(self, ctx, out, inputs):
+        from flatbench.attacks.stage import run_attack_stage
+
+        return run_attack_stage(self, ctx, out, inputs[0])
+
+
+class InterpretStage(Stage):
+    kind = "interpret"
+
+    def __init__(self, attack: AttackStage, hp: dict):
+        self.attack, self.hp = attack, hp
+
+    def deps(self):
+        return [self.attack.model, self.attack]
+
+    def spec(self):
+        return {k: self.hp[k] for k in sorted(self.hp) if k.startswith(("ig_", "lime_", "interp_"))}
+
+    def tags(self):
+        return {"stage": "interpret", "recipe": self.attack.recipe, **self.attack.model.cell.tags()}
+
+    def label(self):
+        return f"interpret[{self.attack.model.cell.id} {self.attack.recipe}]"
+
+    def execute(self, ctx, out, inputs):
+        from flatbench.interpret.stage import run_interpret_stage
+
+        return run_interpret_stage(self, ctx, out, inputs)
+
+
+def plan(grid) -> tuple[list[Stage], dict]:
+    """All stages a grid needs, dependencies first, each once; and per-cell targets."""
+    ordered: dict[str, Stage] = {}
+
+    def add(stage: Stage):
+        for d in stage.deps():
+            add(d)
+        ordered.setdefault(f"{stage.kind}/{stage.key}", stage)
+
+    targets: dict[Cell, dict] = {}
+    m = grid.measure
+    for cell in grid.cells:
+        final = final_train_stage(cell)
+        t = {"train": final}
+        if m.get("clean", True):
+            t["evaluate"] = EvaluateStage(final)
+        for a in grid.eval_attacks(cell):
+            t[f"attack:{a}"] = AttackStage.for_test(final, a)
+            if m.get("interpret"):
+                t[f"interpret:{a}"] = InterpretStage(t[f"attack:{a}"], cell.hp)
+        for s in t.values():
+            add(s)
+        targets[cell] = t
+    return list(ordered.values()), targets
