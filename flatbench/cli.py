@@ -153,6 +153,53 @@ def report(grid, data_dir, runs_dir, models, datasets, methods, attacks, seeds, 
         Path(output).write_text(text)
 
 
+@cli.command()
+@click.option("--model", required=True)
+@click.option("--dataset", required=True)
+@click.option("--method", default="base", show_default=True)
+@click.option("--train-attack", default=None, help="attack the adv/FLAT model was trained with (default: --recipe)")
+@click.option("--recipe", required=True, help="attack recipe, e.g. pwws, textfooler")
+@click.option("--split", type=click.Choice(["test", "dev", "train"]), default="test", show_default=True)
+@click.option("--n", type=int, default=None, help="attack N seeded random examples (default: all)")
+@click.option("--seed", type=int, default=13, show_default=True)
+@click.option("--budget", type=int, default=None, help="query budget per example (default: the recipe's)")
+@click.option("--grid", default="table3", show_default=True, help="grid whose hyper-parameters the model uses")
+@click.option("--data-dir", type=click.Path(), default=None)
+@click.option("--runs-dir", type=click.Path(), default="runs", show_default=True)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE")
+@click.option("--no-mlflow", is_flag=True)
+def attack(model, dataset, method, train_attack, recipe, split, n, seed, budget, grid, data_dir, runs_dir,
+           overrides, no_mlflow):
+    """Attack a trained model (training it first if it is not cached) and print the metrics."""
+    from flatbench.executors.local import LocalExecutor
+    from flatbench.registry import ATTACKS, METHODS
+    from flatbench.stages import AttackStage, final_train_stage, with_dependencies
+
+    ATTACKS.get(recipe)
+    if n is not None and n <= 0:
+        raise FlatbenchError(f"--n {n}: the example selection is empty")
+    adversarial = METHODS.get(method).ADVERSARIAL
+    g = _grid(grid, model, dataset, method, (train_attack or recipe) if adversarial else None, str(seed), overrides)
+    cell = g.cells[0]
+    ctx = _context(runs_dir, data_dir, f"attack:{g.name}", mlflow_on=not no_mlflow)
+    ctx.tracker.setup()
+    final = final_train_stage(cell)
+    st = AttackStage(final, split, recipe, n, seed, budget or cell.hp.get("query_budget"))
+    LocalExecutor().run(with_dependencies([st]), ctx)
+    m = ctx.cache.manifest(st.kind, st.key)
+    mm = m["metrics"]
+    click.echo(f"{st.label()}  (cache {ctx.cache.dir(st.kind, st.key)})")
+    click.echo(f"examples {mm['n']}: succeeded {mm['succeeded']}, failed {mm['failed']}, skipped {mm['skipped']}")
+    click.echo(f"clean accuracy        {100 * mm['clean_acc']:.2f}%")
+    click.echo(f"after-attack accuracy {100 * mm['after_attack_acc']:.2f}%")
+    click.echo(f"attack success rate   {100 * mm['success_rate']:.2f}%")
+    click.echo(f"words perturbed       {mm['perturbed_pct']:.2f}%")
+    click.echo(f"average queries       {mm['avg_queries']:.1f}")
+    click.echo(f"seconds per example   {mm['seconds_per_example']:.3f} (forward share {100 * mm['forward_share']:.0f}%)")
+    for d in m["deviations"]:
+        click.echo(f"deviation: {d}")
+
+
 @cli.command("list")
 def list_cmd():
     """What the registry holds: datasets, models, methods, attacks, grids."""

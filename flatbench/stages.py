@@ -289,8 +289,8 @@ class InterpretStage(Stage):
         return run_interpret_stage(self, ctx, out, inputs)
 
 
-def plan(grid) -> tuple[list[Stage], dict]:
-    """All stages a grid needs, dependencies first, each once; and per-cell targets."""
+def with_dependencies(stages) -> list[Stage]:
+    """The stages and everything they depend on, dependencies first, each once."""
     ordered: dict[str, Stage] = {}
 
     def add(stage: Stage):
@@ -298,6 +298,13 @@ def plan(grid) -> tuple[list[Stage], dict]:
             add(d)
         ordered.setdefault(f"{stage.kind}/{stage.key}", stage)
 
+    for s in stages:
+        add(s)
+    return list(ordered.values())
+
+
+def plan(grid) -> tuple[list[Stage], dict]:
+    """All stages a grid needs, dependencies first, each once; and per-cell targets."""
     targets: dict[Cell, dict] = {}
     m = grid.measure
     for cell in grid.cells:
@@ -309,7 +316,5 @@ def plan(grid) -> tuple[list[Stage], dict]:
             t[f"attack:{a}"] = AttackStage.for_test(final, a)
             if m.get("interpret"):
                 t[f"interpret:{a}"] = InterpretStage(t[f"attack:{a}"], cell.hp)
-        for s in t.values():
-            add(s)
         targets[cell] = t
-    return list(ordered.values()), targets
+    return with_dependencies(s for t in targets.values() for s in t.values()), targets

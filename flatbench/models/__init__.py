@@ -32,6 +32,12 @@ class WordTokenizer:
         toks = tokenize(text)[: self.max_len]
         return toks or [self.vocab.itos[1]]
 
+    def align(self, text: str) -> tuple[list[str], list[int]]:
+        """(words, word index of each position of this text's row in `batch`); -1 marks
+        positions that belong to no word (special tokens). Word models: one word per position."""
+        toks = self.tokens(text)
+        return toks, list(range(len(toks)))
+
     def save(self, d: Path) -> None:
         self.vocab.save(d / "vocab.json")
 

@@ -1,0 +1,47 @@
+"""The attack stage: inputs = a trained model, a split, a recipe, an example selection and a
+query budget; output = records.jsonl (one line per example) and summary metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from flatbench.data.datasets import load_dataset
+from flatbench.errors import DataError
+from flatbench.stages import data_for, subset_indices
+
+
+def attack_workers(n: int) -> int:
+    env = os.environ.get("FLATBENCH_ATTACK_WORKERS")
+    if env:
+        return max(1, int(env))
+    # Spawning a worker costs ~10-20 s (imports, encoder load); only worth it for larger jobs.
+    return 1 if n < 200 else max(1, os.cpu_count() or 1)
+
+
+def run_attack_stage(stage, ctx, out, model_dir):
+    from flatbench.attacks.runner import run_attack, summarize
+
+    cell = stage.model.cell
+    if stage.split == "train":
+        _, split, _ = data_for(cell, ctx)
+    else:
+        split = getattr(load_dataset(cell.dataset, ctx.data_dir), stage.split)
+    idx = subset_indices(len(split), stage.n, stage.seed)
+    if not idx:
+        raise DataError(f"{stage.label()}: the example selection is empty")
+    items = [(i, split.texts[i], int(split.labels[i])) for i in idx]
+    partial = ctx.cache.partial_dir(stage.kind, stage.key)
+    records, stats = run_attack(model_dir, stage.recipe, items, partial, workers=attack_workers(len(items)),
+                                budget=stage.budget)
+    with open(out / "records.jsonl", "w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r) + "\n")
+    m = summarize(records)
+    m.update(seconds_per_example=stats["seconds"] / max(1, len(items) - stats["resumed"]),
+             forward_share=stats["forward_seconds"] / max(1e-9, stats["seconds"] * stats["workers"]),
+             resumed=stats["resumed"], workers=stats["workers"])
+    devs = list(stats["deviations"])
+    if stage.n is not None and stage.n < len(split):
+        devs.append(f"{cell.dataset} {stage.split}: attacked a seeded random subset of {len(idx)} of {len(split)} examples")
+    return m, devs, {"memoised": stats["memoised"]}

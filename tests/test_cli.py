@@ -1,0 +1,75 @@
+"""The CLI as a user runs it: real subprocesses, real data, real MLflow (sqlite in a tmp dir)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def flatbench(*args, cwd, env=None):
+    e = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "flatbench.cli", *args], cwd=cwd, env=e,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["run", "--grid", "nope"], "unknown grid 'nope'; valid: smoke"),
+    (["run", "--grid", "smoke", "--models", "gpt2"], "unknown model 'gpt2'; valid:"),
+    (["run", "--grid", "smoke", "--data-dir", "/no/such/dir"], "data directory /no/such/dir does not exist"),
+    (["run", "--grid", "smoke", "--set", "epochs"], "expected KEY=VALUE"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, msg):
+    r = flatbench(*args, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    err = r.stderr.strip().splitlines()
+    assert err[-1].startswith("flatbench: error: ") and msg in err[-1]
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("manifest.json"))
+
+
+def test_malformed_data_file_exit_2_nothing_written(tmp_path, data_dir):
+    bad = tmp_path / "data" / "trec"
+    bad.mkdir(parents=True)
+    for f in ("labels.json", "test.jsonl", "dev_split.json"):
+        (bad / f).write_bytes((data_dir / "trec" / f).read_bytes())
+    lines = (data_dir / "trec" / "train.jsonl").read_text().splitlines()
+    lines[41] = lines[41][:-3]
+    (bad / "train.jsonl").write_text("\n".join(lines) + "\n")
+    r = flatbench("run", "--grid", "smoke", "--data-dir", str(tmp_path / "data"), "--no-mlflow", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "train.jsonl:42: malformed record" in r.stderr.strip().splitlines()[-1]
+    assert not list((tmp_path / "runs").rglob("manifest.json")) if (tmp_path / "runs").exists() else True
+
+
+def test_smoke_run_then_cached_rerun_then_report(tmp_path, data_dir):
+    env = {"FLATBENCH_DATA_DIR": str(data_dir)}
+    args = ["run", "--grid", "smoke", "--models", "cnn", "--set", "epochs=1", "--set", "vocab_extra=500"]
+    r1 = flatbench(*args, cwd=tmp_path, env=env)
+    assert r1.returncode == 0, r1.stderr
+    assert "2 stages, 0 cached, 2 to run" in r1.stderr
+    assert "| CNN     | base     | TREC      | 91.20   |" in r1.stdout
+    assert "GloVe 6B 50-d" in r1.stdout  # the embedding deviation is printed
+    r2 = flatbench(*args, cwd=tmp_path, env=env)
+    assert "2 stages, 2 cached, 0 to run" in r2.stderr
+    table = lambda out: [line for line in out.splitlines() if line.startswith("| CNN")]  # noqa: E731
+    assert table(r1.stdout) == table(r2.stdout)
+    r3 = flatbench("report", "--grid", "smoke", "--models", "cnn", "--set", "epochs=1", "--set", "vocab_extra=500",
+                   "--format", "latex", cwd=tmp_path, env=env)
+    assert r3.returncode == 0 and "\\toprule" in r3.stdout and "91.20" in r3.stdout
+    # MLflow: one run per executed stage, tagged with grid/cell/stage
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    runs = mlflow.search_runs(experiment_names=["flatbench"])
+    assert sorted(runs["tags.stage"]) == ["evaluate", "train"]
+    assert set(runs["tags.cell"]) == {"cnn-trec-base-s13"} and set(runs["tags.grid"]) == {"smoke"}
+    ev = runs[runs["tags.stage"] == "evaluate"].iloc[0]
+    assert 0.5 < ev["metrics.test_acc"] <= 1.0
+
+
+def test_list_and_datasets(tmp_path, data_dir):
+    r = flatbench("list", cwd=tmp_path)
+    assert "models:   lstm cnn bert deberta" in r.stdout and "table3" in r.stdout
+    r = flatbench("datasets", "--data-dir", str(data_dir), cwd=tmp_path)
+    assert r.returncode == 0 and "| sst2" in r.stdout and "6920 (6920)" in r.stdout
