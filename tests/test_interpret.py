@@ -85,6 +85,19 @@ def test_class_average_is_macro():
 
 # ---------------------------------------------------------------- IG / LIME on real models
 
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models on a shared 2-core machine: one intra-op thread is much faster (restored after)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 IG_TEXTS_N = 48
 MASKED_HP = {"embedding": "glove50", "vocab_extra": 2000, "filters": 50, "widths": [3, 4, 5], "mask_hidden": 50,
              "max_len": 50, "batch_size": 64, "lr": 0.01, "epochs": 1, "dropout": 0.3}

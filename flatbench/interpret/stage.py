@@ -1,0 +1,229 @@
+"""The interpret stage: IG and LIME consistency on (original, adversarial) pairs of an attack.
+
+Pairs (`interp_pairs`): "succeeded" (default, the paper's "adversarial counterparts": attacks
+that flipped the prediction) or "attacked" (every record whose adversarial text differs from its
+original, whatever the status). IG runs on every pair (batched); LIME on `lime_pairs` pairs drawn
+at random with the cell seed (paper: "we randomly pick up 1000 example pairs"), all when fewer.
+
+Both texts of a pair are explained toward the pair's gold label; per pair we compute Kendall's
+tau and top-k intersection (k = 1..10) between the word attributions of x and x' (see
+`consistency` for alignment and ranking), and report the class (macro) average over pairs
+(`consistency.class_averaged`). Written into the stage directory:
+- pairs.jsonl: one line per pair (words, attributions, deltas, tau, top-k, predictions);
+- figures/pair_<idx>.html|.png: a Fig. 3-style visual of the first few pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+
+from flatbench.errors import UnknownNameError
+from flatbench.interpret.consistency import (
+    align_words,
+    aligned_kendall_tau,
+    class_averaged,
+    class_breakdown,
+    topk_intersection,
+)
+
+PAIR_MODES = ("succeeded", "attacked")
+KS = tuple(range(1, 11))
+DEFAULTS = {"ig_steps": 50, "ig_baseline": "pad", "ig_batch_size": 32, "ig_internal_batch_size": None,
+            "lime_samples": 1000, "lime_pairs": 1000, "lime_mask": "unk", "interp_pairs": "succeeded",
+            "interp_figures": 3}
+# A text's IG is flagged when |delta| > max(DELTA_ABS, DELTA_REL * |f(x)[t] - f(baseline)[t]|).
+DELTA_ABS, DELTA_REL = 0.01, 0.05
+
+
+def select_pairs(records: list[dict], mode: str = "succeeded") -> list[dict]:
+    if mode not in PAIR_MODES:
+        raise UnknownNameError("interp_pairs", mode, PAIR_MODES)
+    if mode == "succeeded":
+        return [r for r in records if r.get("status") == "succeeded" and r.get("adversarial")]
+    return [r for r in records if r.get("adversarial") and r["adversarial"] != r["original"]]
+
+
+def _r(v, nd: int = 6):
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [_r(x, nd) for x in v]
+    v = float(v)
+    return round(v, nd) if np.isfinite(v) else None
+
+
+def _consistency(a, b, alignment) -> dict:
+    return {"kendall_tau": aligned_kendall_tau(a, b, alignment),
+            "topk": [topk_intersection(a, b, k, alignment) for k in KS]}
+
+
+def _flagged(res) -> bool:
+    return abs(res.delta) > max(DELTA_ABS, DELTA_REL * abs(res.f_x - res.f_baseline))
+
+
+def _aggregate(prefix: str, rows: list[dict], labels: list[int]) -> dict:
+    m = {f"{prefix}_kendall_tau": class_averaged([r["kendall_tau"] for r in rows], labels)}
+    for i, k in enumerate(KS):
+        m[f"{prefix}_topk_{k}"] = class_averaged([r["topk"][i] for r in rows], labels)
+    taus = [r["kendall_tau"] for r in rows]
+    m[f"{prefix}_kendall_tau_micro"] = float(np.nanmean(taus)) if rows else float("nan")
+    m[f"{prefix}_topk_5_micro"] = float(np.nanmean([r["topk"][4] for r in rows])) if rows else float("nan")
+    return m
+
+
+def interpret_pairs(bundle, records: list[dict], hp: dict, seed: int, out: Path | None = None,
+                    class_names: list[str] | None = None, progress: str | None = None) -> tuple[dict, list[str], dict]:
+    """Core of the stage (also usable without the cache): returns (metrics, deviations, extra)
+    and, when `out` is given, writes pairs.jsonl and figures there."""
+    from tqdm.auto import tqdm
+
+    from flatbench.interpret.ig import integrated_gradients
+    from flatbench.interpret.lime import lime_explain
+
+    cfg = {k: hp.get(k, v) for k, v in DEFAULTS.items()}
+    pairs = select_pairs(records, cfg["interp_pairs"])
+    n = len(pairs)
+    tok = bundle.tokenizer
+    labels = [int(p["label"]) for p in pairs]
+    words_x = [list(tok.align(p["original"])[0]) for p in pairs]
+    words_a = [list(tok.align(p["adversarial"])[0]) for p in pairs]
+    aligns = [align_words(wx, wa) for wx, wa in zip(words_x, words_a)]
+    deviations: list[str] = []
+
+    # IG on every pair, x and x' in one batched call.
+    t0 = time.time()
+    ig = integrated_gradients(bundle, [p["original"] for p in pairs] + [p["adversarial"] for p in pairs],
+                              labels + labels, n_steps=int(cfg["ig_steps"]), baseline=cfg["ig_baseline"],
+                              batch_size=int(cfg["ig_batch_size"]),
+                              internal_batch_size=cfg["ig_internal_batch_size"]) if n else []
+    ig_secs = time.time() - t0
+    ig_x, ig_a = ig[:n], ig[n:]
+
+    # LIME on a seeded random subset of pairs.
+    n_lime = min(int(cfg["lime_pairs"]), n)
+    lime_idx = sorted(random.Random(seed).sample(range(n), n_lime)) if n_lime else []
+    lime_res: dict[int, tuple] = {}
+    t0 = time.time()
+    for i in tqdm(lime_idx, desc=f"{progress or 'interpret'} LIME", disable=not progress, leave=False):
+        base_seed = (int(seed) * 1_000_003 + int(pairs[i]["idx"]) * 2) % (2**32)
+        lime_res[i] = tuple(
+            lime_explain(bundle, text, labels[i], num_samples=int(cfg["lime_samples"]), seed=base_seed + side,
+                         class_names=class_names, mask=cfg["lime_mask"])
+            for side, text in ((0, pairs[i]["original"]), (1, pairs[i]["adversarial"])))
+    lime_secs = time.time() - t0
+
+    rows, ig_rows, lime_rows, lime_labels = [], [], [], []
+    for i, p in enumerate(pairs):
+        al = aligns[i]
+        gx, ga = ig_x[i], ig_a[i]
+        c_ig = _consistency(gx.attributions, ga.attributions, al)
+        ig_rows.append(c_ig)
+        row = {"idx": p["idx"], "label": labels[i], "status": p.get("status"),
+               "orig_pred": p.get("orig_pred"), "adv_pred": p.get("adv_pred"),
+               "words_x": words_x[i], "words_adv": words_a[i], "replaced": p.get("replaced", []),
+               "aligned_by_position": al.identity,
+               "changed": [list(c) for c in al.changed],
+               "pred_x": int(np.argmax(gx.logits)), "pred_adv": int(np.argmax(ga.logits)),
+               "prob_x": _r(_softmax(gx.logits)), "prob_adv": _r(_softmax(ga.logits)),
+               "ig": {"x": _r(gx.attributions), "adv": _r(ga.attributions),
+                      "delta_x": _r(gx.delta), "delta_adv": _r(ga.delta),
+                      "f_x": _r(gx.f_x), "f_baseline_x": _r(gx.f_baseline),
+                      "f_adv": _r(ga.f_x), "f_baseline_adv": _r(ga.f_baseline),
+                      "flagged": _flagged(gx) or _flagged(ga),
+                      "kendall_tau": _r(c_ig["kendall_tau"]), "topk": _r(c_ig["topk"])}}
+        if not al.identity:
+            row["alignment"] = [list(q) for q in al.pairs]
+        if i in lime_res:
+            lx, la = lime_res[i]
+            c_l = _consistency(lx.weights, la.weights, al)
+            lime_rows.append(c_l)
+            lime_labels.append(labels[i])
+            row["lime"] = {"x": _r(lx.weights), "adv": _r(la.weights), "score_x": _r(lx.score),
+                           "score_adv": _r(la.score), "kendall_tau": _r(c_l["kendall_tau"]),
+                           "topk": _r(c_l["topk"])}
+        rows.append(row)
+
+    deltas = [abs(r.delta) for r in ig]
+    n_mismatch = sum(1 for a in aligns if not a.identity)
+    n_resplit_bad = sum(1 for v in lime_res.values() for r in v if not r.resplit_ok)
+    metrics = {"n_pairs": n, "n_records": len(records), "n_length_mismatch": n_mismatch,
+               "ig_seconds_per_pair": ig_secs / n if n else float("nan"),
+               "ig_delta_mean": float(np.mean(deltas)) if deltas else float("nan"),
+               "ig_delta_max": float(np.max(deltas)) if deltas else float("nan"),
+               "ig_flagged": sum(1 for r in rows if r["ig"]["flagged"]),
+               "lime_pairs_explained": n_lime,
+               "lime_seconds_per_pair": lime_secs / n_lime if n_lime else float("nan")}
+    metrics.update(_aggregate("ig", ig_rows, labels))
+    metrics.update(_aggregate("lime", lime_rows, lime_labels))
+    metrics["n_classes_with_pairs"] = len(set(labels))
+
+    if n_mismatch:
+        deviations.append(f"interpret: {n_mismatch} of {n} pairs had different model-word counts for x and "
+                          "x'; aligned with difflib (unmatched words excluded from Kendall's tau)")
+    if n_resplit_bad:
+        deviations.append(f"interpret: {n_resplit_bad} LIME texts re-tokenised differently after joining the "
+                          "model words with spaces")
+    if n == 0:
+        deviations.append("interpret: no pairs to explain (no adversarial texts of the selected kind)")
+
+    extra = {"settings": {**cfg, "ig_layer": "model.embedding", "ig_method": "gausslegendre",
+                          "ig_word_aggregation": "sum over embedding dims, then over a word's pieces",
+                          "ranking": "signed attribution toward the gold label",
+                          "class_average": "macro over gold labels of the pairs",
+                          "delta_flag": f"|delta| > max({DELTA_ABS}, {DELTA_REL} * |f(x)-f(baseline)|)"},
+             "per_class": {"ig_kendall_tau": _breakdown([r["kendall_tau"] for r in ig_rows], labels),
+                           "ig_topk_5": _breakdown([r["topk"][4] for r in ig_rows], labels),
+                           "lime_kendall_tau": _breakdown([r["kendall_tau"] for r in lime_rows], lime_labels)},
+             "lime_idx": [pairs[i]["idx"] for i in lime_idx]}
+
+    if out is not None:
+        out = Path(out)
+        with open(out / "pairs.jsonl", "w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row) + "\n")
+        n_fig = min(int(cfg["interp_figures"] or 0), n)
+        if n_fig:
+            from flatbench.interpret.plots import render_pair
+
+            (out / "figures").mkdir(exist_ok=True)
+            for row in rows[:n_fig]:
+                render_pair(row, out / "figures" / f"pair_{row['idx']}", method="ig", label_names=class_names)
+    return metrics, deviations, extra
+
+
+def _breakdown(values, labels) -> dict:
+    return {str(y): {"mean": _r(m), "n": c} for y, (m, c) in class_breakdown(values, labels).items()}
+
+
+def _softmax(z) -> np.ndarray:
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def run_interpret_stage(stage, ctx, out: Path, inputs: list[Path]) -> tuple[dict, list[str], dict]:
+    """InterpretStage.execute: inputs = [model_dir, attack_dir]."""
+    from flatbench.models import ModelBundle
+    from flatbench.training.adversarial import read_records
+
+    model_dir, attack_dir = inputs
+    cell = stage.attack.model.cell
+    bundle = ModelBundle.load(model_dir, getattr(ctx, "device", "cpu") or "cpu")
+    bundle.model.eval()
+    records = read_records(attack_dir)
+    class_names = _class_names(cell.dataset, getattr(ctx, "data_dir", None), bundle.config.get("n_classes"))
+    return interpret_pairs(bundle, records, stage.hp, int(cell.seed), out=out, class_names=class_names,
+                           progress=stage.label() if hasattr(stage, "label") else None)
+
+
+def _class_names(dataset: str, data_dir, n_classes) -> list[str] | None:
+    try:
+        from flatbench.data import load_dataset
+
+        names = list(load_dataset(dataset, data_dir).label_names)
+        return names if n_classes is None or len(names) == int(n_classes) else None
+    except Exception:  # names only label figures; never fail the stage for them
+        return None
