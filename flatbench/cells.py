@@ -35,6 +35,7 @@ class Cell:
     train_attack: str | None
     seed: int
     hp_items: tuple = ()
+    variant: str = ""  # label of a grid variant, e.g. "beta=0.1,gamma=0" (Table 5)
 
     @property
     def hp(self) -> dict:
@@ -43,7 +44,7 @@ class Cell:
     @property
     def id(self) -> str:
         parts = [self.model, self.dataset, self.method] + ([self.train_attack] if self.train_attack else [])
-        return "-".join(parts) + f"-s{self.seed}"
+        return "-".join(parts) + f"-s{self.seed}" + (f"[{self.variant}]" if self.variant else "")
 
     @property
     def key(self) -> str:
@@ -136,14 +137,17 @@ def load_grid(name_or_path: str, models=None, datasets=None, methods=None, attac
             ax[k] = [x for x in ax[k] if x in f]
     seed_list = [int(s) for s in (_csv(seeds) or axes.get("seeds", [13]))]
     layers = raw.get("hp", [])
+    variants = axes.get("variants") or [{}]  # e.g. Table 5's (beta, gamma) settings
     cells, seen = [], set()
-    for m, d, meth, seed in itertools.product(ax["models"], ax["datasets"], ax["methods"], seed_list):
+    for m, d, meth, seed, var in itertools.product(ax["models"], ax["datasets"], ax["methods"], seed_list, variants):
         attack_axis = [None] if not METHODS.get(meth).ADVERSARIAL else ax["attacks"]
         for a in attack_axis:
             ctx = {"model": m, "dataset": d, "method": meth, "attack": a}
             hp = resolve_hp(layers, ctx)
+            hp.update(var)
             hp.update(hp_overrides or {})
-            c = Cell(m, d, meth, a, seed, _freeze(hp))
+            label = ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in var.items())
+            c = Cell(m, d, meth, a, seed, _freeze(hp), label)
             if c not in seen:
                 seen.add(c)
                 cells.append(c)

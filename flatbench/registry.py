@@ -37,7 +37,8 @@ def _model_specs():
 
     return {"lstm": WordModelSpec("lstm"), "cnn": WordModelSpec("cnn"),
             "bert": "flatbench.models.transformers:BERT",
-            "deberta": "flatbench.models.transformers:DEBERTA"}
+            "deberta": "flatbench.models.transformers:DEBERTA",
+            "minilm": "flatbench.models.transformers:MINILM"}
 
 
 class _Models(Registry):

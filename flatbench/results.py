@@ -16,7 +16,8 @@ def collect(grid, ctx: Context) -> tuple[pd.DataFrame, list[str], dict]:
     done = total = 0
     for cell, t in targets.items():
         base = {"model": cell.model, "dataset": cell.dataset, "method": cell.method,
-                "train_attack": cell.train_attack or "", "seed": cell.seed, "cell": cell.id}
+                "train_attack": cell.train_attack or "", "seed": cell.seed, "cell": cell.id,
+                "beta": cell.hp.get("beta"), "gamma": cell.hp.get("gamma")}
 
         def manifest(stage):
             nonlocal done, total

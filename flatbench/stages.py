@@ -22,7 +22,7 @@ from flatbench.tracking import Tracker
 STAGE_VERSION = 1  # bump to invalidate every cached result after a semantic change
 
 MODEL_KEYS = ("embedding", "vocab_extra", "hidden", "filters", "widths", "dropout", "max_len",
-              "mask_hidden", "freeze_emb", "pretrained")
+              "mask_hidden", "freeze_emb", "pretrained", "tiny", "tiny_vocab")
 TRAIN_KEYS = ("lr", "epochs", "batch_size", "optimizer", "weight_decay", "grad_clip", "train_n")
 ROUND_KEYS = ("round_epochs", "round_lr", "adv_examples")
 

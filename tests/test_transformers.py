@@ -10,7 +10,7 @@ import torch
 from flatbench.errors import ResourceMissingError
 
 N_TRAIN, N_DEV = 300, 64
-HP = {"tiny": True, "max_len": 50, "mask_hidden": 16, "batch_size": 32, "lr": 1e-3, "epochs": 1,
+HP = {"tiny": True, "max_len": 40, "mask_hidden": 16, "batch_size": 32, "lr": 1e-3, "epochs": 1,
       "optimizer": "adamw", "beta": 0.1, "gamma": 0.1}
 
 
@@ -146,3 +146,18 @@ def test_minilm_from_wheel(sst2):
     logits = bundle.logits(["a wonderful , moving film", "a dull , lifeless mess", "the"])
     assert logits.shape == (3, 2)
     assert abs(logits[0] - logits[1]).max() > 1e-4 and abs(logits[0] - logits[2]).max() > 1e-4
+
+
+def test_integrated_gradients_on_word_piece_embedding(flat_bundle):
+    from captum.attr import LayerIntegratedGradients
+
+    tok, model = flat_bundle.tokenizer, flat_bundle.model
+    model.eval()
+    ids = tok.batch(["a good cast , but a dull plot"])
+    phi = model.forward_full(ids).phi.detach()
+    lig = LayerIntegratedGradients(model, model.embedding)
+    base = torch.full_like(ids, tok.pad_id)
+    attr = lig.attribute(ids, baselines=base, target=1, n_steps=4)
+    assert attr.shape == (*ids.shape, model.embedding.weight.shape[1]) and torch.isfinite(attr).all()
+    assert float(attr.abs().sum()) > 0
+    assert torch.equal(model.forward_full(ids).phi.detach(), phi)  # the hook left phi alone

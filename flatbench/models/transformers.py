@@ -36,7 +36,6 @@ from urllib.parse import urlparse
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from flatbench.errors import ResourceMissingError
 from flatbench.models import ModelBundle

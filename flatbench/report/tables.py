@@ -79,6 +79,19 @@ def transfer_table(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def ablation_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Table 5: standard (clean) and after-attack accuracy of LSTM-FLAT for each (beta, gamma)."""
+    ref = paper.table5()
+    rows = []
+    for r in df.itertuples():
+        p = ref[(ref["beta"] == r.beta) & (ref["gamma"] == r.gamma)]
+        sa, aa = (None, None) if p.empty else (float(p["SA"].iloc[0]), float(p["AA"].iloc[0]))
+        ours_aa = getattr(r, "AA", None)
+        rows.append({"β": f"{r.beta:g}", "γ": f"{r.gamma:g}", "SA paper": _fmt(sa), "SA ours": _fmt(r.clean_acc),
+                     "AA paper": _fmt(aa), "AA ours": _fmt(ours_aa), "ΔAA": _diff(ours_aa, aa)})
+    return pd.DataFrame(rows)
+
+
 def render(table: pd.DataFrame, fmt: str = "markdown") -> str:
     if table.empty:
         return "(no results yet)"
@@ -90,7 +103,9 @@ def report(grid, df: pd.DataFrame, deviations: list[str], progress: dict, fmt: s
     h = (lambda t: f"## {t}") if fmt == "markdown" else (lambda t: f"% {t}")
     kind = grid.paper_table or ("table3" if "AA" in df else "table2")
     sections.append(h(f"{grid.name}: {grid.description}".strip()))
-    if kind == "table4":
+    if kind == "table5":
+        sections.append(render(ablation_table(df), fmt))
+    elif kind == "table4":
         sections.append(render(transfer_table(df), fmt))
     elif "attack" in df.columns and df["attack"].notna().any():
         sections.append(render(robustness_table(df), fmt))
