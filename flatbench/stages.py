@@ -19,7 +19,7 @@ from flatbench.data.datasets import dataset_info, load_dataset
 from flatbench.registry import METHODS, MODELS
 from flatbench.tracking import Tracker
 
-STAGE_VERSION = 1  # bump to invalidate every cached result after a semantic change
+STAGE_VERSION = 2  # bump to invalidate every cached result after a semantic change (2: CNN padding fix)
 
 MODEL_KEYS = ("embedding", "vocab_extra", "hidden", "filters", "widths", "dropout", "max_len",
               "mask_hidden", "freeze_emb", "pretrained", "tiny", "tiny_vocab")
@@ -114,7 +114,8 @@ class Stage:
             metrics = {**metrics, "seconds": round(secs, 3)}
             log.metrics(metrics)
             write_manifest(tmp, self.kind, self.key, spec, metrics, deviations_in + deviations, secs,
-                           {"tags": self.tags(), "label": self.label(), "deps": [d.key for d in self.deps()]})
+                           {**extra, "tags": self.tags(), "label": self.label(),
+                            "deps": [d.key for d in self.deps()]})
             log.artifact(tmp / "manifest.json")
         return cache.manifest(self.kind, self.key)
 

@@ -106,3 +106,11 @@ def test_flat_loss_adds_gamma_l_imp_and_beta_entropy(trec):
     l2, _ = flat.batch_loss(b, batch, {"beta": 1.0, "gamma": 0.0})
     assert torch.isclose(l1 - l0, torch.tensor(10.0 * logs1["l_imp"]), atol=1e-5)
     assert torch.isclose(l0 - l2, torch.tensor(logs0["entropy"]), atol=1e-5)
+
+
+def test_cnn_logits_do_not_depend_on_batch_padding(trained_cnn):
+    b = trained_cnn
+    texts = ["what is it ?", "who wrote the long novel about the war and peace in russia in 1869 ?"]
+    alone = b.logits(texts[:1])
+    together = b.logits(texts)
+    assert abs(alone[0] - together[0]).max() < 1e-5

@@ -162,7 +162,8 @@ def test_lime_one_weight_per_word(trained_cnn, trec):
 
 # Real TREC test sentences, one word replaced by a hand-picked synonym (statuses made up).
 RECORDS = [
-    (0, "How far is it from Denver to Aspen ?", "How distant is it from Denver to Aspen ?", 1, "far", "distant", "succeeded"),
+    (0, "How far is it from Denver to Aspen ?", "How distant is it from Denver to Aspen ?", 1, "far", "distant",
+     "succeeded"),
     (5, "How tall is the Sears Building ?", "How high is the Sears Building ?", 1, "tall", "high", "succeeded"),
     (17, "Who developed the vaccination against polio ?", "Who created the vaccination against polio ?", 1,
      "developed", "created", "succeeded"),
@@ -211,7 +212,8 @@ def test_run_interpret_stage_end_to_end(trained_cnn, trec, tmp_path):
         assert len(r["changed"]) == 1 and r["aligned_by_position"]
         assert all(0.0 <= v <= 1.0 for v in r["ig"]["topk"])
     labels = [r["label"] for r in rows]
-    assert metrics["ig_kendall_tau"] == pytest.approx(class_averaged([r["ig"]["kendall_tau"] for r in rows], labels), abs=1e-5)
+    taus = [r["ig"]["kendall_tau"] for r in rows]
+    assert metrics["ig_kendall_tau"] == pytest.approx(class_averaged(taus, labels), abs=1e-5)
     for k in range(1, 11):
         assert metrics[f"ig_topk_{k}"] == pytest.approx(
             class_averaged([r["ig"]["topk"][k - 1] for r in rows], labels), abs=1e-5)
@@ -222,6 +224,8 @@ def test_run_interpret_stage_end_to_end(trained_cnn, trec, tmp_path):
     assert metrics["ig_delta_mean"] < 0.05 and metrics["ig_flagged"] <= 4
     assert all(isinstance(v, (int, float)) for v in metrics.values())
     assert devs == []
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["settings"]["ig_baseline"] == "pad" and len(summary["lime_idx"]) == 2
     assert (out / "figures" / "pair_0.png").stat().st_size > 0 and (out / "figures" / "pair_0.html").is_file()
 
     # "attacked": the failed attack with a two-word substitute joins, aligned by difflib

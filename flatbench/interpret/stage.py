@@ -10,7 +10,8 @@ tau and top-k intersection (k = 1..10) between the word attributions of x and x'
 `consistency` for alignment and ranking), and report the class (macro) average over pairs
 (`consistency.class_averaged`). Written into the stage directory:
 - pairs.jsonl: one line per pair (words, attributions, deltas, tau, top-k, predictions);
-- figures/pair_<idx>.html|.png: a Fig. 3-style visual of the first few pairs.
+- figures/pair_<idx>.html|.png: a Fig. 3-style visual of the first few pairs;
+- summary.json: metrics, settings, per-class breakdown and which pairs LIME explained.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from flatbench.interpret.consistency import (
 
 PAIR_MODES = ("succeeded", "attacked")
 KS = tuple(range(1, 11))
-DEFAULTS = {"ig_steps": 50, "ig_baseline": "pad", "ig_batch_size": 32, "ig_internal_batch_size": None,
+DEFAULTS = {"ig_steps": 50, "ig_baseline": "pad", "ig_batch_size": 32, "ig_internal_batch_size": 2048,
             "lime_samples": 1000, "lime_pairs": 1000, "lime_mask": "unk", "interp_pairs": "succeeded",
             "interp_figures": 3}
 # A text's IG is flagged when |delta| > max(DELTA_ABS, DELTA_REL * |f(x)[t] - f(baseline)[t]|).
@@ -181,6 +182,8 @@ def interpret_pairs(bundle, records: list[dict], hp: dict, seed: int, out: Path 
 
     if out is not None:
         out = Path(out)
+        (out / "summary.json").write_text(json.dumps({"metrics": metrics, "deviations": deviations, **extra},
+                                                     indent=1, default=str))
         with open(out / "pairs.jsonl", "w", encoding="utf-8") as f:
             for row in rows:
                 f.write(json.dumps(row) + "\n")

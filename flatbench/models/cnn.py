@@ -29,5 +29,14 @@ class CNNClassifier(TextClassifier):
         if short > 0:  # texts shorter than the widest filter
             x = F.pad(x, (0, 0, 0, short))
         x = x.transpose(1, 2)
-        pooled = [F.relu(conv(x)).max(dim=2).values for conv in self.convs]
+        # Windows past a text's own (padded-to-widest-filter) length see only batch padding:
+        # zero them (ReLU outputs are >= 0, so they cannot win the max), so that a text's
+        # logits do not depend on how long the other texts in its batch are.
+        span = pad.sum(1).clamp(min=max(self.widths))  # the width a text has when alone
+        pooled = []
+        for w, conv in zip(self.widths, self.convs):
+            h = F.relu(conv(x))
+            starts = torch.arange(h.shape[2], device=h.device)
+            valid = starts.unsqueeze(0) <= (span - w).unsqueeze(1)
+            pooled.append((h * valid.unsqueeze(1).to(h.dtype)).max(dim=2).values)
         return self.fc(self.drop(torch.cat(pooled, dim=1)))
