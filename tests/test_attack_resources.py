@@ -1,0 +1,228 @@
+"""Attack resources and recipes, offline, with real libraries and real SST-2 sentences.
+
+The prepared resources live in the default resource dir (or $FLATBENCH_RESOURCES): deriving
+the counter-fitted embedding takes ~30 s the first time and nothing afterwards.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from flatbench.attacks import resources as R
+from flatbench.errors import ResourceMissingError, UnknownNameError
+
+
+@pytest.fixture(scope="session")
+def prepared():
+    report = R.prepare(online=False)
+    status = {r["name"]: r["status"] for r in report["resources"]}
+    if status["wordnet"] == "missing":
+        pytest.fail(f"WordNet missing: run `{R.APT_COMMAND}`")
+    return report
+
+
+@pytest.fixture(scope="session")
+def ta(prepared):
+    import textattack
+
+    return textattack
+
+
+def _read(path, n=None):
+    out = []
+    with open(path) as f:
+        for line in f:
+            out.append(json.loads(line))
+            if n is not None and len(out) >= n:
+                break
+    return out
+
+
+@pytest.fixture(scope="session")
+def bow_wrapper(ta, data_dir):
+    """A bag-of-words linear classifier trained for ~1 s on real SST-2, as a ModelWrapper."""
+    import torch
+    from textattack.models.wrappers import ModelWrapper
+
+    train = _read(data_dir / "sst2" / "train.jsonl")
+    counts = Counter(w for ex in train for w in ex["text"].lower().split())
+    vocab = {w: i + 1 for i, (w, _) in enumerate(counts.most_common(20000))}
+
+    def encode(texts):
+        ids, offsets = [], []
+        for t in texts:
+            offsets.append(len(ids))
+            ids += [vocab.get(w, 0) for w in t.lower().split()] or [0]
+        return torch.tensor(ids), torch.tensor(offsets)
+
+    class BoW(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.EmbeddingBag(len(vocab) + 1, 2, mode="mean")
+
+        def forward(self, ids, offsets):
+            return self.emb(ids, offsets)
+
+    torch.manual_seed(0)
+    model = BoW()
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    texts = [e["text"] for e in train]
+    labels = torch.tensor([e["label"] for e in train])
+    for _ in range(2):
+        perm = torch.randperm(len(texts))
+        for s in range(0, len(texts), 256):
+            b = perm[s:s + 256]
+            loss = torch.nn.functional.cross_entropy(model(*encode([texts[i] for i in b])),
+                                                     labels[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    class Wrapper(ModelWrapper):
+        def __init__(self, m):
+            self.model = m
+
+        def __call__(self, text_list):
+            with torch.no_grad():
+                return torch.softmax(self.model(*encode(text_list)), -1).numpy()
+
+    return Wrapper(model.eval())
+
+
+def test_stopwords_env_makes_textattack_import_offline(tmp_path):
+    # fresh resource dir and fresh TextAttack cache: TextAttack's post-install runs its six
+    # nltk.download calls, and StopwordModification reads the stopwords at import time
+    env = dict(os.environ, FLATBENCH_RESOURCES=str(tmp_path / "res"),
+               TA_CACHE_DIR=str(tmp_path / "ta"), HF_HUB_OFFLINE="1", FLATBENCH_OFFLINE="1")
+    code = ("from flatbench.attacks.resources import ensure_nltk_env; ensure_nltk_env(); "
+            "import nltk, textattack; "
+            "from textattack.constraints.pre_transformation import StopwordModification; "
+            "print(len(StopwordModification().stopwords), nltk.download('stopwords'))")
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-2:] == ["179", "True"]
+    assert (tmp_path / "res" / "nltk_data" / "corpora" / "stopwords" / "english").is_file()
+    assert time.perf_counter() - t0 < 60
+
+
+def test_prepare_is_idempotent_and_reports(prepared):
+    assert set(prepared["actions"]) == {"stopwords", "wordnet", "pos_tagger", "counterfitted"}
+    by_name = {r["name"]: r for r in prepared["resources"]}
+    assert set(by_name) == set(R.RESOURCE_NAMES)
+    for r in prepared["resources"]:
+        assert r["status"] in R.STATUSES
+        assert bool(r["deviation"]) == (r["status"] == "offline-substitute")
+        assert "\n" not in r["deviation"] and "\n" not in r["fix"]
+    assert by_name["counterfitted"]["status"] != "missing"
+    again = R.prepare(online=False)
+    assert all(a in ("exists", "tag map present") for a in again["actions"].values())
+    assert again["seconds"] < 10
+
+
+def test_wordnet_after_prepare(prepared):
+    import nltk
+    from nltk.corpus import wordnet
+
+    lemmas = {lem.name() for s in wordnet.synsets("terrible") for lem in s.lemmas()}
+    assert {"awful", "dreadful", "atrocious"} <= lemmas
+    assert nltk.download("wordnet") is True  # present: no network, returns at once
+
+
+def test_counterfitted_neighbours_are_synonyms(prepared, ta):
+    from flatbench.attacks.counterfit import load_counterfitted, neighbours
+
+    emb = load_counterfitted()
+    assert isinstance(emb, ta.shared.WordEmbedding)
+    assert {"tiresome", "tedious"} <= set(neighbours(emb, "boring", 5))
+    assert {"dreadful", "horrendous", "abominable"} <= set(neighbours(emb, "terrible", 10))
+    assert "film" in neighbours(emb, "movie", 3)
+    assert "hatred" in neighbours(emb, "hate", 5)
+    # antonyms repelled below TextFooler's min_cos_sim (0.5); GloVe alone has them at ~0.8
+    for a, b in [("good", "bad"), ("love", "hate"), ("boring", "interesting")]:
+        assert emb.get_cos_sim(a, b) < 0.5
+    nn = emb.nn_matrix
+    assert nn.shape[1] >= 51 and (nn[:100, 0] == np.arange(100)).all()
+
+
+def test_spacy_pos_tags_universal(ta):
+    from flatbench.attacks.constraints import spacy_universal_tags
+
+    assert spacy_universal_tags([["a", "good", "movie"], ["they", "run", "fast"]]) == [
+        ("DET", "ADJ", "NOUN"), ("PRON", "VERB", "ADV")]
+
+
+@pytest.mark.parametrize("name", ["pwws", "textfooler"])
+def test_recipe_attacks_real_sentences(name, bow_wrapper, data_dir):
+    from textattack.attack_results import AttackResult, SuccessfulAttackResult
+
+    from flatbench.attacks.recipes import build_attack
+
+    attack, deviations = build_attack(name, bow_wrapper)
+    assert all(isinstance(d, str) and d and "\n" not in d for d in deviations)
+    examples = _read(data_dir / "sst2" / "test.jsonl", 3)
+    results = [attack.attack(ex["text"], ex["label"]) for ex in examples]
+    assert all(isinstance(r, AttackResult) for r in results)
+    assert any(isinstance(r, SuccessfulAttackResult) for r in results)
+    for r, ex in zip(results, examples):
+        if isinstance(r, SuccessfulAttackResult):
+            assert r.perturbed_result.attacked_text.text != ex["text"]
+
+
+def test_textfooler_deviations_name_substitutes(prepared, bow_wrapper):
+    from flatbench.attacks.recipes import build_attack
+
+    _, deviations = build_attack("textfooler", bow_wrapper)
+    text = " | ".join(deviations)
+    if R.resource("sentence_encoder").status == "offline-substitute":
+        assert "all-MiniLM-L6-v2" in text and "0.840845057" in text
+    if R.resource("pos_tagger").status == "offline-substitute":
+        assert "spaCy" in text
+
+
+@pytest.mark.parametrize("name", ["iga", "gene"])
+def test_embedding_recipes_build_offline(name, bow_wrapper):
+    from flatbench.attacks.recipes import build_attack, describe
+
+    attack, deviations = build_attack(name, bow_wrapper)
+    assert attack.transformation.max_candidates == describe(name)["max_candidates"]
+    assert deviations and all(d.strip() for d in deviations)
+    if name == "gene" and R.resource("google_lm").status == "missing":
+        assert any("Google 1-billion-words LM" in d for d in deviations)
+
+
+@pytest.mark.parametrize("name,resources", [("pso", ("hownet", "flair_pos")),
+                                            ("clare", ("masked_lm_distilroberta",)),
+                                            ("bae", ("masked_lm_bert",))])
+def test_hub_recipes_fail_fast_offline(name, resources, monkeypatch):
+    from flatbench.attacks.recipes import build_attack
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    if all(R.resource(r).status != "missing" for r in resources):
+        pytest.skip(f"{name}'s resources are cached here")
+    t0 = time.perf_counter()
+    with pytest.raises(ResourceMissingError) as err:
+        build_attack(name, None)
+    assert time.perf_counter() - t0 < 5
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(f"{name}: ")
+
+
+def test_describe_and_unknown_name():
+    from flatbench.attacks.recipes import NAMES, build_attack, describe
+
+    for name in NAMES:
+        d = describe(name)
+        assert d["name"] == name and d["paper"] and d["resources"]
+        assert set(d["resources"]) <= set(R.RESOURCE_NAMES)
+    assert describe("textfooler")["use_threshold"] == 0.840845057
+    assert len(describe("textfooler")["stopwords"]) == 266
+    with pytest.raises(UnknownNameError):
+        build_attack("hotflip", None)

@@ -1,0 +1,128 @@
+"""The attack layer end to end on a real trained CNN and real TREC sentences (PWWS, offline)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from flatbench.attacks.resources import ensure_nltk_env
+
+ensure_nltk_env()
+
+
+@pytest.fixture(scope="module")
+def model_dir(trained_cnn, tmp_path_factory):
+    d = tmp_path_factory.mktemp("cnn")
+    trained_cnn.save(d)
+    return d
+
+
+@pytest.fixture(scope="module")
+def items(trec):
+    idx = list(range(0, 120, 10))  # 12 real test questions
+    return [(i, trec.test.texts[i], int(trec.test.labels[i])) for i in idx]
+
+
+@pytest.fixture(scope="module")
+def pwws_records(model_dir, items, tmp_path_factory):
+    from flatbench.attacks.runner import run_attack
+
+    part = tmp_path_factory.mktemp("partial")
+    return run_attack(model_dir, "pwws", items, part, workers=1, progress=False)
+
+
+def test_records_are_consistent_with_the_model_and_the_texts(pwws_records, trained_cnn, items):
+    from textattack.shared import AttackedText
+
+    recs, stats = pwws_records
+    assert [r["idx"] for r in recs] == [i for i, _, _ in items]
+    statuses = {r["status"] for r in recs}
+    assert "succeeded" in statuses  # PWWS breaks a briefly trained CNN on some TREC questions
+    for r in recs:
+        assert r["original"] == dict((i, t) for i, t, _ in items)[r["idx"]]
+        pred_orig = int(trained_cnn.predict([r["original"]])[0])
+        assert r["orig_pred"] == pred_orig
+        if r["status"] == "skipped":
+            assert pred_orig != r["label"] and r["replaced"] == []
+            continue
+        assert pred_orig == r["label"]
+        pred_adv = int(trained_cnn.predict([r["adversarial"]])[0])  # recomputed, not trusted
+        assert r["adv_pred"] == pred_adv
+        if r["status"] == "succeeded":
+            assert pred_adv != r["label"] and r["replaced"]
+            ow, aw = AttackedText(r["original"]).words, AttackedText(r["adversarial"]).words
+            for pos, o, s in r["replaced"]:
+                assert o != s and ow[pos] == o and aw[pos] == s
+            assert r["perturbed_pct"] == pytest.approx(100 * len(r["replaced"]) / len(ow))
+        else:
+            assert pred_adv == r["label"] and r["replaced"] == []
+    assert stats["forward_seconds"] > 0 and "WordSwapWordNet._get_replacement_words" in stats["memoised"]
+
+
+def test_summary_follows_textattack_definitions(pwws_records):
+    from flatbench.attacks.runner import summarize
+
+    recs, _ = pwws_records
+    s = summarize(recs)
+    n = len(recs)
+    assert s["after_attack_acc"] == s["failed"] / n
+    assert s["clean_acc"] == (n - s["skipped"]) / n
+    assert s["success_rate"] == s["succeeded"] / (s["succeeded"] + s["failed"])
+
+
+def test_resume_reuses_finished_examples(model_dir, items, pwws_records, tmp_path):
+    from flatbench.attacks.runner import run_attack
+
+    first, _ = run_attack(model_dir, "pwws", items[:5], tmp_path, workers=1, progress=False)
+    # a killed worker leaves a cut last line: it must be ignored and that example redone
+    f = next(tmp_path.glob("records.*.jsonl"))
+    f.write_text(f.read_text() + '{"idx": 999, "orig')
+    recs, stats = run_attack(model_dir, "pwws", items, tmp_path, workers=1, progress=False)
+    assert stats["resumed"] == 5
+    assert recs[:5] == first
+    assert [r["status"] for r in recs] == [r["status"] for r in pwws_records[0]]
+    assert stats["deviations"] == pwws_records[1]["deviations"]
+
+
+def test_two_worker_processes_give_the_same_records(model_dir, items, pwws_records, tmp_path):
+    from flatbench.attacks.runner import run_attack
+
+    recs, stats = run_attack(model_dir, "pwws", items, tmp_path, workers=2, progress=False)
+    assert stats["workers"] == 2
+    assert recs == pwws_records[0]
+
+
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "flatbench.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=900)
+
+
+def test_attack_cli_trains_then_attacks_then_reuses(tmp_path, data_dir):
+    args = ["attack", "--model", "cnn", "--dataset", "trec", "--recipe", "pwws", "--n", "8",
+            "--set", "epochs=1", "--set", "vocab_extra=500", "--data-dir", str(data_dir), "--no-mlflow"]
+    r = _cli(*args, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "examples 8:" in r.stdout and "after-attack accuracy" in r.stdout
+    assert "2 stages, 0 cached, 2 to run" in r.stderr
+    man = next((tmp_path / "runs" / "attack").glob("*/manifest.json"))
+    m = json.loads(man.read_text())
+    assert m["metrics"]["n"] == 8 and m["spec"]["recipe"] == "pwws"
+    lines = (man.parent / "records.jsonl").read_text().splitlines()
+    assert len(lines) == 8
+    r2 = _cli(*args, cwd=tmp_path)
+    assert "2 stages, 2 cached, 0 to run" in r2.stderr and r2.stdout == r.stdout
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--recipe", "hotflip"], "unknown attack 'hotflip'"),
+    (["--recipe", "pwws", "--n", "0"], "the example selection is empty"),
+    (["--recipe", "bae"], "bae"),
+])
+def test_attack_cli_errors_are_one_line(tmp_path, data_dir, args, msg):
+    r = _cli("attack", "--model", "cnn", "--dataset", "trec", "--set", "epochs=1", "--set", "vocab_extra=500",
+             "--data-dir", str(data_dir), "--no-mlflow", *args, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("flatbench: error:") and msg in last and "Traceback" not in r.stderr
+    assert not list((tmp_path / "runs").rglob("attack/*/manifest.json")) if (tmp_path / "runs").exists() else True
