@@ -139,7 +139,9 @@ def ablate(**kw):
 @_common
 @click.option("--format", "fmt", type=click.Choice(["markdown", "latex"]), default="markdown", show_default=True)
 @click.option("--output", "-o", type=click.Path(), default=None, help="also write the report to this file")
-def report(grid, data_dir, runs_dir, models, datasets, methods, attacks, seeds, overrides, fmt, output):
+@click.option("--plots", type=click.Path(), default=None,
+              help="write top-k curves (PNG) and Fig. 3-style pair visuals (HTML/PNG) into this directory")
+def report(grid, data_dir, runs_dir, models, datasets, methods, attacks, seeds, overrides, fmt, output, plots):
     """Render a grid's tables from the cache (computes nothing)."""
     from flatbench.report.tables import report as render
     from flatbench.results import collect
@@ -149,6 +151,11 @@ def report(grid, data_dir, runs_dir, models, datasets, methods, attacks, seeds, 
     df, devs, prog = collect(g, ctx)
     text = render(g, df, devs, prog, fmt)
     click.echo(text)
+    if plots:
+        from flatbench.report.tables import write_plots
+
+        for p in write_plots(df, plots):
+            click.echo(f"wrote {p}", err=True)
     if output:
         from pathlib import Path
 

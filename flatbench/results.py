@@ -47,6 +47,8 @@ def collect(grid, ctx: Context) -> tuple[pd.DataFrame, list[str], dict]:
             im = manifest(t[f"interpret:{a}"]) if f"interpret:{a}" in t else None
             if im:
                 mm = im["metrics"]
+                row["interpret_dir"] = str(ctx.cache.dir("interpret", t[f"interpret:{a}"].key))
+                row.update({f"{m}_topk_{k}": mm.get(f"{m}_topk_{k}") for m in ("ig", "lime") for k in range(1, 11)})
                 row.update(KT=mm.get("ig_kendall_tau"), TI=mm.get("ig_topk_5"),
                            LIME_KT=mm.get("lime_kendall_tau"), LIME_TI=mm.get("lime_topk_5"))
             rows.append(row)

@@ -92,6 +92,46 @@ def ablation_table(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def lime_table(df: pd.DataFrame) -> pd.DataFrame:
+    """LIME consistency (the paper's appendix Table 8; its numbers are not available to us)."""
+    rows = []
+    for r in df.itertuples():
+        if getattr(r, "LIME_KT", None) is None or (isinstance(r.LIME_KT, float) and math.isnan(r.LIME_KT)):
+            continue
+        rows.append({"Attack": _p(r.attack), "Model": _p(r.model), "Method": _p(r.method), "Dataset": _p(r.dataset),
+                     "KT ours": _fmt(r.LIME_KT), "TI ours": _fmt(r.LIME_TI)})
+    return pd.DataFrame(rows)
+
+
+def write_plots(df: pd.DataFrame, out_dir) -> list:
+    """Top-k curves (k = 1..10) per model/method for IG and LIME, and the Fig. 3-style pair
+    visuals the interpret stages drew, copied beside them."""
+    import shutil
+    from pathlib import Path
+
+    from flatbench.interpret.plots import plot_topk_curves
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    if "interpret_dir" not in df.columns:
+        return written
+    rows = df[df["interpret_dir"].notna()]
+    for (attack, dataset), g in rows.groupby(["attack", "dataset"]):
+        results = {f"{_p(r.model)}-{_p(r.method)}": {c: getattr(r, c) for c in df.columns if "_topk_" in c}
+                   for r in g.itertuples()}
+        for method in ("ig", "lime"):
+            p = out / f"topk_{method}_{attack}_{dataset}.png"
+            plot_topk_curves(results, p, method=method, title=f"{method.upper()} top-k, {_p(attack)}, {_p(dataset)}")
+            written.append(p)
+        for r in g.itertuples():
+            for fig in sorted(Path(r.interpret_dir).glob("figures/pair_*.*"))[:2]:
+                dst = out / f"{r.cell}-{attack}-{fig.name}"
+                shutil.copyfile(fig, dst)
+                written.append(dst)
+    return written
+
+
 def render(table: pd.DataFrame, fmt: str = "markdown") -> str:
     if table.empty:
         return "(no results yet)"
@@ -109,6 +149,10 @@ def report(grid, df: pd.DataFrame, deviations: list[str], progress: dict, fmt: s
         sections.append(render(transfer_table(df), fmt))
     elif "attack" in df.columns and df["attack"].notna().any():
         sections.append(render(robustness_table(df), fmt))
+        lime = lime_table(df)
+        if not lime.empty:
+            sections.append(h("LIME consistency (paper: appendix Table 8, numbers not available to us)"))
+            sections.append(render(lime, fmt))
         sections.append(h("Clean accuracy (Table 2 cells)"))
         sections.append(render(clean_table(df), fmt))
     else:
