@@ -27,17 +27,27 @@ class Tracker:
             return
         for name in ("mlflow", "alembic", "sqlalchemy"):
             logging.getLogger(name).setLevel(logging.WARNING)
+        import fcntl
+
         import mlflow
 
         mlflow.set_tracking_uri(self.uri)
-        exp = mlflow.get_experiment_by_name(self.experiment)
-        if exp is None:
-            art = None
-            if self.uri.startswith("sqlite:///"):
-                art = (Path(self.uri[len("sqlite:///"):]).parent / "mlartifacts").resolve().as_uri()
-            self.experiment_id = mlflow.create_experiment(self.experiment, artifact_location=art)
-        else:
-            self.experiment_id = exp.experiment_id
+        db = Path(self.uri[len("sqlite:///"):]) if self.uri.startswith("sqlite:///") else None
+        # Two drivers starting in one directory would both create and migrate a fresh sqlite DB
+        # and corrupt it: serialise the creation with a lock file beside the DB.
+        lock = open(db.with_suffix(".lock"), "w") if db else None
+        try:
+            if lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            exp = mlflow.get_experiment_by_name(self.experiment)
+            if exp is None:
+                art = (db.parent / "mlartifacts").resolve().as_uri() if db else None
+                self.experiment_id = mlflow.create_experiment(self.experiment, artifact_location=art)
+            else:
+                self.experiment_id = exp.experiment_id
+        finally:
+            if lock:
+                lock.close()
 
     @contextmanager
     def stage_run(self, name: str, tags: dict, params: dict):

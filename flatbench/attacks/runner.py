@@ -91,7 +91,7 @@ def _attack_shard(model_dir: str, recipe: str, items: list, out_path: str, budge
     from tqdm.auto import tqdm
 
     # TextAttack warns for every non-HF model that it cannot check goal-function compatibility.
-    logging.getLogger("textattack").setLevel(logging.ERROR)
+    logging.getLogger("textattack.shared.utils.install").setLevel(logging.ERROR)
 
     from flatbench.attacks.recipes import build_attack
     from flatbench.attacks.wrapper import BundleWrapper
