@@ -134,7 +134,9 @@ def load_grid(name_or_path: str, models=None, datasets=None, methods=None, attac
     _validate("attack", ax["attacks"], ATTACKS.names())
     for k, f in filt.items():
         if f is not None:
-            ax[k] = [x for x in ax[k] if x in f]
+            # A filter narrows the grid's axis; names outside it (e.g. `minilm`, not in the
+            # paper) extend it, so any registered model/dataset can be run with a grid's settings.
+            ax[k] = [x for x in ax[k] if x in f] + [x for x in f if x not in ax[k]]
     seed_list = [int(s) for s in (_csv(seeds) or axes.get("seeds", [13]))]
     layers = raw.get("hp", [])
     variants = axes.get("variants") or [{}]  # e.g. Table 5's (beta, gamma) settings

@@ -24,9 +24,16 @@ def test_unknown_grid():
         load_grid("table9")
 
 
+def test_filters_narrow_or_extend_the_axes():
+    assert {c.model for c in load_grid("table5", models="cnn").cells} == {"cnn"}
+    g = load_grid("table3", models="minilm,lstm", datasets="sst2", methods="base")
+    assert [c.model for c in g.cells] == ["lstm", "minilm"]
+    assert g.cells[1].hp["lr"] == 1e-5  # the grid's transformer settings apply to minilm
+
+
 def test_filters_that_leave_nothing():
     with pytest.raises(ConfigError, match="no cell"):
-        load_grid("table5", models="cnn")
+        load_grid("table3", methods="adv", attacks="")
 
 
 def test_table2_lists_every_paper_cell():
@@ -35,8 +42,8 @@ def test_table2_lists_every_paper_cell():
     assert len(g.cells) == 80
     assert len({c.id for c in g.cells}) == 80
     c = next(c for c in g.cells if c.id == "lstm-sst2-flat-textfooler-s13")
-    assert (c.hp["lr"], c.hp["beta"], c.hp["gamma"], c.hp["batch_size"]) == (0.01, 0.1, 0.001, 64)
-    assert c.hp["round_lr"] == 0.005
+    assert (c.hp["lr"], c.hp["beta"], c.hp["gamma"], c.hp["batch_size"]) == (0.001, 0.1, 0.001, 64)
+    assert c.hp["round_lr"] == 0.0005 and c.hp["freeze_emb"] is False
     imdb = next(c for c in g.cells if c.dataset == "imdb")
     assert imdb.hp["max_len"] == 250
     bert = next(c for c in g.cells if c.model == "bert")
