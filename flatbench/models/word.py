@@ -31,6 +31,12 @@ class WordModelSpec:
     def __init__(self, name: str):
         self.name = name
 
+    def preflight(self, hp: dict) -> None:
+        """Fail before any stage runs if the word vectors cannot be loaded (one line)."""
+        from flatbench.data.embeddings import load_vectors
+
+        load_vectors(hp["embedding"])
+
     def build(self, dataset, hp: dict, seed: int, mask: bool) -> ModelBundle:
         torch.manual_seed(seed)
         max_len = int(hp.get("max_len") or 50)
