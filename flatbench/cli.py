@@ -156,7 +156,10 @@ def ablate(**kw):
 @click.option("--output", "-o", type=click.Path(), default=None, help="also write the report to this file")
 @click.option("--plots", type=click.Path(), default=None,
               help="write top-k curves (PNG) and Fig. 3-style pair visuals (HTML/PNG) into this directory")
-def report(grid, data_dir, runs_dir, models, datasets, methods, attacks, seeds, overrides, fmt, output, plots):
+@click.option("--csv", "csv_path", type=click.Path(), default=None,
+              help="write our numbers, one row per cell and attack, as CSV (e.g. for leaderboards/)")
+def report(grid, data_dir, runs_dir, models, datasets, methods, attacks, seeds, overrides, fmt, output, plots,
+           csv_path):
     """Render a grid's tables from the cache (computes nothing)."""
     from flatbench.report.tables import report as render
     from flatbench.results import collect
@@ -166,6 +169,12 @@ def report(grid, data_dir, runs_dir, models, datasets, methods, attacks, seeds, 
     df, devs, prog = collect(g, ctx)
     text = render(g, df, devs, prog, fmt)
     click.echo(text)
+    if csv_path:
+        from pathlib import Path
+
+        Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
+        keep = [c for c in df.columns if c != "interpret_dir" and "_topk_" not in c or c.endswith("_topk_5")]
+        df[keep].to_csv(csv_path, index=False, float_format="%.4f")
     if plots:
         from flatbench.report.tables import write_plots
 
