@@ -15,9 +15,7 @@ GPU_MODELS = {"bert", "deberta"}
 
 def estimate_seconds(stage) -> float:
     kind = stage.kind
-    cell = stage.model.cell if hasattr(stage, "model") else getattr(stage, "cell", None)
-    if cell is None and kind == "interpret":
-        cell = stage.attack.model.cell
+    cell = stage.owner()
     info = dataset_info(cell.dataset)
     n_train = cell.hp.get("train_n") or info.paper["train"]
     per = SEC_PER_EXAMPLE_EPOCH.get(cell.model, 1e-3)
@@ -27,7 +25,7 @@ def estimate_seconds(stage) -> float:
     if kind == "attack":
         n = stage.n or (n_train if stage.split == "train" else info.paper["test"])
         # transformer queries on one GPU cost ~4x an LSTM/CNN query on the CPU here (batched)
-    return n * SEC_PER_ATTACK.get(stage.recipe, 1.0) * (4 if cell.model in GPU_MODELS else 1)
+        return n * SEC_PER_ATTACK.get(stage.recipe, 1.0) * (4 if cell.model in GPU_MODELS else 1)
     if kind == "interpret":
         return (stage.attack.n or info.paper["test"]) * 0.3
     return 10.0
@@ -38,8 +36,7 @@ def describe_plan(grid, stages, ctx) -> str:
     for s in stages:
         done = ctx.cache.done(s.kind, s.key)
         est = 0.0 if done else estimate_seconds(s)
-        cell = getattr(s, "cell", None) or getattr(getattr(s, "model", None), "cell", None) or s.attack.model.cell
-        where = "GPU" if cell.model in GPU_MODELS else "CPU"
+        where = "GPU" if s.needs["gpu"] else "CPU"
         total[where] += est
         rows.append([s.label(), s.key, "cached" if done else f"~{est / 60:.1f} min", where])
     out = tabulate(rows, headers=["stage", "key", "status / estimate", "needs"], tablefmt="github")

@@ -69,10 +69,25 @@ def data_for(cell: Cell, ctx: Context):
 
 class Stage:
     kind = "stage"
-    needs = {"cpu": 1, "gpu": 0}
 
     def deps(self) -> list["Stage"]:
         return []
+
+    @property
+    def needs(self) -> dict:
+        """Resources an executor reserves for this stage (Ray: num_cpus / num_gpus)."""
+        model = MODELS.get(self.owner().model)
+        return {"cpu": 1, "gpu": 1 if getattr(model, "needs_gpu", False) else 0}
+
+    def owner(self) -> Cell:
+        """The cell this stage belongs to."""
+        for attr in ("cell", "model", "attack"):
+            v = getattr(self, attr, None)
+            if isinstance(v, Cell):
+                return v
+            if isinstance(v, Stage):
+                return v.owner()
+        raise AttributeError(f"{self.label()} has no cell")  # pragma: no cover
 
     def spec(self) -> dict:  # pragma: no cover
         raise NotImplementedError
