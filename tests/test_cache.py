@@ -31,7 +31,8 @@ def test_complete_only_with_manifest(tmp_path):
 
 
 def _grid(**hp):
-    return load_grid("smoke", models="cnn", hp_overrides={"epochs": 1, "vocab_extra": 500, **hp})
+    return load_grid("table2", models="cnn", datasets="trec", methods="base",
+                     hp_overrides={"epochs": 1, "vocab_extra": 500, **hp})
 
 
 def test_same_base_model_serves_adv_and_flat_cells_keys():
@@ -45,7 +46,7 @@ def test_same_base_model_serves_adv_and_flat_cells_keys():
 
 
 def test_resume_skips_completed_stages_and_recomputes_nothing(tmp_path, data_dir):
-    ctx = Context(Cache(tmp_path / "runs"), Tracker(enabled=False), str(data_dir), "smoke")
+    ctx = Context(Cache(tmp_path / "runs"), Tracker(enabled=False), str(data_dir), "table2")
     stages, _ = plan(_grid())
     assert [type(s) for s in stages] == [TrainStage, EvaluateStage]
     # "kill" after the first stage: run only the train stage

@@ -44,25 +44,26 @@ def test_malformed_data_file_exit_2_nothing_written(tmp_path, data_dir):
 
 def test_smoke_run_then_cached_rerun_then_report(tmp_path, data_dir):
     env = {"FLATBENCH_DATA_DIR": str(data_dir)}
-    args = ["run", "--grid", "smoke", "--models", "cnn", "--set", "epochs=1", "--set", "vocab_extra=500"]
-    r1 = flatbench(*args, cwd=tmp_path, env=env)
+    sel = ["--grid", "smoke", "--models", "cnn", "--methods", "base", "--set", "epochs=1", "--set", "vocab_extra=500",
+           "--set", "attack_test_n=12", "--set", "lime_pairs=3", "--set", "lime_samples=50"]
+    r1 = flatbench("run", *sel, cwd=tmp_path, env=env)
     assert r1.returncode == 0, r1.stderr
-    assert "2 stages, 0 cached, 2 to run" in r1.stderr
-    assert "| CNN     | base     | TREC      | 91.20   |" in r1.stdout
+    assert "4 stages, 0 cached, 4 to run" in r1.stderr
+    assert "| PWWS     | CNN     | base     | TREC      |" in r1.stdout  # Table 3 row: AA, KT, TI
+    assert "| CNN     | base     | TREC      | 91.20   |" in r1.stdout  # Table 2 row
     assert "GloVe 6B 50-d" in r1.stdout  # the embedding deviation is printed
-    r2 = flatbench(*args, cwd=tmp_path, env=env)
-    assert "2 stages, 2 cached, 0 to run" in r2.stderr
-    table = lambda out: [line for line in out.splitlines() if line.startswith("| CNN")]  # noqa: E731
-    assert table(r1.stdout) == table(r2.stdout)
-    r3 = flatbench("report", "--grid", "smoke", "--models", "cnn", "--set", "epochs=1", "--set", "vocab_extra=500",
-                   "--format", "latex", cwd=tmp_path, env=env)
+    r2 = flatbench("run", *sel, cwd=tmp_path, env=env)
+    assert "4 stages, 4 cached, 0 to run" in r2.stderr
+    table = lambda out: [line for line in out.splitlines() if "| CNN" in line]  # noqa: E731
+    assert table(r1.stdout) == table(r2.stdout) and len(table(r1.stdout)) == 3
+    r3 = flatbench("report", *sel, "--format", "latex", cwd=tmp_path, env=env)
     assert r3.returncode == 0 and "\\toprule" in r3.stdout and "91.20" in r3.stdout
     # MLflow: one run per executed stage, tagged with grid/cell/stage
     import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     runs = mlflow.search_runs(experiment_names=["flatbench"])
-    assert sorted(runs["tags.stage"]) == ["evaluate", "train"]
+    assert sorted(runs["tags.stage"]) == ["attack", "evaluate", "interpret", "train"]
     assert set(runs["tags.cell"]) == {"cnn-trec-base-s13"} and set(runs["tags.grid"]) == {"smoke"}
     ev = runs[runs["tags.stage"] == "evaluate"].iloc[0]
     assert 0.5 < ev["metrics.test_acc"] <= 1.0
