@@ -237,6 +237,40 @@ def attack(model, dataset, method, train_attack, recipe, split, n, seed, budget,
         click.echo(f"deviation: {d}")
 
 
+@cli.command()
+@click.option("--model", default="lstm", show_default=True)
+@click.option("--dataset", default="sst2", show_default=True)
+@click.option("--train-attack", default="textfooler", show_default=True)
+@click.option("--grid", default="table3", show_default=True, help="grid whose settings the FLAT cell uses")
+@_common
+@click.option("--output", "-o", type=click.Path(), default=None, help="write the per-word table as CSV")
+def correlate(model, dataset, train_attack, grid, data_dir, runs_dir, models, datasets, methods, attacks, seeds,
+              overrides, output):
+    """Fig. 4 / Table 9: correlation of FLAT's phi with word and substitution frequency (cached models only)."""
+    from flatbench.analysis.correlation import correlate as corr
+    from flatbench.stages import data_for, final_train_stage, with_dependencies
+
+    g = _grid(grid, model, dataset, "flat", train_attack, seeds, overrides)
+    ctx = _context(runs_dir, data_dir, g.name, mlflow_on=False)
+    final = final_train_stage(g.cells[0])
+    if not ctx.cache.done(final.kind, final.key):
+        raise FlatbenchError(f"{final.label()} is not in the cache; run: flatbench run --grid {grid} "
+                             f"--models {model} --datasets {dataset} --methods flat --attacks {train_attack}")
+    attacks_ = [ctx.cache.dir(s.kind, s.key) for s in with_dependencies([final]) if s.kind == "attack"]
+    _, train, _ = data_for(g.cells[0], ctx)
+    res = corr(ctx.cache.dir(final.kind, final.key), attacks_, train.texts)
+    click.echo(f"{final.label()}: {res['n_words']} training words, {res['n_substituted']} used as substitutes")
+    for k in ("freq", "subst"):
+        click.echo(f"phi vs log {'frequency' if k == 'freq' else '(1 + times substituted)'}: "
+                   f"Pearson {res[f'pearson_{k}']:+.3f}, Spearman {res[f'spearman_{k}']:+.3f}")
+    click.echo("highest phi: " + ", ".join(f"{w} {p:.2f}" for w, p in res["top_words"]))
+    click.echo("lowest phi:  " + ", ".join(f"{w} {p:.2f}" for w, p in res["bottom_words"]))
+    if output:
+        import pandas as pd
+
+        pd.DataFrame(res["table"]).to_csv(output, index=False)
+
+
 @cli.group(invoke_without_command=True)
 @click.pass_context
 def resources(ctx):

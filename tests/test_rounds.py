@@ -46,3 +46,21 @@ def test_killed_run_resumes_after_the_last_finished_round(flat_grid, tmp_path, d
     final = ctx.cache.manifest("train", stages[4].key)
     assert "2 attack/train round(s) instead of the paper's 3-5" in final["deviations"]
     assert any("attacked a seeded random subset of 25" in d for d in final["deviations"])
+
+
+def test_correlate_reads_phi_of_the_final_flat_model(flat_grid, tmp_path, data_dir):
+    import math
+
+    from flatbench.analysis.correlation import correlate
+    from flatbench.stages import data_for, final_train_stage, with_dependencies
+
+    ctx = Context(Cache(tmp_path / "runs"), Tracker(enabled=False), str(data_dir), "smoke")
+    final = final_train_stage(flat_grid.cells[0])
+    LocalExecutor(echo=lambda *a, **k: None).run(with_dependencies([final]), ctx)
+    attack_dirs = [ctx.cache.dir(s.kind, s.key) for s in with_dependencies([final]) if s.kind == "attack"]
+    _, train, _ = data_for(flat_grid.cells[0], ctx)
+    res = correlate(ctx.cache.dir("train", final.key), attack_dirs, train.texts)
+    assert res["n_words"] > 1000 and res["n_substituted"] >= 1
+    assert all(math.isfinite(res[k]) and -1 <= res[k] <= 1 for k in ("pearson_freq", "spearman_subst"))
+    phis = [row["phi"] for row in res["table"]]
+    assert 0 < min(phis) and max(phis) < 1
