@@ -74,3 +74,18 @@ def test_list_and_datasets(tmp_path, data_dir):
     assert "models:   lstm cnn bert deberta" in r.stdout and "table3" in r.stdout
     r = flatbench("datasets", "--data-dir", str(data_dir), cwd=tmp_path)
     assert r.returncode == 0 and "| sst2" in r.stdout and "6920 (6920)" in r.stdout
+
+
+def test_nan_loss_is_one_line_exit_2_and_leaves_nothing(tmp_path, data_dir):
+    r = flatbench("run", "--grid", "table2", "--models", "cnn", "--datasets", "trec", "--methods", "base",
+                  "--set", "grad_clip=NaN", "--set", "epochs=1", "--set", "vocab_extra=500", "--no-mlflow",
+                  "--data-dir", str(data_dir), cwd=tmp_path)
+    assert r.returncode == 2
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("flatbench: error: train[cnn-trec-base-s13 r0]: loss became nan")
+    assert "Traceback" not in r.stderr
+    assert not list((tmp_path / "runs").rglob("manifest.json"))
+    assert not any((tmp_path / "runs" / "train" / ".tmp").iterdir())
+    r = flatbench("run", "--grid", "table2", "--models", "cnn", "--datasets", "trec", "--methods", "base",
+                  "--set", "lr=NaN", "--no-mlflow", "--data-dir", str(data_dir), cwd=tmp_path)
+    assert r.returncode == 2 and "Invalid learning rate: nan" in r.stderr.strip().splitlines()[-1]

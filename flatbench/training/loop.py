@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from flatbench.errors import TrainingError
+from flatbench.errors import ConfigError, TrainingError
 
 
 @dataclass
@@ -56,11 +56,16 @@ def train(bundle, method, examples: list[Example], dev_split, hp: dict, seed: in
     model = bundle.model
     params = [p for p in model.parameters() if p.requires_grad]
     opt_name = hp.get("optimizer", "adam").lower()
-    lr = float(hp["lr"])
-    if opt_name == "adamw":
-        opt = torch.optim.AdamW(params, lr=lr, weight_decay=float(hp.get("weight_decay", 0.01)))
-    else:
-        opt = torch.optim.Adam(params, lr=lr)
+    try:
+        lr = float(hp["lr"])
+        if opt_name == "adamw":
+            opt = torch.optim.AdamW(params, lr=lr, weight_decay=float(hp.get("weight_decay", 0.01)))
+        elif opt_name == "adam":
+            opt = torch.optim.Adam(params, lr=lr)
+        else:
+            raise ValueError(f"unknown optimizer {opt_name!r}; valid: adam, adamw")
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"{progress or 'training'}: {e}") from None
     epochs, bs = int(hp["epochs"]), int(hp["batch_size"])
     clip = float(hp.get("grad_clip", 5.0))
     history = {"epoch_loss": [], "dev_acc": [], "extra": []}
