@@ -205,19 +205,18 @@ def report(grid, data_dir, runs_dir, models, datasets, methods, attacks, seeds, 
 def attack(model, dataset, method, train_attack, recipe, split, n, seed, budget, grid, data_dir, runs_dir,
            overrides, no_mlflow):
     """Attack a trained model (training it first if it is not cached) and print the metrics."""
+    from flatbench.attacks.recipes import preflight
     from flatbench.executors.local import LocalExecutor
     from flatbench.registry import METHODS
     from flatbench.stages import AttackStage, final_train_stage, with_dependencies
 
-    from flatbench.attacks.recipes import preflight
-
     preflight([recipe] + ([train_attack] if train_attack else []))
-    _preflight_models([final_train_stage(g.cells[0])])
     if n is not None and n <= 0:
         raise FlatbenchError(f"--n {n}: the example selection is empty")
     adversarial = METHODS.get(method).ADVERSARIAL
     g = _grid(grid, model, dataset, method, (train_attack or recipe) if adversarial else None, str(seed), overrides)
     cell = g.cells[0]
+    _preflight_models([final_train_stage(cell)])
     ctx = _context(runs_dir, data_dir, f"attack:{g.name}", mlflow_on=not no_mlflow)
     ctx.tracker.setup()
     final = final_train_stage(cell)

@@ -5,7 +5,7 @@ import pytest
 from flatbench.cache import Cache
 from flatbench.cells import load_grid
 from flatbench.executors.local import LocalExecutor
-from flatbench.stages import AttackStage, Context, TrainStage, plan
+from flatbench.stages import Context, plan
 from flatbench.tracking import Tracker
 
 HP = {"epochs": 1, "round_epochs": 1, "vocab_extra": 500, "rounds": 2, "attack_train_n": 25,

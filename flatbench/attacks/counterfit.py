@@ -25,9 +25,7 @@ paragramcf when it is cached, else over this substitute.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -268,23 +266,16 @@ def build(directory: Path, *, vocab_size: int = VOCAB_SIZE) -> dict:
                    "vsp_neighbours": VSP_NEIGHBOURS, "epochs": EPOCHS, "lr": LEARNING_RATE,
                    "nn_k": NN_K, "vocab_size": vocab_size},
     }
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    def write(tmp: Path) -> None:
         np.save(tmp / "embedding.npy", emb)
         np.save(tmp / "nn.npy", nn)
         (tmp / "words.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
         meta["seconds"] = round(time.perf_counter() - t0, 1)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        if directory.exists():
-            old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
-            os.replace(directory, old)
-            shutil.rmtree(old, ignore_errors=True)
-        os.replace(tmp, directory)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    from flatbench.attacks.resources import _install_dir_atomically
+
+    _install_dir_atomically(write, Path(directory))
     return meta
 
 
