@@ -23,6 +23,15 @@ def _freeze(v):
     return v
 
 
+def _thaw(v):
+    """Inverse of _freeze for hp values: tuples of (key, value) pairs were tables."""
+    if isinstance(v, tuple):
+        if v and all(isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], str) for x in v):
+            return {k: _thaw(x) for k, x in v}
+        return [_thaw(x) for x in v]
+    return v
+
+
 def stable_hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -39,7 +48,7 @@ class Cell:
 
     @property
     def hp(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.hp_items}
+        return {k: _thaw(v) for k, v in self.hp_items}
 
     @property
     def id(self) -> str:

@@ -262,7 +262,10 @@ class AttackStage(Stage):
     @classmethod
     def for_test(cls, model: TrainStage, recipe: str) -> "AttackStage":
         hp = model.cell.hp
-        return cls(model, "test", recipe, hp.get("attack_test_n"), model.cell.seed, hp.get("query_budget"))
+        n = hp.get("attack_test_n")
+        if isinstance(n, dict):  # per recipe, e.g. {pwws = 500, textfooler = 200}
+            n = n.get(recipe)
+        return cls(model, "test", recipe, n, model.cell.seed, hp.get("query_budget"))
 
     def deps(self):
         return [self.model]
