@@ -99,6 +99,7 @@ def test_stopwords_env_makes_textattack_import_offline(tmp_path):
     # nltk.download calls, and StopwordModification reads the stopwords at import time
     env = dict(os.environ, FLATBENCH_RESOURCES=str(tmp_path / "res"),
                TA_CACHE_DIR=str(tmp_path / "ta"), HF_HUB_OFFLINE="1", FLATBENCH_OFFLINE="1")
+    env.pop("NLTK_DATA", None)  # set by ensure_nltk_env() in this process: it would point elsewhere
     code = ("from flatbench.attacks.resources import ensure_nltk_env; ensure_nltk_env(); "
             "import nltk, textattack; "
             "from textattack.constraints.pre_transformation import StopwordModification; "
