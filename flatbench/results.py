@@ -25,9 +25,14 @@ def collect(grid, ctx: Context) -> tuple[pd.DataFrame, list[str], dict]:
             if ctx.cache.done(stage.kind, stage.key):
                 done += 1
                 m = ctx.cache.manifest(stage.kind, stage.key)
-                devs.update(m.get("deviations", []))
+                # a round count is a property of the cell, not of a (shared) round stage
+                devs.update(d for d in m.get("deviations", []) if "attack/train round" not in d)
                 return m
             return None
+
+        rounds = int(cell.hp.get("rounds", 3))
+        if cell.train_attack and rounds < 3:
+            devs.add(f"{rounds} attack/train round(s) instead of the paper's 3-5")
 
         ev = manifest(t["evaluate"]) if "evaluate" in t else None
         tr = manifest(t["train"])

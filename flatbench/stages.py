@@ -191,9 +191,6 @@ class TrainStage(Stage):
                 bundle.model.mask.fixed_ones = True
             adv, adv_stats = adversarial_examples(inputs[1])
             examples += adv
-            rounds = int(hp.get("rounds", 3))
-            if rounds < 3:
-                devs.append(f"{rounds} attack/train round(s) instead of the paper's 3-5")
             thp = {**hp, "epochs": hp.get("round_epochs", hp["epochs"]), "lr": hp.get("round_lr", hp["lr"])}
         hist = train(bundle, self.method, examples, ds.dev, thp, c.seed + self.round, progress=self.label())
         bundle.deviations = sorted(set(bundle.deviations) | set(devs))

@@ -44,8 +44,11 @@ def test_killed_run_resumes_after_the_last_finished_round(flat_grid, tmp_path, d
     assert not any("train[cnn-trec-flat-pwws-s13 r1]" in line for line in log[1:])
     assert ctx.cache.manifest("train", stages[2].key)["finished"] == r1["finished"]
     final = ctx.cache.manifest("train", stages[4].key)
-    assert "2 attack/train round(s) instead of the paper's 3-5" in final["deviations"]
     assert any("attacked a seeded random subset of 25" in d for d in final["deviations"])
+    from flatbench.results import collect
+
+    _, devs, prog = collect(flat_grid, ctx)
+    assert "2 attack/train round(s) instead of the paper's 3-5" in devs
 
 
 def test_correlate_reads_phi_of_the_final_flat_model(flat_grid, tmp_path, data_dir):
