@@ -33,14 +33,19 @@ def trec(data_dir):
     return load_dataset("trec", data_dir)
 
 
-@pytest.fixture(scope="session")
-def trained_cnn(trec):
-    """A real CNN trained briefly on real TREC (shared by tests that need a model)."""
+def train_cnn(dataset, hp, seed, mask=False):
+    """A real CNN trained on a real dataset's full training split with the base objective."""
     import flatbench.methods.base as base
     from flatbench.registry import MODELS
     from flatbench.training.loop import Example, train
 
-    bundle = MODELS.get("cnn").build(trec, SMALL_HP, seed=1, mask=False)
-    ex = [Example(t, int(y)) for t, y in zip(trec.train.texts, trec.train.labels)]
-    train(bundle, base, ex, trec.dev, SMALL_HP, seed=1)
+    bundle = MODELS.get("cnn").build(dataset, hp, seed=seed, mask=mask)
+    ex = [Example(t, int(y)) for t, y in zip(dataset.train.texts, dataset.train.labels)]
+    train(bundle, base, ex, dataset.dev, hp, seed=seed)
     return bundle
+
+
+@pytest.fixture(scope="session")
+def trained_cnn(trec):
+    """A real CNN trained briefly on real TREC (shared by tests that need a model)."""
+    return train_cnn(trec, SMALL_HP, seed=1)

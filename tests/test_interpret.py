@@ -105,14 +105,9 @@ MASKED_HP = {"embedding": "glove50", "vocab_extra": 2000, "filters": 50, "widths
 
 @pytest.fixture(scope="module")
 def trained_masked_cnn(trec):
-    import flatbench.methods.base as base
-    from flatbench.registry import MODELS
-    from flatbench.training.loop import Example, train
+    from conftest import train_cnn
 
-    bundle = MODELS.get("cnn").build(trec, MASKED_HP, seed=2, mask=True)
-    ex = [Example(t, int(y)) for t, y in zip(trec.train.texts, trec.train.labels)]
-    train(bundle, base, ex, trec.dev, MASKED_HP, seed=2)
-    return bundle
+    return train_cnn(trec, MASKED_HP, seed=2, mask=True)
 
 
 @pytest.mark.parametrize("which", ["trained_cnn", "trained_masked_cnn"])
