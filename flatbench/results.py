@@ -1,8 +1,13 @@
-"""Collect what a grid's stages produced (from the cache only; nothing is computed here)."""
+"""Collect what a grid's stages produced (from the cache only: nothing is trained, attacked or
+explained here; magnitude-ranked consistency is re-scored from the stored per-pair attributions)."""
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
+
+from flatbench.interpret.consistency import rescore_pairs
 
 from flatbench.stages import Context, plan
 
@@ -56,5 +61,18 @@ def collect(grid, ctx: Context) -> tuple[pd.DataFrame, list[str], dict]:
                 row.update({f"{m}_topk_{k}": mm.get(f"{m}_topk_{k}") for m in ("ig", "lime") for k in range(1, 11)})
                 row.update(KT=mm.get("ig_kendall_tau"), TI=mm.get("ig_topk_5"),
                            LIME_KT=mm.get("lime_kendall_tau"), LIME_TI=mm.get("lime_topk_5"))
+                row.update(_magnitude(ctx.cache.dir("interpret", t[f"interpret:{a}"].key)))
             rows.append(row)
     return pd.DataFrame(rows), sorted(devs), {"done": done, "total": total}
+
+
+def _magnitude(d) -> dict:
+    """KT/TI with words ranked by |attribution| (secondary reading; see rescore_pairs)."""
+    p = d / "pairs.jsonl"
+    if not p.exists():
+        return {}
+    with open(p, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    ig, lime = rescore_pairs(rows, "ig"), rescore_pairs(rows, "lime")
+    return {"KT_abs": ig["kendall_tau"], "TI_abs": ig["topk_5"],
+            "LIME_KT_abs": lime["kendall_tau"], "LIME_TI_abs": lime["topk_5"]}

@@ -13,6 +13,7 @@ from flatbench.interpret.consistency import (
     class_averaged,
     kendall_tau,
     topk_indices,
+    rescore_pairs,
     topk_intersection,
 )
 
@@ -81,6 +82,28 @@ def test_class_average_is_macro():
     labels = [0, 0, 0, 1, 2]
     assert class_averaged(values, labels) == pytest.approx(0.75)  # micro would be 0.625
     assert math.isnan(class_averaged([], []))
+
+
+def test_rescore_by_magnitude_ignores_sign_flips():
+    # pair 1 (class 0): a negative top word turns positive -> signed ranking changes, |a| does not
+    # pair 2 (class 1): identical -> 1 either way; pair 3 (class 1, difflib-aligned): reversed |a|
+    rows = [{"label": 0, "aligned_by_position": True, "ig": {"x": [-3.0, 2.0, 1.0, 0.5, 0.1, 0.0],
+                                                               "adv": [3.0, 2.0, 1.0, 0.5, 0.1, 0.0]}},
+            {"label": 1, "aligned_by_position": True, "ig": {"x": [1, 2, 3, 4, 5], "adv": [1, 2, 3, 4, 5]}},
+            {"label": 1, "aligned_by_position": False, "alignment": [[0, 0], [1, 1], [2, 3]],
+             "ig": {"x": [1.0, 2.0, 3.0], "adv": [3.0, 2.0, 9.9, 1.0]}}]
+    signed = rescore_pairs(rows, absolute=False)
+    mag = rescore_pairs(rows, absolute=True)
+    tau1_signed = kendall_tau(rows[0]["ig"]["x"], rows[0]["ig"]["adv"])  # 1 - 2*5/15
+    assert tau1_signed == pytest.approx(1 / 3)
+    # class 1 = mean(1, -1) = 0 for tau; macro over classes 0 and 1
+    assert signed["kendall_tau"] == pytest.approx((tau1_signed + 0.0) / 2)
+    assert mag["kendall_tau"] == pytest.approx((1.0 + 0.0) / 2)
+    # top-5 of pair 1: signed loses word 0 (last in x, first in x') -> 4/5; by magnitude 5/5.
+    # pair 3, k' = 3: top of x = {0,1,2}; top of x' = adv positions 2 (unmatched), 0, 1 -> 2/3
+    assert signed["topk_5"] == pytest.approx((0.8 + (1.0 + 2 / 3) / 2) / 2)
+    assert mag["topk_5"] == pytest.approx((1.0 + (1.0 + 2 / 3) / 2) / 2)
+    assert mag["n"] == 3 and rescore_pairs(rows, "lime")["n"] == 0
 
 
 # ---------------------------------------------------------------- IG / LIME on real models
@@ -214,6 +237,12 @@ def test_run_interpret_stage_end_to_end(trained_cnn, trec, tmp_path):
             class_averaged([r["ig"]["topk"][k - 1] for r in rows], labels), abs=1e-5)
         assert 0.0 <= metrics[f"lime_topk_{k}"] <= 1.0
     assert sum("lime" in r for r in rows) == 2 == metrics["lime_pairs_explained"]
+    # re-scoring the stored rows with the stage's (signed) ranking gives the stage's numbers
+    re = rescore_pairs(rows, "ig", absolute=False)
+    assert re["kendall_tau"] == pytest.approx(metrics["ig_kendall_tau"], abs=1e-5)
+    assert re["topk_5"] == pytest.approx(metrics["ig_topk_5"], abs=1e-5)
+    assert rescore_pairs(rows, "lime", absolute=False)["kendall_tau"] == pytest.approx(
+        metrics["lime_kendall_tau"], abs=1e-5)
     assert -1.0 <= metrics["lime_kendall_tau"] <= 1.0
     assert metrics["ig_seconds_per_pair"] > 0 and metrics["lime_seconds_per_pair"] > 0
     assert metrics["ig_delta_mean"] < 0.05 and metrics["ig_flagged"] <= 4

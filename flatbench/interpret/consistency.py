@@ -156,3 +156,30 @@ def class_averaged(values: Sequence[float], labels: Sequence[int]) -> float:
     if not per:
         return float("nan")
     return float(np.mean([m for m, _ in per.values()]))
+
+
+def rescore_pairs(rows: Sequence[dict], method: str = "ig", absolute: bool = True, k: int = 5) -> dict:
+    """Class-averaged Kendall's tau and top-k intersection re-scored from the per-pair rows an
+    interpret stage wrote (`pairs.jsonl`), e.g. with words ranked by |attribution|.
+
+    The papers the FLAT paper cites for both metrics (Chen et al. 2019; Ghorbani et al. 2019) rank
+    features by attribution magnitude; our primary ranking is signed (see the module docstring),
+    so reports show both. Uses the stored alignment, gold labels and the same macro average."""
+    taus, tops, labels = [], [], []
+    for r in rows:
+        att = r.get(method)
+        if not att or "x" not in att:
+            continue
+        a = np.asarray(att["x"], dtype=np.float64)
+        b = np.asarray(att["adv"], dtype=np.float64)
+        if r.get("aligned_by_position", len(a) == len(b)) and len(a) == len(b):
+            same = None
+        else:
+            same = [tuple(q) for q in r.get("alignment", [])]
+        if absolute:
+            a, b = np.abs(a), np.abs(b)
+        taus.append(aligned_kendall_tau(a, b, same))
+        tops.append(topk_intersection(a, b, k, same) if len(a) and len(b) else float("nan"))
+        labels.append(int(r["label"]))
+    return {"kendall_tau": class_averaged(taus, labels) if taus else float("nan"),
+            f"topk_{k}": class_averaged(tops, labels) if tops else float("nan"), "n": len(taus)}

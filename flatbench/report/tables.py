@@ -62,7 +62,8 @@ def robustness_table(df: pd.DataFrame) -> pd.DataFrame:
                      "Dataset": _p(r.dataset), "Clean": _fmt(r.clean_acc),
                      "AA paper": _fmt(pa), "AA ours": _fmt(get("AA")), "ΔAA": _diff(get("AA"), pa),
                      "KT paper": _fmt(None if p is None else p["KT"]), "KT ours": _fmt(get("KT")),
-                     "TI paper": _fmt(None if p is None else p["TI"]), "TI ours": _fmt(get("TI"))})
+                     "TI paper": _fmt(None if p is None else p["TI"]), "TI ours": _fmt(get("TI")),
+                     "KT abs": _fmt(get("KT_abs")), "TI abs": _fmt(get("TI_abs"))})
     return pd.DataFrame(rows)
 
 
@@ -99,7 +100,9 @@ def lime_table(df: pd.DataFrame) -> pd.DataFrame:
         if getattr(r, "LIME_KT", None) is None or (isinstance(r.LIME_KT, float) and math.isnan(r.LIME_KT)):
             continue
         rows.append({"Attack": _p(r.attack), "Model": _p(r.model), "Method": _p(r.method), "Dataset": _p(r.dataset),
-                     "KT ours": _fmt(r.LIME_KT), "TI ours": _fmt(r.LIME_TI)})
+                     "KT ours": _fmt(r.LIME_KT), "TI ours": _fmt(r.LIME_TI),
+                     "KT abs": _fmt(getattr(r, "LIME_KT_abs", None)),
+                     "TI abs": _fmt(getattr(r, "LIME_TI_abs", None))})
     return pd.DataFrame(rows)
 
 
@@ -132,6 +135,12 @@ def write_plots(df: pd.DataFrame, out_dir) -> list:
     return written
 
 
+RANKING_NOTE = ("KT/TI: Kendall's tau and top-5 intersection of IG word attributions of each original/"
+                "adversarial pair, toward the gold label, macro-averaged over gold classes. \"ours\" ranks "
+                "words by signed attribution (evidence for the label); \"abs\" by magnitude, as the "
+                "metrics' sources (Chen et al. 2019; Ghorbani et al. 2019) do. The paper does not say which.")
+
+
 def render(table: pd.DataFrame, fmt: str = "markdown") -> str:
     if table.empty:
         return "(no results yet)"
@@ -149,6 +158,7 @@ def report(grid, df: pd.DataFrame, deviations: list[str], progress: dict, fmt: s
         sections.append(render(transfer_table(df), fmt))
     elif "attack" in df.columns and df["attack"].notna().any():
         sections.append(render(robustness_table(df), fmt))
+        sections.append(RANKING_NOTE if fmt == "markdown" else "% " + RANKING_NOTE)
         lime = lime_table(df)
         if not lime.empty:
             sections.append(h("LIME consistency (paper: appendix Table 8, numbers not available to us)"))
