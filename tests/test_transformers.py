@@ -165,3 +165,38 @@ def test_integrated_gradients_on_word_piece_embedding(flat_bundle):
     assert attr.shape == (*ids.shape, model.embedding.weight.shape[1]) and torch.isfinite(attr).all()
     assert float(attr.abs().sum()) > 0
     assert torch.equal(model.forward_full(ids).phi.detach(), phi)  # the hook left phi alone
+
+
+def test_tiny_bert_and_deberta_go_through_every_stage(tmp_path, data_dir):
+    """train r0 -> attack the training set -> FLAT round 1 on D + D' -> evaluate -> attack the test
+    set -> IG/LIME consistency, through the CLI, for both real model classes (tiny configs)."""
+    import json
+
+    from test_cli import flatbench
+
+    sets = {"tiny": "true", "rounds": 1, "epochs": 4, "round_epochs": 1, "lr": 0.002, "round_lr": 0.001,
+            "train_n": 800, "attack_train_n": 30, "attack_test_n": 20, "lime_pairs": 2, "lime_samples": 50,
+            "max_len": 32}
+    args = ["run", "--grid", "table3", "--models", "bert,deberta", "--datasets", "trec", "--methods", "flat",
+            "--attacks", "pwws", "--no-mlflow", "--data-dir", str(data_dir)]
+    for k, v in sets.items():
+        args += ["--set", f"{k}={v}"]
+    r = flatbench(*args, cwd=tmp_path, env={"FLATBENCH_ATTACK_WORKERS": "1", "HF_HUB_OFFLINE": "1"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "12 stages, 0 cached, 12 to run" in r.stderr
+    man = {}
+    for f in (tmp_path / "runs").rglob("manifest.json"):
+        m = json.loads(f.read_text())
+        man[m["label"]] = m["metrics"]
+    assert len(man) == 12
+    for model in ("bert", "deberta"):
+        cell = f"{model}-trec-flat-pwws-s13"
+        r1 = man[f"train[{cell} r1]"]
+        assert r1["adv_attacked"] == 30 and r1["adv_added"] >= 1  # D' is real adversarial text
+        assert r1["train_examples"] == 800 + r1["adv_added"]
+        assert 0.0 <= man[f"evaluate[{cell}]"]["test_acc"] <= 1.0
+        it = man[f"interpret[{cell} pwws]"]
+        assert it["n_pairs"] >= 1 and it["lime_pairs_explained"] >= 1
+        assert -1.0 <= it["ig_kendall_tau"] <= 1.0 and 0.0 <= it["ig_topk_5"] <= 1.0
+    assert "| PWWS     | BERT    | FLAT     | TREC      |" in r.stdout
+    assert "| PWWS     | DeBERTa | FLAT     | TREC      |" in r.stdout
