@@ -33,6 +33,15 @@ def test_robustness_table_matches_cells_to_paper_rows():
         ("5.05", "6.05", "+1.00", "0.46", "0.70")
 
 
+def test_minilm_rows_show_the_papers_bert_numbers_labelled():
+    df = pd.DataFrame([{"model": "minilm", "dataset": "sst2", "method": "base", "train_attack": "",
+                        "clean_acc": 82.76, "attack": "pwws", "AA": 5.0, "KT": 0.51, "TI": 0.67}])
+    row = robustness_table(df).iloc[0]
+    assert (row["Model"], row["AA paper"], row["KT paper"]) == ("MiniLM", "11.70", "0.37")  # BERT-base row
+    text = report(load_grid("table3_minilm"), df, [], {"done": 1, "total": 1})
+    assert "MiniLM rows show the paper's BERT numbers, for orientation only" in text
+
+
 def test_report_lists_deviations_and_missing_results():
     g = load_grid("smoke")
     df = pd.DataFrame([{"model": "cnn", "dataset": "trec", "method": "base", "train_attack": "", "clean_acc": None}])
