@@ -8,7 +8,6 @@ import json
 import pandas as pd
 
 from flatbench.interpret.consistency import rescore_pairs
-
 from flatbench.stages import Context, plan
 
 

@@ -49,3 +49,15 @@ def train_cnn(dataset, hp, seed, mask=False):
 def trained_cnn(trec):
     """A real CNN trained briefly on real TREC (shared by tests that need a model)."""
     return train_cnn(trec, SMALL_HP, seed=1)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any connection attempt fails the test: offline errors must be decided without the network."""
+    import socket
+
+    def refuse(*a, **k):
+        raise AssertionError("offline failure must not try the network")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)

@@ -196,26 +196,16 @@ def test_embedding_recipes_build_offline(name, bow_wrapper):
         assert any("Google 1-billion-words LM" in d for d in deviations)
 
 
-def _forbid_network(monkeypatch):
-    import socket
-
-    def refuse(*a, **k):
-        raise AssertionError("offline failure must not try the network")
-
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-
-
 @pytest.mark.parametrize("name,resources", [("pso", ("hownet", "flair_pos")),
                                             ("clare", ("masked_lm_distilroberta",)),
                                             ("bae", ("masked_lm_bert",))])
-def test_hub_recipes_fail_fast_offline(name, resources, monkeypatch):
+def test_hub_recipes_fail_fast_offline(name, resources, monkeypatch, request):
     from flatbench.attacks.recipes import build_attack
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     if all(R.resource(r).status != "missing" for r in resources):
         pytest.skip(f"{name}'s resources are cached here")
-    _forbid_network(monkeypatch)  # fast = decided without waiting on any connection
+    request.getfixturevalue("no_network")  # fast = decided without waiting on any connection
     with pytest.raises(ResourceMissingError) as err:
         build_attack(name, None)
     msg = str(err.value)

@@ -12,8 +12,8 @@ from flatbench.interpret.consistency import (
     aligned_kendall_tau,
     class_averaged,
     kendall_tau,
-    topk_indices,
     rescore_pairs,
+    topk_indices,
     topk_intersection,
 )
 

@@ -123,17 +123,10 @@ def test_word_level_importance_loss_has_gradients(flat_bundle):
     model.zero_grad(set_to_none=True)
 
 
-def test_offline_bert_fails_fast(monkeypatch, sst2):
+def test_offline_bert_fails_fast(monkeypatch, no_network, sst2):
     from flatbench.models.transformers import BERT
 
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    import socket
-
-    def refuse(*a, **k):  # failing fast = deciding without waiting on any connection
-        raise AssertionError("offline failure must not try the network")
-
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # failing fast = deciding with no connection (no_network)
     with pytest.raises(ResourceMissingError) as err:
         BERT.build(sst2, {"max_len": 50}, seed=0, mask=False)
     msg = str(err.value)

@@ -172,14 +172,11 @@ def rescore_pairs(rows: Sequence[dict], method: str = "ig", absolute: bool = Tru
             continue
         a = np.asarray(att["x"], dtype=np.float64)
         b = np.asarray(att["adv"], dtype=np.float64)
-        if r.get("aligned_by_position", len(a) == len(b)) and len(a) == len(b):
-            same = None
-        else:
-            same = [tuple(q) for q in r.get("alignment", [])]
+        same = None if r.get("aligned_by_position", len(a) == len(b)) else [tuple(q) for q in r.get("alignment", [])]
         if absolute:
             a, b = np.abs(a), np.abs(b)
         taus.append(aligned_kendall_tau(a, b, same))
-        tops.append(topk_intersection(a, b, k, same) if len(a) and len(b) else float("nan"))
+        tops.append(topk_intersection(a, b, k, same))  # NaN for an empty side
         labels.append(int(r["label"]))
-    return {"kendall_tau": class_averaged(taus, labels) if taus else float("nan"),
-            f"topk_{k}": class_averaged(tops, labels) if tops else float("nan"), "n": len(taus)}
+    # class_averaged gives NaN when there is nothing to average
+    return {"kendall_tau": class_averaged(taus, labels), f"topk_{k}": class_averaged(tops, labels), "n": len(taus)}
