@@ -59,8 +59,7 @@ class RayExecutor:
             try:
                 manifest, secs = ray.get(ready[0])
             except ray.exceptions.RayTaskError as e:
-                for r in pending:
-                    ray.cancel(r, force=True)
+                self._drain(pending)
                 cause = getattr(e, "cause", None)
                 raise (cause if isinstance(cause, BaseException) else e) from None
             s = label[ready[0]]
@@ -68,3 +67,15 @@ class RayExecutor:
             n += 1
             self.echo(f"[{n}/{len(label)}] {s.label()} done in {secs:.1f}s", file=sys.stderr)
         return results
+
+    def _drain(self, refs) -> None:
+        """Cancel the stages still pending and collect their outcomes: an errored ref that is never
+        fetched is printed by Ray at exit as an "unhandled error", after our one-line message."""
+        ray = self.ray
+        for r in refs:
+            ray.cancel(r, force=True)
+        for r in refs:
+            try:
+                ray.get(r, timeout=60)
+            except Exception:  # cancelled, or failed with the error already being raised
+                pass
