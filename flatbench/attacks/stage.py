@@ -32,8 +32,11 @@ def run_attack_stage(stage, ctx, out, model_dir):
         raise DataError(f"{stage.label()}: the example selection is empty")
     items = [(i, split.texts[i], int(split.labels[i])) for i in idx]
     partial = ctx.cache.partial_dir(stage.kind, stage.key)
+    from flatbench.stages import stage_threads
+
     records, stats = run_attack(model_dir, stage.recipe, items, partial, workers=attack_workers(len(items)),
-                                budget=stage.budget)
+                                budget=stage.budget, options=stage.options(), seed=stage.seed,
+                                threads=stage_threads(cell.hp))
     with open(out / "records.jsonl", "w", encoding="utf-8") as f:
         for r in records:
             f.write(json.dumps(r) + "\n")

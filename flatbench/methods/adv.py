@@ -5,6 +5,7 @@ from flatbench.training.objectives import cross_entropy
 NAME = "adv"
 USES_MASK = False
 ADVERSARIAL = True
+ROUND0 = "base"  # round 0 trains on D with cross-entropy: the same model as base
 
 
 def batch_loss(bundle, batch, hp):

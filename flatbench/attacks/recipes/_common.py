@@ -31,6 +31,28 @@ def substitute_deviations(*names: str) -> list[str]:
     return out
 
 
+# Attack options a grid may set (cell hyper-parameters of the same name); every attack stage's
+# key includes them. "calibrated" bounds apply to the derived counter-fitted space only: with
+# TextAttack's own paragramcf the recipe's published bounds are used whatever the option says.
+OPTIONS = {"attack_bounds": ("calibrated", "youden", "original"),
+           "sentence_encoder": ("use-m3", "minilm")}
+DEFAULT_OPTIONS = {k: v[0] for k, v in OPTIONS.items()}
+
+
+def resolve_options(options: dict | None) -> dict:
+    """The attack options with defaults filled in; a bad value is a ConfigError (one line)."""
+    from flatbench.errors import ConfigError
+
+    out = dict(DEFAULT_OPTIONS)
+    for k, v in (options or {}).items():
+        if k not in OPTIONS:
+            raise ConfigError(f"unknown attack option {k!r}; valid: {', '.join(OPTIONS)}")
+        if v not in OPTIONS[k]:
+            raise ConfigError(f"{k} = {v!r} is not valid; valid: {', '.join(OPTIONS[k])}")
+        out[k] = v
+    return out
+
+
 def counterfitted_embedding():
     """(WordEmbedding, deviations): TextAttack's paragramcf if cached, else the derived one."""
     from flatbench.attacks.counterfit import load_counterfitted
@@ -38,19 +60,47 @@ def counterfitted_embedding():
     emb = load_counterfitted()
     if getattr(emb, "flatbench_source", "") == "paragramcf":
         return emb, []
+    meta = getattr(emb, "flatbench_meta", {})
     line = (R.DEVIATIONS["counterfitted"] + f"; {len(emb.embedding_matrix)} words, "
             f"{emb.embedding_matrix.shape[1]}-d")
-    passing = getattr(emb, "flatbench_meta", {}).get("mean_top50_passing_20k_most_frequent")
-    if passing:
-        line += (f"; of the 50 nearest neighbours {passing['min_cos_0.5']} on average pass "
-                 f"cos>=0.5 and {passing['mse_0.5']} pass mse<=0.5 (frequent words)")
+    sl = meta.get("simlex999", {})
+    if sl:
+        line += (f"; SimLex-999 rho {sl['raw']['rho']:.2f} raw -> {sl['counterfitted']['rho']:.2f} "
+                 "(published GloVe 0.41 -> 0.58)")
     return emb, [line]
 
 
+def embedding_bound(emb, recipe: str, kind: str, original: float, options: dict | None):
+    """(bound, deviations) for a recipe's word-embedding constraint. ``kind``: "min_cos_sim" or
+    "max_mse_dist". The derived space uses the bound calibrated on the constraints (see
+    `flatbench.attacks.counterfit`) unless ``attack_bounds = "original"``."""
+    opts = resolve_options(options)
+    meta = getattr(emb, "flatbench_meta", None)
+    if getattr(emb, "flatbench_source", "") == "paragramcf" or meta is None:
+        return original, []
+    if opts["attack_bounds"] == "original":
+        passing = meta.get("mean_top50_passing_20k_most_frequent", {})
+        key = "min_cos_0.5" if kind == "min_cos_sim" else "mse_0.5"
+        return original, [f"{recipe}: {kind} = {original} (the 300-d space's bound) on the derived "
+                          f"50-d space: {passing.get(key, '?')} of a frequent word's 50 nearest "
+                          "neighbours pass it"]
+    if opts["attack_bounds"] == "youden":
+        y = meta["calibration"]["youden"]
+        bound = meta["bounds_youden"][kind]
+        return bound, [f"{recipe}: {kind} = {bound} at the held-out synonyms' Youden point (TPR {y['tpr']}, "
+                       f"FPR {y['fpr']}), a sensitivity reading chosen after the F1 bound was first used; "
+                       f"not the paper's {original}"]
+    bound = meta["bounds"][kind]
+    c = meta["calibration"]["min_cos_sim" if kind == "min_cos_sim" else "max_mse_dist"]
+    return bound, [f"{recipe}: {kind} = {bound} calibrated on the counter-fitting constraints "
+                   f"(held-out PPDB synonyms, F{c['beta']:g} = {c['f']}, precision {c['precision']}, "
+                   f"recall {c['recall']}) instead of {original}; set attack_bounds=original for it"]
+
+
 def sentence_encoder(recipe: str, *, threshold, metric, compare_against_original, window_size,
-                     skip_text_shorter_than_window):
+                     skip_text_shorter_than_window, options: dict | None = None):
     """(constraint, deviations): the Universal Sentence Encoder when TF-Hub is usable, else
-    all-MiniLM-L6-v2 through TextAttack's SBERT constraint, with the stock settings."""
+    the multilingual USE v3 numpy port (default) or all-MiniLM-L6-v2, with the stock settings."""
     kwargs = dict(threshold=threshold, metric=metric,
                   compare_against_original=compare_against_original, window_size=window_size,
                   skip_text_shorter_than_window=skip_text_shorter_than_window)
@@ -59,10 +109,15 @@ def sentence_encoder(recipe: str, *, threshold, metric, compare_against_original
         from textattack.constraints.semantics.sentence_encoders import UniversalSentenceEncoder
 
         return UniversalSentenceEncoder(**kwargs), []
-    from flatbench.attacks.constraints import MiniLMEncoder
+    choice = resolve_options(options)["sentence_encoder"]
+    if choice == "minilm":
+        from flatbench.attacks.constraints import MiniLMEncoder
 
-    return MiniLMEncoder(**kwargs), [
-        r.deviation + f"; threshold {threshold} ({metric}) was calibrated for USE"]
+        return MiniLMEncoder(**kwargs), [
+            R.ENCODER_DEVIATIONS["minilm"] + f"; threshold {threshold} ({metric}) was set for USE"]
+    from flatbench.attacks.constraints import USEm3Encoder
+
+    return USEm3Encoder(**kwargs), [R.ENCODER_DEVIATIONS["use-m3"]]
 
 
 def part_of_speech(recipe: str, *, allow_verb_noun_swap):

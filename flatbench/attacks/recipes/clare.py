@@ -30,7 +30,7 @@ SEARCH = "GreedySearch"
 QUERY_BUDGET = None  # UntargetedClassification default: unlimited
 
 
-def build(model_wrapper, *, query_budget=QUERY_BUDGET):
+def build(model_wrapper, *, query_budget=QUERY_BUDGET, options=None):
     """(textattack.Attack, deviations); ResourceMissingError (fast) when offline."""
     lm, tok = _common.hf_pretrained(NAME, MASKED_LM, MASKED_LM_CLASS)
     _common.textattack()
@@ -57,7 +57,7 @@ def build(model_wrapper, *, query_budget=QUERY_BUDGET):
     use, deviations = _common.sentence_encoder(
         NAME, threshold=USE_THRESHOLD, metric=USE_METRIC,
         compare_against_original=USE_COMPARE_AGAINST_ORIGINAL, window_size=USE_WINDOW_SIZE,
-        skip_text_shorter_than_window=USE_SKIP_TEXT_SHORTER_THAN_WINDOW)
+        skip_text_shorter_than_window=USE_SKIP_TEXT_SHORTER_THAN_WINDOW, options=options)
     deviations += _common.substitute_deviations("stopwords")
     constraints = [RepeatModification(), StopwordModification(), use]
     goal = _common.goal_function(model_wrapper, query_budget)

@@ -28,7 +28,7 @@ POST_CROSSOVER_CHECK = False
 QUERY_BUDGET = None  # UntargetedClassification default: unlimited
 
 
-def build(model_wrapper, *, query_budget=QUERY_BUDGET):
+def build(model_wrapper, *, query_budget=QUERY_BUDGET, options=None):
     """(textattack.Attack, deviations)."""
     _common.textattack()
     from textattack import Attack
@@ -43,6 +43,8 @@ def build(model_wrapper, *, query_budget=QUERY_BUDGET):
     from textattack.transformations import WordSwapEmbedding
 
     embedding, deviations = _common.counterfitted_embedding()
+    bound, dev = _common.embedding_bound(embedding, NAME, "max_mse_dist", MAX_MSE_DIST, options)
+    deviations += dev
     deviations += _common.substitute_deviations("stopwords")
     transformation = WordSwapEmbedding(max_candidates=MAX_CANDIDATES, embedding=embedding)
     constraints = [
@@ -50,7 +52,7 @@ def build(model_wrapper, *, query_budget=QUERY_BUDGET):
         StopwordModification(),
         InputColumnModification(["premise", "hypothesis"], {"premise"}),
         MaxWordsPerturbed(max_percent=MAX_PERCENT_PERTURBED),
-        WordEmbeddingDistance(embedding=embedding, max_mse_dist=MAX_MSE_DIST,
+        WordEmbeddingDistance(embedding=embedding, max_mse_dist=bound,
                               compare_against_original=False),
     ]
     lm = _common.R.resource("google_lm")

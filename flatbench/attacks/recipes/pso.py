@@ -34,7 +34,7 @@ def _preload_flair_tagger():
         strings._flair_taggers["upos-fast"] = SequenceTagger.load(path)
 
 
-def build(model_wrapper, *, query_budget=QUERY_BUDGET):
+def build(model_wrapper, *, query_budget=QUERY_BUDGET, options=None):
     """(textattack.Attack, deviations); ResourceMissingError (fast) when offline."""
     for r in ("hownet", "flair_pos"):
         _common.R.require(r, NAME)

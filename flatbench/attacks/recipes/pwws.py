@@ -19,7 +19,7 @@ WIR_METHOD = "weighted-saliency"  # GreedyWordSwapWIR("weighted-saliency")
 QUERY_BUDGET = None  # UntargetedClassification default: unlimited
 
 
-def build(model_wrapper, *, query_budget=QUERY_BUDGET):
+def build(model_wrapper, *, query_budget=QUERY_BUDGET, options=None):
     """(textattack.Attack, deviations)."""
     _common.textattack()
     for r in RESOURCES:

@@ -58,7 +58,7 @@ STOPWORDS = frozenset([
 ])
 
 
-def build(model_wrapper, *, query_budget=QUERY_BUDGET):
+def build(model_wrapper, *, query_budget=QUERY_BUDGET, options=None):
     """(textattack.Attack, deviations) with the stock components, substitutes where needed."""
     _common.textattack()
     from textattack import Attack
@@ -72,19 +72,21 @@ def build(model_wrapper, *, query_budget=QUERY_BUDGET):
     from textattack.transformations import WordSwapEmbedding
 
     embedding, deviations = _common.counterfitted_embedding()
+    bound, dev = _common.embedding_bound(embedding, NAME, "min_cos_sim", MIN_COS_SIM, options)
+    deviations += dev
     pos, dev = _common.part_of_speech(NAME, allow_verb_noun_swap=ALLOW_VERB_NOUN_SWAP)
     deviations += dev
     use, dev = _common.sentence_encoder(
         NAME, threshold=USE_THRESHOLD, metric=USE_METRIC,
         compare_against_original=USE_COMPARE_AGAINST_ORIGINAL, window_size=USE_WINDOW_SIZE,
-        skip_text_shorter_than_window=USE_SKIP_TEXT_SHORTER_THAN_WINDOW)
+        skip_text_shorter_than_window=USE_SKIP_TEXT_SHORTER_THAN_WINDOW, options=options)
     deviations += dev
     transformation = WordSwapEmbedding(max_candidates=MAX_CANDIDATES, embedding=embedding)
     constraints = [
         RepeatModification(),
         StopwordModification(stopwords=set(STOPWORDS)),
         InputColumnModification(["premise", "hypothesis"], {"premise"}),
-        WordEmbeddingDistance(embedding=embedding, min_cos_sim=MIN_COS_SIM),
+        WordEmbeddingDistance(embedding=embedding, min_cos_sim=bound),
         pos,
         use,
     ]
