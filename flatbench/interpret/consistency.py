@@ -13,38 +13,49 @@ paper's Fig. 3 discussion reads polarity ("labeled them [bad/wicked] with opposi
 polarities"), which an absolute ranking would hide; (3) Kendall's tau on the raw signed values is
 the plain rank correlation of the two attribution vectors. `absolute=True` ranks by magnitude.
 
-Ties in top-k are broken by position (earlier word first), so results are deterministic.
+Definitions (a short text earns nothing for free):
+- Words without a model position (cut off by `max_len`: `tokenizer.align` lists them but no
+  position of the row points to them; `unpositioned_words`) are dropped before ranking: the
+  alignment is computed on all words, then every aligned pair (i, j) with i or j unpositioned
+  and every unaligned unpositioned word is removed (`restrict`).
+- KT = Kendall's tau-b (scipy.stats.kendalltau, variant "b") over the remaining aligned pairs;
+  NaN ("degenerate") exactly where scipy gives NaN: fewer than 2 aligned words or a constant
+  vector on either side.
+- TI@k = |top-k(x) ∩ top-k(x')| / k, top-k over all remaining words of each side (a word of x'
+  without a partner in x never intersects), ties broken by position (earlier word first);
+  defined only when at least k aligned words remain, otherwise NaN ("degenerate").
+- Averages (`class_averaged`) skip NaN; callers count the NaN pairs (`n_degenerate_*`).
 """
 
 from __future__ import annotations
 
 import difflib
 import math
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 from scipy.stats import kendalltau as _scipy_kendalltau
 
+KS = tuple(range(1, 11))
+
 
 def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
-    """Kendall's tau-b (scipy.stats.kendalltau) between two equally long attribution vectors.
+    """Kendall's tau-b (scipy.stats.kendalltau, variant="b") between two equally long vectors.
 
-    Defined where scipy gives NaN: if both vectors are constant (this includes length 0 and 1:
-    every word tied in both rankings, so the rankings agree) the result is 1.0; if exactly one is
-    constant the result is 0.0 (no association between an order and a total tie)."""
+    NaN exactly where scipy gives NaN: fewer than 2 elements, a constant vector on either side,
+    or a NaN in the input. No convention fills these in (a 1-word text is not "consistent")."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(f"kendall_tau needs two 1-d vectors of equal length, got {a.shape} and {b.shape}")
-    const_a = a.size < 2 or bool(np.all(a == a[0]))
-    const_b = b.size < 2 or bool(np.all(b == b[0]))
-    if const_a and const_b:
-        return 1.0
-    if const_a or const_b:
-        return 0.0
-    return float(_scipy_kendalltau(a, b, variant="b").statistic)
+    if a.size < 2 or bool(np.all(a == a[0])) or bool(np.all(b == b[0])):
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(_scipy_kendalltau(a, b, variant="b").statistic)
 
 
 def topk_indices(a: Sequence[float], k: int, absolute: bool = False) -> list[int]:
@@ -97,6 +108,15 @@ def align_words(words_x: Sequence[str], words_adv: Sequence[str]) -> Alignment:
     return Alignment(pairs, False, changed, ux, ua)
 
 
+def unpositioned_words(pos2word: Sequence[int], n_words: int) -> list[int]:
+    """Indices of the words (0..n_words-1) that no position of the model's row points to, given
+    `tokenizer.align`'s pos2word (-1 = special token). For subword models these are the words cut
+    off by max_len (their IG attribution is exactly 0 and LIME's weight is noise); word models
+    truncate the word list itself, so the list is empty for them."""
+    seen = {int(w) for w in pos2word if int(w) >= 0}
+    return [w for w in range(int(n_words)) if w not in seen]
+
+
 def _same_pairs(n_a: int, n_b: int, same) -> list[tuple[int, int]]:
     if same is None:
         if n_a != n_b:
@@ -107,37 +127,80 @@ def _same_pairs(n_a: int, n_b: int, same) -> list[tuple[int, int]]:
     return [(int(i), int(j)) for i, j in same]
 
 
-def aligned_kendall_tau(a: Sequence[float], b: Sequence[float], same=None) -> float:
-    """Kendall's tau over the aligned words only (all words for an identity alignment)."""
-    pairs = _same_pairs(len(a), len(b), same)
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+def restrict(a: Sequence[float], b: Sequence[float], same=None, drop_x: Iterable[int] = (),
+             drop_adv: Iterable[int] = ()) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """Drop words without a model position from both sides: (a', b', pairs') re-indexed.
+
+    Removed: the words in drop_x (of x) and drop_adv (of x'), and the partner of each of them
+    (an aligned pair is kept only if both of its words are kept)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    pairs = _same_pairs(a.size, b.size, same)
+    dx, da = {int(i) for i in drop_x}, {int(j) for j in drop_adv}
+    if not dx and not da:
+        return a, b, list(pairs)
+    for i, j in pairs:
+        if i in dx or j in da:
+            dx.add(i)
+            da.add(j)
+    keep_x = [i for i in range(a.size) if i not in dx]
+    keep_a = [j for j in range(b.size) if j not in da]
+    new_x = {i: n for n, i in enumerate(keep_x)}
+    new_a = {j: n for n, j in enumerate(keep_a)}
+    return a[keep_x], b[keep_a], [(new_x[i], new_a[j]) for i, j in pairs if i in new_x]
+
+
+def aligned_kendall_tau(a: Sequence[float], b: Sequence[float], same=None, drop_x: Iterable[int] = (),
+                        drop_adv: Iterable[int] = ()) -> float:
+    """KT over the aligned, positioned words only (NaN: fewer than 2 of them, or a constant side)."""
+    a, b, pairs = restrict(a, b, same, drop_x, drop_adv)
     return kendall_tau(a[[i for i, _ in pairs]], b[[j for _, j in pairs]])
 
 
-def topk_intersection(a: Sequence[float], b: Sequence[float], k: int, same=None,
-                      absolute: bool = False) -> float:
-    """|top-k(x) ∩ top-k(x')| / k', k' = min(k, len(a), len(b)).
+def topk_intersection(a: Sequence[float], b: Sequence[float], k: int, same=None, absolute: bool = False,
+                      drop_x: Iterable[int] = (), drop_adv: Iterable[int] = ()) -> float:
+    """TI@k = |top-k(x) ∩ top-k(x')| / k; NaN unless at least k aligned positioned words remain.
 
     a, b: word attributions of x and x'. same: None (equal lengths, position i of x is position i
     of x'), an `Alignment`, or a list of (i, j) pairs saying word i of x and word j of x' are the
-    same word (a replaced word and its substitute are the same word). Top-k is taken over all
-    words of each side; a word of x' without a partner in x never intersects."""
+    same word (a replaced word and its substitute are the same word). drop_x / drop_adv: words
+    without a model position (see `restrict`). Top-k is taken over all remaining words of each
+    side; a word of x' without a partner in x never intersects."""
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    kk = min(k, len(a), len(b))
-    if kk == 0:
+    a, b, pairs = restrict(a, b, same, drop_x, drop_adv)
+    if len(pairs) < k:
         return float("nan")
-    j2i = {j: i for i, j in _same_pairs(len(a), len(b), same)}
-    top_a = set(topk_indices(a, kk, absolute))
-    top_b = {j2i[j] for j in topk_indices(b, kk, absolute) if j in j2i}
-    return len(top_a & top_b) / kk
+    j2i = {j: i for i, j in pairs}
+    top_a = set(topk_indices(a, k, absolute))
+    top_b = {j2i[j] for j in topk_indices(b, k, absolute) if j in j2i}
+    return len(top_a & top_b) / k
+
+
+def pair_consistency(a: Sequence[float], b: Sequence[float], same=None, *, drop_x: Iterable[int] = (),
+                     drop_adv: Iterable[int] = (), ks: Sequence[int] = KS, absolute: bool = False) -> dict:
+    """{"kendall_tau": KT, "topk": [TI@k for k in ks]} of one pair (NaN where degenerate)."""
+    a, b, pairs = restrict(a, b, same, drop_x, drop_adv)
+    if absolute:
+        a, b = np.abs(a), np.abs(b)
+    return {"kendall_tau": aligned_kendall_tau(a, b, pairs),
+            "topk": [topk_intersection(a, b, k, pairs) for k in ks]}
+
+
+def _finite(v) -> bool:
+    return v is not None and math.isfinite(float(v))
+
+
+def n_degenerate(values: Sequence[float]) -> int:
+    """How many values are undefined (NaN or None)."""
+    return sum(1 for v in values if not _finite(v))
 
 
 def class_breakdown(values: Sequence[float], labels: Sequence[int]) -> dict[int, tuple[float, int]]:
     """{label: (mean of the finite values of that class, number of finite values)}."""
     groups: dict[int, list[float]] = defaultdict(list)
     for v, y in zip(values, labels, strict=True):
-        if v is not None and math.isfinite(float(v)):
+        if _finite(v):
             groups[int(y)].append(float(v))
     return {y: (float(np.mean(vs)), len(vs)) for y, vs in sorted(groups.items())}
 
@@ -150,33 +213,52 @@ def class_averaged(values: Sequence[float], labels: Sequence[int]) -> float:
     tried to move the prediction away from; the same for x and x'), giving one value per pair
     (tau or top-k). Pairs are grouped by that gold label, the values are averaged within each
     class, and the result is the unweighted mean over the classes that have at least one pair
-    (a macro average: a rare class weighs as much as a frequent one). NaN/None values are
-    ignored; with no finite value at all the result is NaN."""
+    (a macro average: a rare class weighs as much as a frequent one). NaN/None (degenerate)
+    values are left out (and counted by the callers); with no finite value the result is NaN."""
     per = class_breakdown(values, labels)
     if not per:
         return float("nan")
     return float(np.mean([m for m, _ in per.values()]))
 
 
-def rescore_pairs(rows: Sequence[dict], method: str = "ig", absolute: bool = True, k: int = 5) -> dict:
-    """Class-averaged Kendall's tau and top-k intersection re-scored from the per-pair rows an
-    interpret stage wrote (`pairs.jsonl`), e.g. with words ranked by |attribution|.
+def row_positions(row: dict) -> tuple[list[int], list[int]]:
+    """The words without a model position of a pairs.jsonl row (x, x'); none for old rows."""
+    return list(row.get("no_position_x") or []), list(row.get("no_position_adv") or [])
+
+
+def row_alignment(row: dict, n_x: int, n_adv: int):
+    """The stored alignment of a pairs.jsonl row (None = position by position)."""
+    if row.get("aligned_by_position", n_x == n_adv):
+        return None
+    return [tuple(q) for q in row.get("alignment", [])]
+
+
+def rescore_pairs(rows: Sequence[dict], method: str = "ig", absolute: bool = True, k: int = 5,
+                  statuses: Iterable[str] | None = None) -> dict:
+    """Class-averaged KT and TI@k re-scored from the per-pair rows an interpret stage wrote
+    (`pairs.jsonl`), e.g. with words ranked by |attribution|.
 
     The papers the FLAT paper cites for both metrics (Chen et al. 2019; Ghorbani et al. 2019) rank
     features by attribution magnitude; our primary ranking is signed (see the module docstring),
-    so reports show both. Uses the stored alignment, gold labels and the same macro average."""
+    so reports show both. Uses the stored alignment, gold labels, words without a model position
+    and the same definitions and macro average. statuses: only rows of these attack statuses
+    (e.g. {"succeeded"}); None = all. Returns kendall_tau, topk_<k>, n (pairs scored) and
+    n_degenerate_kt / n_degenerate_ti (pairs whose KT / TI@k is undefined)."""
+    keep = None if statuses is None else set(statuses)
     taus, tops, labels = [], [], []
     for r in rows:
         att = r.get(method)
         if not att or "x" not in att:
             continue
-        a = np.asarray(att["x"], dtype=np.float64)
-        b = np.asarray(att["adv"], dtype=np.float64)
-        same = None if r.get("aligned_by_position", len(a) == len(b)) else [tuple(q) for q in r.get("alignment", [])]
-        if absolute:
-            a, b = np.abs(a), np.abs(b)
-        taus.append(aligned_kendall_tau(a, b, same))
-        tops.append(topk_intersection(a, b, k, same))  # NaN for an empty side
+        if keep is not None and r.get("status") not in keep:
+            continue
+        a = np.asarray([np.nan if v is None else v for v in att["x"]], dtype=np.float64)
+        b = np.asarray([np.nan if v is None else v for v in att["adv"]], dtype=np.float64)
+        dx, da = row_positions(r)
+        c = pair_consistency(a, b, row_alignment(r, a.size, b.size), drop_x=dx, drop_adv=da, ks=(k,),
+                             absolute=absolute)
+        taus.append(c["kendall_tau"])
+        tops.append(c["topk"][0])
         labels.append(int(r["label"]))
-    # class_averaged gives NaN when there is nothing to average
-    return {"kendall_tau": class_averaged(taus, labels), f"topk_{k}": class_averaged(tops, labels), "n": len(taus)}
+    return {"kendall_tau": class_averaged(taus, labels), f"topk_{k}": class_averaged(tops, labels),
+            "n": len(taus), "n_degenerate_kt": n_degenerate(taus), "n_degenerate_ti": n_degenerate(tops)}
