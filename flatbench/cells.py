@@ -150,10 +150,16 @@ def load_grid(name_or_path: str, models=None, datasets=None, methods=None, attac
             # paper) extend it, so any registered model/dataset can be run with a grid's settings.
             ax[k] = [x for x in ax[k] if x in f] + [x for x in f if x not in ax[k]]
     seed_list = [int(s) for s in (_csv(seeds) or axes.get("seeds", [13]))]
+    # `seeds_by_dataset = { trec = [13, 14, 15] }`: more seeds where a dataset is cheap
+    by_dataset = {} if seeds else {d: [int(x) for x in v] for d, v in axes.get("seeds_by_dataset", {}).items()}
+    _validate("dataset", list(by_dataset), DATASET_NAMES)
     layers = raw.get("hp", [])
     variants = axes.get("variants") or [{}]  # e.g. Table 5's (beta, gamma) settings
     cells, seen = [], set()
-    for m, d, meth, seed, var in itertools.product(ax["models"], ax["datasets"], ax["methods"], seed_list, variants):
+    combos = [(m, d, meth, seed, var) for m, d, meth, var in
+              itertools.product(ax["models"], ax["datasets"], ax["methods"], variants)
+              for seed in by_dataset.get(d, seed_list)]
+    for m, d, meth, seed, var in combos:
         attack_axis = [None] if not METHODS.get(meth).ADVERSARIAL else ax["attacks"]
         for a in attack_axis:
             ctx = {"model": m, "dataset": d, "method": meth, "attack": a}

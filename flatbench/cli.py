@@ -93,7 +93,7 @@ def _run_grid(grid_name, data_dir, runs_dir, models, datasets, methods, attacks,
 
     grid = _grid(grid_name, models, datasets, methods, attacks, seeds, overrides)
     ctx = _context(runs_dir, data_dir, grid.name, mlflow_on=not (no_mlflow or dry_run))
-    stages, _ = plan(grid)
+    stages, _ = plan(grid, ctx.data_dir)
     if dry_run:
         from flatbench.estimate import describe_plan
 
@@ -152,17 +152,21 @@ def ablate(**kw):
 @cli.command()
 @click.option("--grid", default="smoke", show_default=True)
 @_common
-@click.option("--format", "fmt", type=click.Choice(["markdown", "latex"]), default="markdown", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["markdown", "latex"]), default="markdown", show_default=True,
+              help="markdown: ours beside the paper's with 95% CIs, significance marks and orderings; "
+                   "latex: the paper's table layouts (booktabs, ASCII), seeds aggregated")
 @click.option("--output", "-o", type=click.Path(), default=None, help="also write the report to this file")
 @click.option("--plots", type=click.Path(), default=None,
               help="write top-k curves (PNG) and Fig. 3-style pair visuals (HTML/PNG) into this directory")
 @click.option("--csv", "csv_path", type=click.Path(), default=None,
-              help="write our numbers, one row per cell and attack, as CSV (e.g. for leaderboards/)")
+              help="write our numbers, one row per cell and attack (and one per seed aggregate when there are "
+                   "several seeds), with CIs, paired-test p-values and pair counts, as CSV (e.g. for leaderboards/)")
 def report(grid, data_dir, runs_dir, models, datasets, methods, attacks, seeds, overrides, fmt, output, plots,
            csv_path):
-    """Render a grid's tables from the cache (computes nothing)."""
+    """Render a grid's tables from the cache (trains and attacks nothing; CIs and tests come from
+    the stored per-example records)."""
     from flatbench.report.tables import report as render
-    from flatbench.results import collect
+    from flatbench.results import collect, csv_frame
 
     g = _grid(grid, models, datasets, methods, attacks, seeds, overrides)
     ctx = _context(runs_dir, data_dir, g.name, mlflow_on=False)
@@ -173,8 +177,7 @@ def report(grid, data_dir, runs_dir, models, datasets, methods, attacks, seeds, 
         from pathlib import Path
 
         Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
-        keep = [c for c in df.columns if c != "interpret_dir" and "_topk_" not in c or c.endswith("_topk_5")]
-        df[keep].to_csv(csv_path, index=False, float_format="%.4f")
+        csv_frame(df).to_csv(csv_path, index=False, float_format="%.4f")
     if plots:
         from flatbench.report.tables import write_plots
 
@@ -208,16 +211,16 @@ def attack(model, dataset, method, train_attack, recipe, split, n, seed, budget,
     from flatbench.attacks.recipes import preflight
     from flatbench.executors.local import LocalExecutor
     from flatbench.registry import METHODS
-    from flatbench.stages import AttackStage, final_train_stage, with_dependencies
+    from flatbench.stages import AttackStage, bind_data, final_train_stage, with_dependencies
 
     preflight([recipe] + ([train_attack] if train_attack else []))
     if n is not None and n <= 0:
         raise FlatbenchError(f"--n {n}: the example selection is empty")
     adversarial = METHODS.get(method).ADVERSARIAL
     g = _grid(grid, model, dataset, method, (train_attack or recipe) if adversarial else None, str(seed), overrides)
-    cell = g.cells[0]
-    _preflight_models([final_train_stage(cell)])
     ctx = _context(runs_dir, data_dir, f"attack:{g.name}", mlflow_on=not no_mlflow)
+    cell = bind_data(g.cells[0], ctx.data_dir)
+    _preflight_models([final_train_stage(cell)])
     ctx.tracker.setup()
     final = final_train_stage(cell)
     st = AttackStage(final, split, recipe, n, seed, budget or cell.hp.get("query_budget"))
@@ -284,6 +287,8 @@ def resources(ctx):
         click.echo(f"resource directory: {res.resource_dir()}")
         click.echo(tabulate(rows, headers=["resource", "status", "recipes", "path", "deviation / how to get it"],
                             tablefmt="github"))
+        for line in res.quality_lines():
+            click.echo(line)
 
 
 @resources.command()
@@ -293,8 +298,8 @@ def prepare(online):
     from flatbench.attacks import resources as res
 
     rep = res.prepare(online=online)
-    for a in rep.get("actions", []):
-        click.echo(f"  {a}")
+    for name, what in rep.get("actions", {}).items():
+        click.echo(f"  {name}: {what}")
     click.echo(f"resources ready in {rep['resource_dir']} ({rep['seconds']:.1f}s, "
                f"{'online' if rep['online'] else 'offline'})")
     missing = [r for r in res.table() if r.status == "missing"]

@@ -1,4 +1,5 @@
-"""Markdown / LaTeX tables: the paper's numbers and ours side by side, with the difference."""
+"""Markdown / LaTeX tables: the paper's numbers and ours side by side, with the difference, and
+the uncertainty of ours (95 % CIs, significance marks, seed spread; see flatbench.results)."""
 
 from __future__ import annotations
 
@@ -9,105 +10,269 @@ from tabulate import tabulate
 
 from flatbench.report import paper
 from flatbench.report.paper import PRETTY
+from flatbench.results import (
+    ALPHA,
+    N_BOOT,
+    N_PERM,
+    aggregate_seeds,
+    has_several_seeds,
+    ordering_counts,
+    orderings,
+    with_aggregates,
+)
 
 FORMATS = {"markdown": "github", "latex": "latex_booktabs"}
-
+MARK_ADV, MARK_BASE = "†", "‡"
 
 def _p(x):
     return PRETTY.get(x, x)
 
 
+def _f(v) -> float | None:
+    """A finite float, or None (missing / NaN / not a number)."""
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
 def _fmt(v, digits=2):
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    return f"{v:.{digits}f}"
+    v = _f(v)
+    return "–" if v is None else f"{v:.{digits}f}"
 
 
 def _diff(ours, ref, digits=2):
-    if ours is None or ref is None or any(isinstance(v, float) and math.isnan(v) for v in (ours, ref)):
+    ours, ref = _f(ours), _f(ref)
+    if ours is None or ref is None:
         return "–"
     return f"{ours - ref:+.{digits}f}"
 
+
+def marks(r: dict, metric: str, alpha: float = ALPHA) -> str:
+    """Significance marks of a cell: on FLAT rows † = differs from adv, ‡ = differs from base;
+    on adv rows ‡ = differs from base (paired two-sided test, p < alpha)."""
+    method = r.get("method")
+    refs = {"flat": (("adv", MARK_ADV), ("base", MARK_BASE)), "adv": (("base", MARK_BASE),)}.get(method, ())
+    out = ""
+    for ref, sym in refs:
+        p = _f(r.get(f"{metric}_p_{ref}"))
+        if p is not None and p < alpha:
+            out += sym
+    return out
+
+
+def cell(r: dict, col: str, digits: int = 2, ci_digits: int | None = None, mark: str = "",
+         ci: tuple[str, str] | None = None) -> str:
+    """`value[marks][ ± sd][ [lo, hi]]`: the number, its significance marks, the across-seed sd
+    (aggregated rows only: `<col>_sd`) and its 95 % CI (`<col>_lo`, `<col>_hi`, or the columns
+    `ci` names), e.g. `12.33† [8.9, 16.4]` or `12.33 ± 1.20 [10.9, 13.9]`; `–` when not measured."""
+    v = _f(r.get(col))
+    if v is None:
+        return "–"
+    s = f"{v:.{digits}f}{mark}"
+    sd = _f(r.get(f"{col}_sd")) if _aggregated(r) else None
+    if sd is not None:
+        s += f" ± {sd:.{digits}f}"
+    lo_c, hi_c = ci or (f"{col}_lo", f"{col}_hi")
+    lo, hi = _f(r.get(lo_c)), _f(r.get(hi_c))
+    if lo is not None and hi is not None:
+        cd = digits if ci_digits is None else ci_digits
+        s += f" [{lo:.{cd}f}, {hi:.{cd}f}]"
+    return s
+
+
+def _aggregated(r: dict) -> bool:
+    return _f(r.get("n_seeds")) is not None and _f(r.get("seed")) is None
+
+
+def _seed(r: dict) -> str:
+    if _aggregated(r):
+        return f"mean of {int(r['n_seeds'])}"
+    s = _f(r.get("seed"))
+    return "–" if s is None else f"{s:g}"
+
+
+def _count(v) -> str:
+    v = _f(v)
+    return "–" if v is None else f"{v:.0f}"
+
+
+def _rows(df: pd.DataFrame) -> list[dict]:
+    return df.to_dict("records")
+
+
+def _show_seed(df: pd.DataFrame) -> bool:
+    return "seed" in df.columns and (df["seed"].nunique(dropna=False) > 1 or "n_seeds" in df.columns
+                                     and (pd.to_numeric(df["n_seeds"], errors="coerce") > 1).any())
+
+
+CLEAN_CI = ("clean_lo", "clean_hi")
 
 # Models not in the paper, shown beside the paper row of the model they stand in for.
 ORIENTATION = {"minilm": "bert"}
 
 
 def clean_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Table 2: clean test accuracy (%)."""
+    """Table 2: clean test accuracy (%), with its exact 95 % CI where known."""
     ref = paper.table2().set_index(["model", "method", "train_attack", "dataset"])["acc"]
+    show_seed = _show_seed(df)
     rows = []
     seen = set()
-    for r in df.itertuples():
-        k = (r.model, r.method, r.train_attack, r.dataset)
-        if k in seen:
+    for r in _rows(df):
+        k = (r["model"], r["method"], r.get("train_attack") or "", r["dataset"])
+        sk = k + ((_seed(r),) if show_seed else ()) + (r.get("variant") or "",)
+        if sk in seen:
             continue
-        seen.add(k)
-        p = ref.get((ORIENTATION.get(r.model, r.model),) + k[1:])
-        rows.append({"Model": _p(r.model), "Method": _p(r.method) + (f" ({_p(r.train_attack)})" if r.train_attack else ""),
-                     "Dataset": _p(r.dataset), "Paper": _fmt(p), "Ours": _fmt(r.clean_acc),
-                     "Δ": _diff(r.clean_acc, p)})
+        seen.add(sk)
+        p = ref.get((ORIENTATION.get(r["model"], r["model"]),) + k[1:])
+        row = {"Model": _p(r["model"]),
+               "Method": _p(r["method"]) + (f" ({_p(r['train_attack'])})" if r.get("train_attack") else ""),
+               "Dataset": _p(r["dataset"])}
+        if show_seed:
+            row["Seed"] = _seed(r)
+        row.update({"Paper": _fmt(p), "Ours": cell(r, "clean_acc", 2, 1, ci=CLEAN_CI), "Δ": _diff(r.get("clean_acc"), p)})
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
 def robustness_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Table 3: after-attack accuracy (%), Kendall's tau and top-5 intersection (IG)."""
+    """Table 3: after-attack accuracy (%), Kendall's tau and top-5 intersection (IG), each with
+    its 95 % CI and significance marks (see LEGEND), the succeeded-only and magnitude readings,
+    and the pair counts."""
     ref = paper.table3().set_index(["attack", "model", "method", "dataset"])
+    show_seed = _show_seed(df)
     rows = []
-    for r in df.itertuples():
-        if not isinstance(getattr(r, "attack", None), str):
+    for r in _rows(df):
+        if not isinstance(r.get("attack"), str):
             continue
-        k = (r.attack, ORIENTATION.get(r.model, r.model), r.method, r.dataset)
-        p = ref.loc[k] if k in ref.index and (r.method == "base" or r.train_attack == r.attack) else None
-        get = lambda col: getattr(r, col, None)  # noqa: E731
+        ta = r.get("train_attack") or ""
+        k = (r["attack"], ORIENTATION.get(r["model"], r["model"]), r["method"], r["dataset"])
+        p = ref.loc[k] if k in ref.index and (r["method"] == "base" or ta == r["attack"]) else None
         pa = None if p is None else p["AA"]
-        rows.append({"Attack": _p(r.attack), "Model": _p(r.model),
-                     "Method": _p(r.method) + (f" ({_p(r.train_attack)})" if r.train_attack and r.train_attack != r.attack else ""),
-                     "Dataset": _p(r.dataset), "Clean": _fmt(r.clean_acc),
-                     "AA paper": _fmt(pa), "AA ours": _fmt(get("AA")), "ΔAA": _diff(get("AA"), pa),
-                     "KT paper": _fmt(None if p is None else p["KT"]), "KT ours": _fmt(get("KT")),
-                     "TI paper": _fmt(None if p is None else p["TI"]), "TI ours": _fmt(get("TI")),
-                     "KT abs": _fmt(get("KT_abs")), "TI abs": _fmt(get("TI_abs"))})
+        row = {"Attack": _p(r["attack"]), "Model": _p(r["model"]),
+               "Method": _p(r["method"]) + (f" ({_p(ta)})" if ta and ta != r["attack"] else ""),
+               "Dataset": _p(r["dataset"])}
+        if show_seed:
+            row["Seed"] = _seed(r)
+        deg = (_count(r.get("KT_degenerate")), _count(r.get("TI_degenerate")))
+        row.update({"Clean": _fmt(r.get("clean_acc")),
+                    "AA paper": _fmt(pa), "AA ours": cell(r, "AA", 2, 1, marks(r, "AA")),
+                    "ΔAA": _diff(r.get("AA"), pa),
+                    "KT paper": _fmt(None if p is None else p["KT"]), "KT ours": cell(r, "KT", 2, 2, marks(r, "KT")),
+                    "TI paper": _fmt(None if p is None else p["TI"]), "TI ours": cell(r, "TI", 2, 2, marks(r, "TI")),
+                    "KT succ": cell(r, "KT_succ", 2, 2), "TI succ": cell(r, "TI_succ", 2, 2),
+                    "KT abs": _fmt(r.get("KT_abs")), "TI abs": _fmt(r.get("TI_abs")),
+                    "Pairs": _count(r.get("n_pairs")),
+                    "Deg. KT/TI": "–" if deg == ("–", "–") else "/".join(deg)})
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
 def transfer_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Table 4: after-attack accuracy (%) on SST2 under unforeseen attacks."""
+    """Table 4: after-attack accuracy (%) on SST2 under unforeseen attacks, with 95 % CIs."""
     ref = paper.table4().set_index(["model", "method", "attack"])["AA"]
+    show_seed = _show_seed(df)
     rows = []
-    for r in df.itertuples():
-        if not isinstance(getattr(r, "attack", None), str):
+    for r in _rows(df):
+        if not isinstance(r.get("attack"), str):
             continue
-        p = ref.get((r.model, r.method, r.attack))
-        rows.append({"Model": _p(r.model), "Method": _p(r.method), "Attack": _p(r.attack),
-                     "AA paper": _fmt(p), "AA ours": _fmt(getattr(r, "AA", None)), "Δ": _diff(getattr(r, "AA", None), p)})
+        p = ref.get((r["model"], r["method"], r["attack"]))
+        row = {"Model": _p(r["model"]), "Method": _p(r["method"]), "Attack": _p(r["attack"])}
+        if show_seed:
+            row["Seed"] = _seed(r)
+        row.update({"AA paper": _fmt(p), "AA ours": cell(r, "AA", 2, 1, marks(r, "AA")), "Δ": _diff(r.get("AA"), p)})
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
 def ablation_table(df: pd.DataFrame) -> pd.DataFrame:
     """Table 5: standard (clean) and after-attack accuracy of LSTM-FLAT for each (beta, gamma)."""
     ref = paper.table5()
+    show_seed = _show_seed(df)
     rows = []
-    for r in df.itertuples():
-        p = ref[(ref["beta"] == r.beta) & (ref["gamma"] == r.gamma)]
+    for r in _rows(df):
+        p = ref[(ref["beta"] == r.get("beta")) & (ref["gamma"] == r.get("gamma"))]
         sa, aa = (None, None) if p.empty else (float(p["SA"].iloc[0]), float(p["AA"].iloc[0]))
-        ours_aa = getattr(r, "AA", None)
-        rows.append({"β": f"{r.beta:g}", "γ": f"{r.gamma:g}", "SA paper": _fmt(sa), "SA ours": _fmt(r.clean_acc),
-                     "AA paper": _fmt(aa), "AA ours": _fmt(ours_aa), "ΔAA": _diff(ours_aa, aa)})
+        row = {"β": f"{r['beta']:g}", "γ": f"{r['gamma']:g}"}
+        if show_seed:
+            row["Seed"] = _seed(r)
+        row.update({"SA paper": _fmt(sa), "SA ours": cell(r, "clean_acc", 2, 1, ci=CLEAN_CI),
+                    "AA paper": _fmt(aa), "AA ours": cell(r, "AA", 2, 1), "ΔAA": _diff(r.get("AA"), aa)})
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
 def lime_table(df: pd.DataFrame) -> pd.DataFrame:
     """LIME consistency (the paper's appendix Table 8; its numbers are not available to us)."""
     rows = []
-    for r in df.itertuples():
-        if getattr(r, "LIME_KT", None) is None or (isinstance(r.LIME_KT, float) and math.isnan(r.LIME_KT)):
+    for r in _rows(df):
+        if _f(r.get("LIME_KT")) is None:
             continue
-        rows.append({"Attack": _p(r.attack), "Model": _p(r.model), "Method": _p(r.method), "Dataset": _p(r.dataset),
-                     "KT ours": _fmt(r.LIME_KT), "TI ours": _fmt(r.LIME_TI),
-                     "KT abs": _fmt(getattr(r, "LIME_KT_abs", None)),
-                     "TI abs": _fmt(getattr(r, "LIME_TI_abs", None))})
+        rows.append({"Attack": _p(r["attack"]), "Model": _p(r["model"]), "Method": _p(r["method"]),
+                     "Dataset": _p(r["dataset"]), "KT ours": _fmt(r["LIME_KT"]), "TI ours": _fmt(r.get("LIME_TI")),
+                     "KT abs": _fmt(r.get("LIME_KT_abs")), "TI abs": _fmt(r.get("LIME_TI_abs"))})
     return pd.DataFrame(rows)
+
+
+def _ordering_cell(g: pd.DataFrame) -> str:
+    if g.empty or pd.isna(g["holds"].iloc[0]):
+        return "–"
+    r = g.iloc[0]
+    if r["a"] == r["b"]:
+        return "="
+    return ("yes" if r["holds"] else "no") + ("*" if r["significant"] or r["reversed"] else "")
+
+
+def orderings_table(orders: pd.DataFrame) -> pd.DataFrame:
+    """`flatbench.results.orderings` wide: one row per model/dataset/attack, one column per
+    comparison and metric: yes / no (the ordering holds or not), * = the paired test says the two
+    differ (p < 0.05), = tie, – not comparable."""
+    if orders.empty:
+        return pd.DataFrame()
+    rows = []
+    keys = ["attack", "model", "dataset", "train_attack"]
+    for k, g in orders.groupby(keys, sort=False):
+        row = {"Attack": _p(k[0]), "Model": _p(k[1]), "Dataset": _p(k[2])}
+        if k[3] and k[3] != k[0]:
+            row["Attack"] += f" (trained {_p(k[3])})"
+        for comp in ("FLAT>adv", "FLAT>base", "adv>base"):
+            for m in ("AA", "KT", "TI"):
+                row[f"{comp} {m}"] = _ordering_cell(g[(g["comparison"] == comp) & (g["metric"] == m)])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def orderings_summary(orders: pd.DataFrame) -> str:
+    """One line per comparison: how many model/dataset/attack settings show the ordering
+    significantly (p < 0.05), of how many comparable, per metric; and significant reversals."""
+    counts = ordering_counts(orders)
+    lines = []
+    for comp in ("FLAT>adv", "FLAT>base", "adv>base"):
+        c = counts[counts["comparison"] == comp]
+        parts = [f"{r.metric} {r.significant}/{r.n}" + (f" (reversed: {r.reversed})" if r.reversed else "")
+                 for r in c.itertuples()]
+        lines.append(f"- {comp}, significant (p < {ALPHA:g}) of comparable: " + ", ".join(parts))
+    return "\n".join(lines)
+
+
+LEGEND = (f"95 % CIs in brackets. AA and clean accuracy: exact binomial (Clopper–Pearson) over the attacked "
+          f"(test) examples, robust = the attack failed. KT/TI: seeded stratified bootstrap ({N_BOOT} "
+          "replicates, pairs resampled within each gold class) of the class-macro mean. "
+          f"Marks (two-sided paired tests, p < {ALPHA:g}, on the examples both models share, joined by "
+          f"example id): {MARK_ADV} FLAT differs from adv (same train attack), {MARK_BASE} FLAT or adv differs "
+          "from base, same model/dataset/attack/seed; AA by the exact McNemar test of per-example "
+          f"robustness, KT/TI by a sign-flip permutation test ({N_PERM} draws) of the class-macro mean "
+          "difference. Pair rule: KT/TI \"ours\" (the headline) use the paper's pairs, every attacked "
+          "example with an adversarial counterpart (attack succeeded or failed; skipped examples and "
+          "texts the attack left unchanged are removed); \"succ\" only the pairs whose attack flipped "
+          "the prediction (CI, no marks). Degenerate pairs (KT: fewer than 2 aligned words or a constant "
+          "side; TI@5: fewer than 5 aligned words) have no value and are left out of the means; "
+          "\"Deg. KT/TI\" counts them, \"Pairs\" counts all pairs. Several seeds: per-seed rows, then "
+          "\"mean of n\" rows with the across-seed mean ± sd (ddof 1), CIs pooled over all seeds' "
+          "examples and tests on the pooled pairs matched by (seed, example).")
 
 
 def write_plots(df: pd.DataFrame, out_dir) -> list:
@@ -151,34 +316,132 @@ def render(table: pd.DataFrame, fmt: str = "markdown") -> str:
     return tabulate(table, headers="keys", tablefmt=FORMATS[fmt], showindex=False, disable_numparse=True)
 
 
-def report(grid, df: pd.DataFrame, deviations: list[str], progress: dict, fmt: str = "markdown") -> str:
-    sections = []
-    h = (lambda t: f"## {t}") if fmt == "markdown" else (lambda t: f"% {t}")
+def _kind(grid, df: pd.DataFrame) -> str:
     kind = grid.paper_table or ("table3" if "AA" in df else "table2")
+    if kind not in ("table4", "table5") and not ("attack" in df.columns and df["attack"].notna().any()):
+        return "table2"
+    return kind
+
+
+def report(grid, df: pd.DataFrame, deviations: list[str], progress: dict, fmt: str = "markdown") -> str:
+    """The grid's tables: Markdown (ours beside the paper's, CIs, marks, orderings) or LaTeX in
+    the paper's layouts (flatbench.report.latex), both from `collect`'s rows."""
+    if fmt == "latex":
+        return latex_report(grid, df, deviations, progress)
+    sections = []
+    h = lambda t: f"## {t}"  # noqa: E731
+    kind = _kind(grid, df)
+    agg = aggregate_seeds(df) if not df.empty else df
+    view = with_aggregates(df, agg) if not df.empty and has_several_seeds(df) else df
     sections.append(h(f"{grid.name}: {grid.description}".strip()))
     if kind == "table5":
-        sections.append(render(ablation_table(df), fmt))
+        sections.append(render(ablation_table(view), fmt))
+        sections.append(ABLATION_NOTE)
     elif kind == "table4":
-        sections.append(render(transfer_table(df), fmt))
-    elif "attack" in df.columns and df["attack"].notna().any():
-        sections.append(render(robustness_table(df), fmt))
-        sections.append(RANKING_NOTE if fmt == "markdown" else "% " + RANKING_NOTE)
+        sections.append(render(transfer_table(view), fmt))
+        sections.append(LEGEND_SHORT)
+    elif kind == "table3":
+        sections.append(render(robustness_table(view), fmt))
+        sections.append(LEGEND)
+        sections.append(RANKING_NOTE)
         stand_ins = sorted(set(df["model"]) & set(ORIENTATION))
         if stand_ins:
-            line = "; ".join(f"{_p(m)} rows show the paper's {_p(ORIENTATION[m])} numbers, for orientation only"
-                             for m in stand_ins)
-            sections.append(line if fmt == "markdown" else "% " + line)
-        lime = lime_table(df)
+            sections.append("; ".join(f"{_p(m)} rows show the paper's {_p(ORIENTATION[m])} numbers, for orientation only"
+                                      for m in stand_ins))
+        orders = orderings(agg)
+        if not orders.empty:
+            sections.append(h("Orderings (FLAT > adv > base?)"))
+            sections.append(render(orderings_table(orders), fmt))
+            sections.append(ORDERINGS_NOTE)
+            sections.append(orderings_summary(orders))
+        lime = lime_table(view)
         if not lime.empty:
             sections.append(h("LIME consistency (paper: appendix Table 8, numbers not available to us)"))
             sections.append(render(lime, fmt))
         sections.append(h("Clean accuracy (Table 2 cells)"))
-        sections.append(render(clean_table(df), fmt))
+        sections.append(render(clean_table(view), fmt))
     else:
-        sections.append(render(clean_table(df), fmt))
+        sections.append(render(clean_table(view), fmt))
+        if not df.empty and "clean_lo" in df.columns and df["clean_lo"].notna().any():
+            sections.append(CLEAN_NOTE)
     sections.append(f"{progress['done']}/{progress['total']} stages complete.")
     if deviations:
         sections.append(h("Deviations from the paper"))
-        bullet = "- " if fmt == "markdown" else "% - "
-        sections.append("\n".join(bullet + d for d in deviations))
+        sections.append("\n".join("- " + d for d in deviations))
     return "\n\n".join(sections) + "\n"
+
+
+CLEAN_NOTE = "95 % CIs in brackets: exact binomial (Clopper–Pearson) over the test examples."
+LEGEND_SHORT = (f"95 % CIs in brackets: exact binomial (Clopper–Pearson) over the attacked examples (robust = "
+                f"the attack failed). Marks: {MARK_ADV} FLAT differs from adv, {MARK_BASE} FLAT or adv differs from "
+                f"base (exact McNemar test on the shared examples, p < {ALPHA:g}).")
+ABLATION_NOTE = ("95 % CIs in brackets: exact binomial (Clopper–Pearson), SA over the test examples, AA over "
+                 "the attacked examples (robust = the attack failed).")
+ORDERINGS_NOTE = ("yes / no: the ordering holds or not in our numbers (aggregated over seeds where there are "
+                  f"several); * = the paired test finds the two differ (p < {ALPHA:g}), so \"yes*\" is a "
+                  "significant ordering and \"no*\" a significant reversal; = tie; – not comparable.")
+
+
+# ----------------------------------------------------------------------------------------------
+# LaTeX
+
+
+def _comment(text: str) -> str:
+    from flatbench.report.latex import Raw, escape
+
+    return "\n".join("% " + escape(Raw(line)) for line in str(text).splitlines() or [""])
+
+
+def _paper3(models) -> pd.DataFrame:
+    p = paper.table3()
+    extra = [p[p["model"] == ORIENTATION[m]].assign(model=m) for m in sorted(set(models) & set(ORIENTATION))]
+    return pd.concat([p, *extra], ignore_index=True) if extra else p
+
+
+LATEX_NOTE = (f"95% CIs: exact binomial (Clopper-Pearson) for accuracies, stratified bootstrap ({N_BOOT} "
+              "replicates) of the class-macro mean for KT/TI. Tests: exact McNemar (AA), paired sign-flip "
+              "permutation test (KT/TI) on the examples both models share.")
+
+
+def latex_report(grid, df: pd.DataFrame, deviations: list[str], progress: dict) -> str:
+    """LaTeX (ASCII only): the grid's tables in the paper's layouts (flatbench.report.latex), seeds
+    aggregated (mean; CIs and tests pooled), caption = the grid's description, label tab:<grid>;
+    orderings, progress and deviations as comments."""
+    from flatbench.report.latex import table2_latex, table3_latex, table4_latex, table5_latex
+
+    kind = _kind(grid, df)
+    agg = aggregate_seeds(df) if not df.empty else df
+    caption = grid.description or grid.name
+    label = f"tab:{grid.name}"
+    seeds_note = ""
+    if not df.empty and has_several_seeds(df):
+        seeds_note = " Values: mean over seeds; CIs and tests pooled over the seeds' examples."
+    out = [_comment(f"{grid.name}: {grid.description}".strip())]
+    try:
+        if kind == "table5":
+            out.append(table5_latex(agg, caption=caption, label=label, paper=paper.table5(),
+                                    note=LATEX_NOTE + seeds_note))
+        elif kind == "table4":
+            out.append(table4_latex(agg, caption=caption, label=label, paper=paper.table4(),
+                                    note=LATEX_NOTE + seeds_note))
+        elif kind == "table3":
+            stand_ins = sorted(set(agg["model"]) & set(ORIENTATION))
+            note = LATEX_NOTE + seeds_note + "".join(
+                f" {_p(m)} paper lines: the paper's {_p(ORIENTATION[m])} numbers, for orientation only."
+                for m in stand_ins)
+            out.append(table3_latex(agg, caption=caption, label=label, paper=_paper3(agg["model"]), note=note))
+            out.append(table2_latex(agg, caption=f"{grid.name}: clean accuracy (%)", label=f"{label}-clean",
+                                    paper=paper.table2()))
+            orders = orderings(agg)
+            if not orders.empty:
+                out.append(_comment("Orderings:\n" + orderings_summary(orders)))
+        else:
+            out.append(table2_latex(agg, caption=caption, label=label, paper=paper.table2()))
+    except ValueError as e:
+        out.append(_comment(f"no table yet: {e}"))
+    out.append(_comment(f"{progress['done']}/{progress['total']} stages complete."))
+    if deviations:
+        out.append(_comment("Deviations from the paper:\n" + "\n".join("- " + d for d in deviations)))
+    text = "\n".join(out) + "\n"
+    text.encode("ascii")
+    return text
