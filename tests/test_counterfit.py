@@ -136,3 +136,26 @@ def test_keys_see_the_data(data_dir, tmp_path):
     _CACHE.clear()
     changed = _attack_key(data_dir=copy)
     assert all(changed[k] != base[k] for k in base)
+
+
+def test_attack_keys_do_not_depend_on_when_nltk_was_set_up(built, data_dir):
+    """A fresh process plans (NLTK not yet pointed at our data), then builds the stages again
+    after textattack's set-up: the dependency's key must be the one the plan listed."""
+    import subprocess
+    import sys
+
+    code = (
+        "from flatbench.cells import load_grid\n"
+        "from flatbench.stages import plan, TrainStage\n"
+        f"g = load_grid('smoke', models='cnn', methods='adv')\n"
+        f"stages, t = plan(g, {str(data_dir)!r})\n"
+        "listed = {s.key for s in stages}\n"
+        "from flatbench.attacks.resources import ensure_nltk_env; ensure_nltk_env()\n"
+        "final = [s for s in stages if s.kind == 'train' and s.round == 1][0]\n"
+        "assert all(d.key in listed for d in TrainStage(final.cell, 1).deps()), 'key moved'\n"
+        "print('ok')\n")
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "NLTK_DATA"}  # as a fresh shell has it
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-2000:]

@@ -475,6 +475,7 @@ def identity(name: str, options: dict | None = None) -> str:
     """What decides a resource's effect on an attack, as a short string for stage keys: its
     origin plus a content hash or version (switching the counter-fitted space, the encoder or the
     tagger gives new keys). ``options``: the attack options (see recipes._common.OPTIONS)."""
+    ensure_nltk_env()  # NLTK's data path decides what is found: the same answer before and after
     r = resource(name)
     if r.status == "missing":
         return f"{name}:missing"
