@@ -116,7 +116,25 @@ def _csv(v) -> list[str] | None:
     return list(v)
 
 
-def read_grid_file(name_or_path: str) -> dict:
+def read_grid_file(name_or_path: str, _seen: tuple = ()) -> dict:
+    """A grid's TOML as a dict. ``extends = "other"``: start from the other grid (its [[hp]]
+    layers first, then this file's; this file's axes and measure tables replace the parent's
+    key by key), so the paper's settings are written once."""
+    raw = _read_grid_toml(name_or_path)
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if parent in _seen or parent == name_or_path:
+        raise ConfigError(f"grid {name_or_path}: `extends` makes a cycle through {parent}")
+    base = read_grid_file(parent, _seen + (name_or_path,))
+    out = {**base, **{k: v for k, v in raw.items() if k not in ("hp", "axes", "measure")}}
+    for table in ("axes", "measure"):
+        out[table] = {**base.get(table, {}), **raw.get(table, {})}
+    out["hp"] = list(base.get("hp", [])) + list(raw.get("hp", []))
+    return out
+
+
+def _read_grid_toml(name_or_path: str) -> dict:
     p = Path(name_or_path)
     if p.suffix == ".toml" and p.is_file():
         text = p.read_text()
