@@ -152,9 +152,10 @@ def ablate(**kw):
 @cli.command()
 @click.option("--grid", default="smoke", show_default=True)
 @_common
-@click.option("--format", "fmt", type=click.Choice(["markdown", "latex"]), default="markdown", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(["markdown", "latex", "html"]), default="markdown", show_default=True,
               help="markdown: ours beside the paper's with 95% CIs, significance marks and orderings; "
-                   "latex: the paper's table layouts (booktabs, ASCII), seeds aggregated")
+                   "latex: the paper's table layouts (booktabs, ASCII), seeds aggregated; "
+                   "html: one self-contained page (sortable tables, top-k curves, attribution heat-maps, MLflow runs)")
 @click.option("--output", "-o", type=click.Path(), default=None, help="also write the report to this file")
 @click.option("--plots", type=click.Path(), default=None,
               help="write top-k curves (PNG) and Fig. 3-style pair visuals (HTML/PNG) into this directory")
@@ -171,8 +172,14 @@ def report(grid, data_dir, runs_dir, models, datasets, methods, attacks, seeds, 
     g = _grid(grid, models, datasets, methods, attacks, seeds, overrides)
     ctx = _context(runs_dir, data_dir, g.name, mlflow_on=False)
     df, devs, prog = collect(g, ctx)
-    text = render(g, df, devs, prog, fmt)
-    click.echo(text)
+    if fmt == "html":
+        from flatbench.report.html import html_report
+
+        text = html_report(g, df, devs, prog, ctx)
+    else:
+        text = render(g, df, devs, prog, fmt)
+    if fmt != "html" or not output:
+        click.echo(text)
     if csv_path:
         from pathlib import Path
 
@@ -187,7 +194,9 @@ def report(grid, data_dir, runs_dir, models, datasets, methods, attacks, seeds, 
         from pathlib import Path
 
         Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(text)
+        Path(output).write_text(text, encoding="utf-8")
+        if fmt == "html":
+            click.echo(f"wrote {output}", err=True)
 
 
 @cli.command()
