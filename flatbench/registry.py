@@ -32,40 +32,14 @@ class Registry:
 
 
 
-def _model_specs():
-    from flatbench.models.word import WordModelSpec
-
-    return {"lstm": WordModelSpec("lstm"), "cnn": WordModelSpec("cnn"),
-            "bert": "flatbench.models.transformers:BERT",
-            "deberta": "flatbench.models.transformers:DEBERTA",
-            "minilm": "flatbench.models.transformers:MINILM"}
-
-
-class _Models(Registry):
-    def __init__(self):
-        super().__init__("model", {})
-        self._loaded = False
-
-    def _load(self):
-        if not self._loaded:
-            self._entries.update(_model_specs())
-            self._loaded = True
-
-    def names(self):
-        self._load()
-        return super().names()
-
-    def get(self, name):
-        self._load()
-        return super().get(name)
-
-    def __contains__(self, name):
-        self._load()
-        return super().__contains__(name)
-
-
 DATASET_NAMES = ("sst2", "imdb", "ag", "trec")
-MODELS = _Models()
+# Models by lazy "module:attr" reference: naming, validating and planning never import torch.
+MODELS = Registry("model", {"lstm": "flatbench.models.word:LSTM", "cnn": "flatbench.models.word:CNN",
+                            "bert": "flatbench.models.transformers:BERT",
+                            "deberta": "flatbench.models.transformers:DEBERTA",
+                            "minilm": "flatbench.models.transformers:MINILM"})
+# What an executor reserves for a model's stages (Ray: num_gpus); MiniLM is the CPU stand-in.
+GPU_MODELS = frozenset({"bert", "deberta"})
 METHODS = Registry("method", {m: f"flatbench.methods.{m}" for m in ("base", "adv", "flat")})
 ATTACKS = Registry("attack", {a: f"flatbench.attacks.recipes.{a}" for a in
                               ("textfooler", "pwws", "gene", "iga", "pso", "clare", "bae")})

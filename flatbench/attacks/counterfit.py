@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from flatbench.attacks import env as E
 from flatbench.errors import ResourceMissingError
 
 # Mrkšić et al. (2016), Sec. 2 and the repository's experiment_parameters.cfg.
@@ -84,9 +85,7 @@ def read_meta(directory: Path) -> dict:
 # --------------------------------------------------------------------------- inputs
 
 def constraint_path(name: str) -> Path:
-    from flatbench.attacks.resources import packaged
-
-    return packaged(f"{CONSTRAINT_DIR}/{name}")
+    return E.packaged(f"{CONSTRAINT_DIR}/{name}")
 
 
 def constraints_hash() -> str:
@@ -403,19 +402,15 @@ def build(directory: Path) -> dict:
         meta["seconds"] = round(time.perf_counter() - t0, 1)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
 
-    from flatbench.attacks.resources import _install_dir_atomically
-
-    _install_dir_atomically(write, Path(directory))
+    E.install_dir_atomically(write, Path(directory))
     return meta
 
 
 def download_paragramcf():
     """Online: TextAttack's own counter-fitted embedding (downloads it from S3 if needed)."""
-    from flatbench.attacks import resources as R
-
-    R.ensure_nltk_env()
-    cached = (R.textattack_cache_dir() / R.PARAGRAMCF_DIR / "paragram.npy").is_file()
-    if not cached and not R.reachable(R.TEXTATTACK_S3_URL):
+    E.ensure_nltk_env()
+    cached = (E.textattack_cache_dir() / E.PARAGRAMCF_DIR / "paragram.npy").is_file()
+    if not cached and not E.reachable(E.TEXTATTACK_S3_URL):
         raise ResourceMissingError("paragramcf: TextAttack's S3 is unreachable; use the "
                                    "derived substitute (prepare(online=False))")
     from textattack.shared import WordEmbedding
@@ -434,19 +429,17 @@ def load_counterfitted(prefer_original: bool = True):
     reused across recipes. Its ``flatbench_source`` attribute says which one it is:
     ``"paragramcf"`` or ``"derived"``.
     """
-    from flatbench.attacks import resources as R
-
-    R.ensure_nltk_env()
+    E.ensure_nltk_env()
     from textattack.shared import WordEmbedding
 
-    original = R.textattack_cache_dir() / R.PARAGRAMCF_DIR
+    original = E.textattack_cache_dir() / E.PARAGRAMCF_DIR
     if prefer_original and (original / "paragram.npy").is_file():
         if "paragramcf" not in _loaded:
             emb = WordEmbedding.counterfitted_GLOVE_embedding()  # cached: no download
             emb.flatbench_source = "paragramcf"
             _loaded["paragramcf"] = emb
         return _loaded["paragramcf"]
-    d = R.counterfitted_dir()
+    d = E.counterfitted_dir()
     key = f"derived:{d}"
     if key not in _loaded:
         if not is_built(d):

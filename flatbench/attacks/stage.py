@@ -8,7 +8,8 @@ import os
 
 from flatbench.data.datasets import load_dataset
 from flatbench.errors import DataError
-from flatbench.stages import data_for, subset_indices
+from flatbench.data.splits import data_for, subset_indices
+from flatbench.settings import stage_threads
 
 
 def attack_workers(n: int) -> int:
@@ -32,8 +33,6 @@ def run_attack_stage(stage, ctx, out, model_dir):
         raise DataError(f"{stage.label()}: the example selection is empty")
     items = [(i, split.texts[i], int(split.labels[i])) for i in idx]
     partial = ctx.cache.partial_dir(stage.kind, stage.key)
-    from flatbench.stages import stage_threads
-
     records, stats = run_attack(model_dir, stage.recipe, items, partial, workers=attack_workers(len(items)),
                                 budget=stage.budget, options=stage.options(), seed=stage.seed,
                                 threads=stage_threads(cell.hp))

