@@ -116,6 +116,98 @@ def _csv(v) -> list[str] | None:
     return list(v)
 
 
+# Hyper-parameters whose type and range are checked when a grid is loaded (values from the grid
+# file and from --set alike), so a bad value is one line before anything runs. Checks only: no
+# value is changed, so no stage key changes. (kind, minimum, None allowed)
+_INT_MIN = {
+    "epochs": (1, False), "batch_size": (1, False), "round_epochs": (1, False), "rounds": (0, False),
+    "hidden": (1, False), "filters": (1, False), "mask_hidden": (1, False), "max_len": (1, True),
+    "vocab_extra": (0, False), "tiny_vocab": (1, False), "threads": (1, False),
+    "train_n": (1, True), "attack_train_n": (1, True), "query_budget": (1, True),
+    "ig_steps": (1, False), "ig_batch_size": (1, False), "ig_internal_batch_size": (1, False),
+    "lime_samples": (1, False), "lime_pairs": (0, False), "interp_figures": (0, True),
+}
+_POSITIVE = ("lr", "round_lr")
+_NON_NEGATIVE = ("weight_decay", "beta", "gamma")
+_BOOL = ("freeze_emb", "masks_fixed", "tiny")
+SEED_MAX = 2**32 - 1  # numpy's limit
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _hp_problem(k: str, v) -> str | None:
+    """Why hyper-parameter k cannot take value v, or None."""
+    import math
+
+    if k in _INT_MIN:
+        lo, none_ok = _INT_MIN[k]
+        if v is None and none_ok:
+            return None
+        if not _is_int(v) or v < lo:
+            return f"an integer >= {lo}" + (" (or omit it)" if none_ok else "")
+    elif k == "attack_test_n":
+        vals = v.items() if isinstance(v, dict) else [(None, v)]
+        for recipe, n in vals:
+            if n is not None and (not _is_int(n) or n < 1):
+                return "an integer >= 1, or a table {recipe = integer >= 1}" + (
+                    f" (bad entry {recipe} = {n!r})" if recipe else "")
+        if isinstance(v, dict):
+            _validate("attack", list(v), ATTACKS.names())
+    elif k in _POSITIVE:
+        if not _is_num(v) or not math.isfinite(v) or v <= 0:
+            return "a finite number > 0"
+    elif k in _NON_NEGATIVE:
+        if not _is_num(v) or not math.isfinite(v) or v < 0:
+            return "a finite number >= 0"
+    elif k == "dropout":
+        if not _is_num(v) or not 0 <= v < 1:
+            return "a number in [0, 1)"
+    elif k == "grad_clip":
+        if not _is_num(v):  # type only: NaN is how the tests provoke a diverging run
+            return "a number"
+    elif k == "widths":
+        if not isinstance(v, list | tuple) or not v or not all(_is_int(w) and w >= 1 for w in v):
+            return "a non-empty list of integers >= 1"
+    elif k in _BOOL:
+        if not isinstance(v, bool):
+            return "true or false"
+    return None
+
+
+def validate_hp(hp: dict, where: str) -> None:
+    for k, v in hp.items():
+        problem = _hp_problem(k, v)
+        if problem:
+            raise ConfigError(f"{where}: {k} = {json.dumps(v) if _jsonable(v) else repr(v)}: must be {problem}")
+
+
+def _jsonable(v) -> bool:
+    try:
+        json.dumps(v, allow_nan=True)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _seeds(values, where: str) -> list[int]:
+    out = []
+    for s in values:
+        try:
+            n = int(s) if isinstance(s, str) else s
+        except ValueError:
+            n = None
+        if not _is_int(n) or not 0 <= n <= SEED_MAX:
+            raise ConfigError(f"{where}: seed {s!r} must be an integer in 0..{SEED_MAX}")
+        out.append(n)
+    return out
+
+
 def read_grid_file(name_or_path: str, _seen: tuple = ()) -> dict:
     """A grid's TOML as a dict. ``extends = "other"``: start from the other grid (its [[hp]]
     layers first, then this file's; this file's axes and measure tables replace the parent's
@@ -143,9 +235,47 @@ def _read_grid_toml(name_or_path: str) -> dict:
             raise UnknownNameError("grid", name_or_path, grid_names())
         text = (resources.files("flatbench") / "grids" / f"{name_or_path}.toml").read_text()
     try:
-        return tomllib.loads(text)
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"grid {name_or_path}: invalid TOML ({e})") from None
+    _check_shape(raw, name_or_path)
+    return raw
+
+
+def _check_shape(raw: dict, name: str) -> None:
+    """The grid file's tables have the types load_grid reads (one line when not)."""
+    axes = raw.get("axes", {})
+    if not isinstance(axes, dict):
+        raise ConfigError(f"grid {name}: [axes] must be a table")
+    for k in ("models", "datasets", "methods", "attacks", "seeds"):
+        if k in axes and not isinstance(axes[k], list):
+            raise ConfigError(f"grid {name}: axes.{k} must be a list, got {axes[k]!r}")
+    if not isinstance(axes.get("seeds_by_dataset", {}), dict) or \
+            not all(isinstance(v, list) for v in axes.get("seeds_by_dataset", {}).values()):
+        raise ConfigError(f"grid {name}: axes.seeds_by_dataset must be a table of lists")
+    variants = axes.get("variants")
+    if variants is not None and (not isinstance(variants, list) or not all(isinstance(v, dict) for v in variants)):
+        raise ConfigError(f"grid {name}: axes.variants must be a list of tables")
+    hp = raw.get("hp", [])
+    if not isinstance(hp, list) or not all(isinstance(h, dict) for h in hp):
+        raise ConfigError(f"grid {name}: [[hp]] entries must be tables")
+    if not isinstance(raw.get("measure", {}), dict):
+        raise ConfigError(f"grid {name}: [measure] must be a table")
+
+
+def _empty_axes(ax: dict, seed_list: list, by_dataset: dict) -> list[str]:
+    """What each empty axis removes from the grid (said as a warning when cells remain; the
+    reason of the error when none does)."""
+    out = [f"the {k} axis is empty" for k in ("models", "datasets", "methods") if not ax[k]]
+    adversarial = [m for m in ax["methods"] if METHODS.get(m).ADVERSARIAL]
+    if not ax["attacks"] and adversarial:
+        out.append(f"the attacks axis is empty, so the cells of {', '.join(adversarial)} "
+                   f"(which train with an attack) are dropped")
+    if not seed_list and any(d not in by_dataset for d in ax["datasets"]):
+        out.append("the seeds axis is empty, so cells without seeds_by_dataset are dropped")
+    out += [f"seeds_by_dataset.{d} is empty, so the {d} cells are dropped"
+            for d, v in by_dataset.items() if not v and d in ax["datasets"]]
+    return out
 
 
 def load_grid(name_or_path: str, models=None, datasets=None, methods=None, attacks=None,
@@ -167,9 +297,12 @@ def load_grid(name_or_path: str, models=None, datasets=None, methods=None, attac
             # A filter narrows the grid's axis; names outside it (e.g. `minilm`, not in the
             # paper) extend it, so any registered model/dataset can be run with a grid's settings.
             ax[k] = [x for x in ax[k] if x in f] + [x for x in f if x not in ax[k]]
-    seed_list = [int(s) for s in (_csv(seeds) or axes.get("seeds", [13]))]
+    gname = raw.get("name", str(name_or_path))
+    seed_list = _seeds(_csv(seeds), "--seeds") if _csv(seeds) else \
+        _seeds(axes.get("seeds", [13]), f"grid {gname}: axes.seeds")
     # `seeds_by_dataset = { trec = [13, 14, 15] }`: more seeds where a dataset is cheap
-    by_dataset = {} if seeds else {d: [int(x) for x in v] for d, v in axes.get("seeds_by_dataset", {}).items()}
+    by_dataset = {} if seeds else {d: _seeds(v, f"grid {gname}: axes.seeds_by_dataset.{d}")
+                                   for d, v in axes.get("seeds_by_dataset", {}).items()}
     _validate("dataset", list(by_dataset), DATASET_NAMES)
     layers = raw.get("hp", [])
     variants = axes.get("variants") or [{}]  # e.g. Table 5's (beta, gamma) settings
@@ -184,6 +317,7 @@ def load_grid(name_or_path: str, models=None, datasets=None, methods=None, attac
             hp = resolve_hp(layers, ctx)
             hp.update(var)
             hp.update(hp_overrides or {})
+            validate_hp(hp, f"grid {gname}")
             label = ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in var.items())
             c = Cell(m, d, meth, a, seed, _freeze(hp), label)
             if c not in seen:
@@ -196,7 +330,13 @@ def load_grid(name_or_path: str, models=None, datasets=None, methods=None, attac
             measure["base_attacks"] = [a for a in measure["base_attacks"] if a in filt["attacks"]]
     elif isinstance(measure.get("eval_attacks"), list):
         _validate("attack", measure["eval_attacks"], ATTACKS.names())
+    empty = _empty_axes(ax, seed_list, by_dataset)
     if not cells:
-        raise ConfigError(f"grid {raw.get('name', name_or_path)}: the filters leave no cell")
+        raise ConfigError(f"grid {gname} has no cell: {empty[0]}" if empty else
+                          f"grid {gname}: the filters leave no cell")
+    from flatbench.notices import warn
+
+    for msg in empty:
+        warn(f"grid {gname}: {msg}")
     return Grid(raw.get("name", str(name_or_path)), raw.get("description", ""), raw.get("paper_table"),
                 cells, measure)

@@ -9,22 +9,29 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import random
 import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from flatbench.attacks.recipes._common import OPTIONS, resolve_options
+from flatbench.attacks.resources import identity
+from flatbench.attacks.stage import run_attack_stage
 from flatbench.cache import Cache, write_manifest
 from flatbench.cells import Cell, stable_hash
 from flatbench.data.datasets import dataset_info, load_dataset
-from flatbench.registry import METHODS, MODELS
+from flatbench.data.splits import data_for, subset_indices  # noqa: F401 (part of this module's API)
+from flatbench.interpret.stage import run_interpret_stage
+from flatbench.registry import ATTACKS, GPU_MODELS, METHODS, MODELS
+from flatbench.settings import DEFAULT_THREADS, cell_hp, stage_threads  # noqa: F401
 from flatbench.tracking import Tracker
+
+# Stage bodies that need torch import it when they run (flatbench.models, flatbench.training):
+# planning, --dry-run and reports stay torch-free.
 
 # Bump to invalidate every cached result after a semantic change (2: CNN padding fix; 3: keys
 # hold the data fingerprint, the attack resources' identities and options, the thread count).
 STAGE_VERSION = 3
-DEFAULT_THREADS = 1  # torch threads per stage: numbers must not depend on the executor
 
 MODEL_KEYS = ("embedding", "vocab_extra", "hidden", "filters", "widths", "dropout", "max_len",
               "mask_hidden", "freeze_emb", "pretrained", "tiny", "tiny_vocab")
@@ -51,44 +58,16 @@ def data_fingerprint(dataset: str, data_dir: str | None) -> str:
     return load_dataset(dataset, data_dir).fingerprint()
 
 
-def stage_threads(hp: dict) -> int:
-    from flatbench.errors import ConfigError
-
-    t = hp.get("threads", DEFAULT_THREADS)
-    if isinstance(t, bool) or not isinstance(t, int) or t < 1:
-        raise ConfigError(f"threads = {t!r}: must be a positive integer")
-    return t
 
 
 def bind_data(cell: Cell, data_dir: str | None) -> Cell:
     return dataclasses.replace(cell, data_dir=data_dir)
 
 
-def cell_hp(cell: Cell) -> dict:
-    hp = cell.hp
-    hp.setdefault("max_len", dataset_info(cell.dataset).max_len)
-    return hp
 
 
-def subset_indices(n_total: int, n: int | None, seed: int) -> list[int]:
-    """A seeded random subset (all rows, in order, when n is None or >= n_total)."""
-    if n is None or n >= n_total:
-        return list(range(n_total))
-    idx = list(range(n_total))
-    random.Random(seed).shuffle(idx)
-    return sorted(idx[:n])
 
 
-def data_for(cell: Cell, ctx: Context):
-    """(dataset, training split used, deviations) for a cell."""
-    ds = load_dataset(cell.dataset, ctx.data_dir)
-    hp = cell_hp(cell)
-    devs = list(ds.deviations)
-    train = ds.train
-    if hp.get("train_n"):
-        train = train.subset(subset_indices(len(train), int(hp["train_n"]), cell.seed))
-        devs.append(f"{cell.dataset}: trained on a seeded subset of {len(train)} training rows (train_n)")
-    return ds, train, devs
 
 
 class Stage:
@@ -100,8 +79,7 @@ class Stage:
     @property
     def needs(self) -> dict:
         """Resources an executor reserves for this stage (Ray: num_cpus / num_gpus)."""
-        model = MODELS.get(self.owner().model)
-        return {"cpu": 1, "gpu": 1 if getattr(model, "needs_gpu", False) else 0}
+        return {"cpu": 1, "gpu": 1 if self.owner().model in GPU_MODELS else 0}
 
     def owner(self) -> Cell:
         """The cell this stage belongs to."""
@@ -132,17 +110,16 @@ class Stage:
         raise NotImplementedError  # pragma: no cover
 
     def run(self, ctx: Context) -> dict:
-        """Run if not cached; return the manifest."""
+        """Run if not cached; return the manifest. Inputs are checked (sizes against their
+        manifests) before they are read; a bad one is reported, moved aside and recomputed."""
         cache = ctx.cache
-        if cache.done(self.kind, self.key):
-            return cache.manifest(self.kind, self.key)
-        inputs = [cache.dir(d.kind, d.key) for d in self.deps()]
-        for d, p in zip(self.deps(), inputs):
-            if not cache.done(d.kind, d.key):
-                raise RuntimeError(f"{self.label()}: input {d.label()} is not complete")
-        deviations_in = []
-        for d in self.deps():
-            deviations_in += cache.manifest(d.kind, d.key).get("deviations", [])
+        m = cache.load(self.kind, self.key, self.label())
+        if m is not None:
+            return m
+        deps = self.deps()
+        manifests = [self._input(ctx, d) for d in deps]
+        inputs = [cache.dir(d.kind, d.key) for d in deps]
+        deviations_in = [x for dm in manifests for x in dm.get("deviations", [])]
         t0 = time.time()
         spec = self.spec()
         import torch  # here, not at import: planning and reports stay torch-free
@@ -154,19 +131,30 @@ class Stage:
         finally:
             torch.set_num_threads(prev_threads)
 
+    def _input(self, ctx: Context, dep: "Stage") -> dict:
+        """A dependency's manifest, after checking its outputs; recomputed when missing or bad."""
+        cache = ctx.cache
+        m = cache.load(dep.kind, dep.key, dep.label())
+        if m is not None:
+            problem = cache.check(dep.kind, dep.key, manifest=m)
+            if problem is None:
+                return m
+            cache.report_bad(dep.kind, dep.key, problem, dep.label())
+        return dep.run(ctx)
+
     def _run(self, ctx, cache, spec, inputs, deviations_in, t0) -> dict:
-        with cache.writing(self.kind, self.key) as tmp, \
-                ctx.tracker.stage_run(self.label(), {**self.tags(), "grid": ctx.grid, "key": self.key},
-                                      {"spec": spec}) as log:
+        # The result is committed first; MLflow logs it afterwards, outside the critical path (a
+        # failure there is one warning line, and the next run that meets the stage catches up).
+        with cache.writing(self.kind, self.key) as tmp:
             metrics, deviations, extra = self.execute(ctx, tmp, inputs)
             secs = time.time() - t0
             metrics = {**metrics, "seconds": round(secs, 3)}
-            log.metrics(metrics)
             write_manifest(tmp, self.kind, self.key, spec, metrics, deviations_in + deviations, secs,
                            {**extra, "tags": self.tags(), "label": self.label(),
                             "deps": [d.key for d in self.deps()]})
-            log.artifact(tmp / "manifest.json")
-        return cache.manifest(self.kind, self.key)
+        m = cache.manifest(self.kind, self.key)
+        ctx.tracker.log_stage(self, m, ctx.grid, cache.dir(self.kind, self.key))
+        return m
 
 
 class TrainStage(Stage):
@@ -307,15 +295,10 @@ class AttackStage(Stage):
         return [self.model]
 
     def options(self) -> dict:
-        from flatbench.attacks.recipes._common import OPTIONS, resolve_options
-
         hp = self.model.cell.hp
         return resolve_options({k: hp[k] for k in OPTIONS if k in hp})
 
     def spec(self):
-        from flatbench.attacks.resources import identity
-        from flatbench.registry import ATTACKS
-
         c, opts = self.model.cell, self.options()
         return {"split": self.split, "recipe": self.recipe, "n": self.n, "seed": self.seed,
                 "budget": self.budget, "train_n": c.hp.get("train_n") if self.split == "train" else None,
@@ -331,8 +314,6 @@ class AttackStage(Stage):
         return f"attack[{self.model.cell.id} r{self.model.round} {self.split} {self.recipe}]"
 
     def execute(self, ctx, out, inputs):
-        from flatbench.attacks.stage import run_attack_stage
-
         return run_attack_stage(self, ctx, out, inputs[0])
 
 
@@ -356,8 +337,6 @@ class InterpretStage(Stage):
         return f"interpret[{self.attack.model.cell.id} {self.attack.recipe}]"
 
     def execute(self, ctx, out, inputs):
-        from flatbench.interpret.stage import run_interpret_stage
-
         return run_interpret_stage(self, ctx, out, inputs)
 
 

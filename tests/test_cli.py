@@ -88,4 +88,4 @@ def test_nan_loss_is_one_line_exit_2_and_leaves_nothing(tmp_path, data_dir):
     assert not any((tmp_path / "runs" / "train" / ".tmp").iterdir())
     r = flatbench("run", "--grid", "table2", "--models", "cnn", "--datasets", "trec", "--methods", "base",
                   "--set", "lr=NaN", "--no-mlflow", "--data-dir", str(data_dir), cwd=tmp_path)
-    assert r.returncode == 2 and "Invalid learning rate: nan" in r.stderr.strip().splitlines()[-1]
+    assert r.returncode == 2 and "lr = NaN: must be a finite number > 0" in r.stderr.strip().splitlines()[-1]

@@ -158,8 +158,8 @@ def _attack_items(model_dir, recipe, items, out_path, budget, accel, progress, o
     memo = accelerate(attack) if accel else []
     # Kept beside the partial records, so a resumed run still knows how its attack deviated.
     meta = Path(out_path).with_name("deviations.json")
-    if not meta.is_file():
-        meta.write_text(json.dumps(deviations))
+    if _read_deviations(meta) is None:  # missing, or empty/corrupt (cut by a kill): (re)write it
+        _write_atomic(meta, json.dumps(deviations))
     t0 = time.perf_counter()
     with open(out_path, "a", encoding="utf-8") as f:
         for idx, text, label in tqdm(items, desc=f"attack {recipe}", disable=None if progress else True,
@@ -173,15 +173,34 @@ def _attack_items(model_dir, recipe, items, out_path, budget, accel, progress, o
             "memoised": memo}
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    """Write a file whole or not at all: a temporary file beside it, then one rename."""
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _read_deviations(path: Path) -> list[str] | None:
+    """The partial deviations.json, or None when it is missing, empty or corrupt."""
+    try:
+        v = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return [str(x) for x in v] if isinstance(v, list) else None
+
+
 def _read(path: Path) -> dict[int, dict]:
     out = {}
     if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 r = json.loads(line)
-            except json.JSONDecodeError:  # a line cut by a kill: redo that example
+                out[int(r["idx"])] = r
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError):  # a line cut by a kill: redo it
                 continue
-            out[r["idx"]] = r
     return out
 
 
@@ -200,6 +219,8 @@ def run_attack(model_dir, recipe: str, items: list, partial_dir: Path, workers: 
     for p in sorted(partial_dir.glob("records.*.jsonl")):
         done.update(_read(p))
     todo = [it for it in items if it[0] not in done]
+    if not todo and items and _read_deviations(partial_dir / "deviations.json") is None:
+        todo = items[-1:]  # every record resumed but deviations.json lost: one example rebuilds it
     workers = max(1, min(workers, len(todo)))
     stats = {"resumed": len(items) - len(todo), "workers": workers, "seconds": 0.0, "forward_seconds": 0.0,
              "model_calls": 0, "model_texts": 0, "deviations": [], "memoised": []}
@@ -224,9 +245,9 @@ def run_attack(model_dir, recipe: str, items: list, partial_dir: Path, workers: 
             stats["memoised"] = o["memoised"]
         for p in paths:
             done.update(_read(Path(p)))
-    meta = partial_dir / "deviations.json"
-    if meta.is_file():
-        stats["deviations"] = sorted(set(stats["deviations"]) | set(json.loads(meta.read_text())))
+    saved = _read_deviations(partial_dir / "deviations.json")
+    if saved is not None:
+        stats["deviations"] = sorted(set(stats["deviations"]) | set(saved))
     return [done[it[0]] for it in items], stats
 
 

@@ -17,6 +17,7 @@ import gzip
 import json
 import os
 import random
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -135,9 +136,24 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
 
 
 def _open(path: Path):
+    """Binary: lines are decoded one by one, so a bad byte is reported with its line number."""
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def _read_json_file(path: Path, what: str):
+    """A small JSON file (labels.json, dev_split.json), or a one-line DataError naming the problem."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read ({e.strerror or e})") from None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 (byte {e.start}); expected {what}") from None
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}: not JSON ({e.msg} at line {e.lineno}); expected {what}") from None
 
 
 def _find(folder: Path, stem: str) -> Path | None:
@@ -149,25 +165,38 @@ def _find(folder: Path, stem: str) -> Path | None:
 
 def read_jsonl(path: Path, n_classes: int) -> Split:
     texts, labels = [], []
-    with _open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                text, label = rec["text"], rec["label"]
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise DataError(f"{path}:{lineno}: malformed record ({type(e).__name__}: {e}); "
-                                'expected {"text": str, "label": int}') from None
-            if not isinstance(text, str) or isinstance(label, bool) or not isinstance(label, int):
-                raise DataError(f"{path}:{lineno}: text must be a string and label an integer")
-            if not 0 <= label < n_classes:
-                raise DataError(f"{path}:{lineno}: label {label} is not in labels.json (0..{n_classes - 1})")
-            texts.append(text)
-            labels.append(label)
+    try:
+        with _open(path) as f:
+            for lineno, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise DataError(f"{path}:{lineno}: not UTF-8 (byte {e.start} of the line); "
+                                    "data files are UTF-8 JSON Lines") from None
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                    text, label = rec["text"], rec["label"]
+                except (json.JSONDecodeError, KeyError, TypeError, IndexError) as e:
+                    raise DataError(f"{path}:{lineno}: malformed record ({type(e).__name__}: {e}); "
+                                    'expected {"text": str, "label": int}') from None
+                _check_record(path, lineno, text, label, n_classes)
+                texts.append(text)
+                labels.append(label)
+    except (OSError, EOFError, zlib.error) as e:  # unreadable, or a truncated/corrupt .gz
+        raise DataError(f"{path}: cannot be read ({type(e).__name__}: {getattr(e, 'strerror', None) or e})") from None
     if not texts:
-        raise DataError(f"{path}: empty split")
+        raise DataError(f"{path}: empty split (no records)")
     return Split(texts, np.asarray(labels, dtype=np.int64))
+
+
+def _check_record(path, lineno, text, label, n_classes) -> None:
+    if not isinstance(text, str) or isinstance(label, bool) or not isinstance(label, int):
+        raise DataError(f"{path}:{lineno}: text must be a string and label an integer "
+                        f"(got {type(text).__name__} and {type(label).__name__})")
+    if not 0 <= label < n_classes:
+        raise DataError(f"{path}:{lineno}: label {label} is not in labels.json (0..{n_classes - 1})")
 
 
 def seeded_dev_indices(n_rows: int, n_dev: int, seed: int = 2022) -> list[int]:
@@ -187,11 +216,18 @@ def _load_local(info: DatasetInfo, root: Path) -> Dataset:
     folder = root / info.folder
     if not folder.is_dir():
         raise DataError(f"dataset {info.name!r}: no folder {folder}")
+    labels_file = folder / "labels.json"
+    if not labels_file.is_file():
+        raise DataError(f"dataset {info.name!r}: no labels.json in {folder}")
+    label_map = _read_json_file(labels_file, 'a label map {"0": name, "1": name, ...}')
     try:
-        label_map = json.loads((folder / "labels.json").read_text())
-        label_names = [label_map[str(i)] for i in range(len(label_map))]
-    except (OSError, json.JSONDecodeError, KeyError) as e:
-        raise DataError(f"{folder / 'labels.json'}: unreadable label map ({e})") from None
+        label_names = [str(label_map[str(i)]) for i in range(len(label_map))]
+    except (KeyError, TypeError) as e:
+        raise DataError(f"{labels_file}: unreadable label map ({type(e).__name__}: {e}); "
+                        'expected {"0": name, "1": name, ...}') from None
+    if not isinstance(label_map, dict) or len(label_names) < 2:
+        raise DataError(f"{labels_file}: a label map needs at least 2 labels "
+                        '{"0": name, "1": name, ...}')
     n = len(label_names)
     paths = {s: _find(folder, s) for s in ("train", "dev", "test")}
     for s in ("train", "test"):
@@ -206,13 +242,19 @@ def _load_local(info: DatasetInfo, root: Path) -> Dataset:
         split_file = folder / "dev_split.json"
         if not split_file.is_file():
             raise DataError(f"dataset {info.name!r}: neither dev.jsonl nor dev_split.json in {folder}")
-        spec = json.loads(split_file.read_text())
+        spec = _read_json_file(split_file, '{"dev_indices": [int, ...], "n_train_rows": int}')
+        idx = spec.get("dev_indices") if isinstance(spec, dict) else None
+        if not isinstance(idx, list) or not idx or \
+                not all(isinstance(i, int) and not isinstance(i, bool) for i in idx):
+            raise DataError(f"{split_file}: 'dev_indices' must be a non-empty list of integers")
         if spec.get("n_train_rows", len(train)) != len(train):
             raise DataError(f"{split_file}: made for {spec['n_train_rows']} training rows, found {len(train)}")
-        bad = [i for i in spec["dev_indices"] if not 0 <= i < len(train)]
+        bad = [i for i in idx if not 0 <= i < len(train)]
         if bad:
             raise DataError(f"{split_file}: dev index {bad[0]} outside the training file")
-        train, dev = _split_off(train, spec["dev_indices"])
+        if len(set(idx)) >= len(train):
+            raise DataError(f"{split_file}: the dev split takes every training row")
+        train, dev = _split_off(train, idx)
         deviations.append(f"{info.name}: dev set is a seeded hold-out of train (seed {info.dev_seed}, "
                           f"{len(dev)} rows), not the authors' unpublished split")
     p = info.paper

@@ -46,3 +46,13 @@ def table5() -> pd.DataFrame:
 
 def table1() -> pd.DataFrame:
     return _csv("table1_datasets.csv").copy()
+
+
+def table4_bae() -> pd.DataFrame:
+    """Table 4's BAE column as reconstructed from S1's broken OCR (table4_bae_reconstruction.csv):
+    model, method, AA (the best estimate, a number for every row), tier (A = fragment and tail
+    agree and k/1821 fits: transcribed into table4_transfer_sst2.csv; B = tens digit + tail, fits
+    k/1821, unconfirmed; C = tail fails k/1821, the fragment's reading fits: least certain)."""
+    df = _csv("table4_bae_reconstruction.csv")
+    return pd.DataFrame({"model": df["model"], "method": df["method"], "AA": df["best_estimate"].astype(float),
+                         "tier": df["confidence_tier"].astype(str)})
