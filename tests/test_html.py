@@ -210,9 +210,12 @@ def test_html_report_in_a_browser(browser, tmp_path, data_dir):
     tracker.setup()
     flat = next(t for c, t in targets.items() if c.method == "flat" and c.seed == 13)
     logged = flat["interpret:pwws"]
-    with tracker.stage_run(logged.label(), {**logged.tags(), "grid": "smoke", "key": logged.key}, {}) as log:
-        log.metrics({"ig_kendall_tau": 0.5})
-    run_id = log.rid
+    tracker.log_stage(logged, {"spec": {}, "metrics": {"ig_kendall_tau": 0.5}}, "smoke", runs / "interpret" / logged.key)
+    import mlflow
+
+    found = mlflow.MlflowClient(uri).search_runs([tracker.experiment_id], filter_string=f"tags.key = '{logged.key}'")
+    assert len(found) == 1
+    run_id = found[0].info.run_id
 
     out = tmp_path / "report.html"
     env = {"FLATBENCH_DATA_DIR": str(data_dir), "MLFLOW_TRACKING_URI": uri}

@@ -153,7 +153,8 @@ def robustness_table(df: pd.DataFrame) -> pd.DataFrame:
         p = ref.loc[k] if k in ref.index and (r["method"] == "base" or ta == r["attack"]) else None
         pa = None if p is None else p["AA"]
         row = {"Attack": _p(r["attack"]), "Model": _p(r["model"]),
-               "Method": _p(r["method"]) + (f" ({_p(ta)})" if ta and ta != r["attack"] else ""),
+               "Method": _p(r["method"]) + (f" ({_p(ta)})" if ta and ta != r["attack"] else "")
+               + (f" [{r['variant']}]" if isinstance(r.get("variant"), str) and r.get("variant") else ""),
                "Dataset": _p(r["dataset"])}
         if show_seed:
             row["Seed"] = _seed(r)
