@@ -293,6 +293,9 @@ def collect(grid, ctx: Context, *, n_boot: int = N_BOOT, n_perm: int = N_PERM) -
         rounds = int(cell.hp.get("rounds", 3))
         if cell.train_attack and rounds < 3:
             devs.add(f"{rounds} attack/train round(s) instead of the paper's 3-5")
+        if any(k.startswith("interpret:") for k in t) and int(cell.hp.get("lime_pairs", 1000)) < 1000:
+            devs.add(f"LIME on at most {int(cell.hp['lime_pairs'])} seeded random pairs per cell instead of the "
+                     "paper's 1,000")
 
         ev = manifest(t["evaluate"]) if "evaluate" in t else None
         tr = manifest(t["train"])

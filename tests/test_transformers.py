@@ -60,7 +60,9 @@ def test_tiny_base_trains(name, sst2):
     assert isinstance(bundle.model, TransformerClassifier) and bundle.model.mask is None
     assert bundle.model.embedding is bundle.model.net.get_input_embeddings()
     assert any("tiny randomly initialised" in d for d in bundle.deviations)
-    assert spec.needs_gpu
+    from flatbench.registry import GPU_MODELS
+
+    assert spec.name in GPU_MODELS
     hist = train(bundle, base, _examples(sst2, False), sst2.dev, HP, seed=1)
     assert all(math.isfinite(v) for v in hist["epoch_loss"])
     assert 0.0 <= hist["best_dev_acc"] <= 1.0
@@ -137,7 +139,9 @@ def test_minilm_from_wheel(sst2):
     from flatbench.models.transformers import MINILM
 
     bundle = MINILM.build(sst2, {"max_len": 50}, seed=0, mask=False)
-    assert not MINILM.needs_gpu
+    from flatbench.registry import GPU_MODELS
+
+    assert MINILM.name not in GPU_MODELS
     assert any("not in the paper" in d for d in bundle.deviations)
     assert bundle.model.net.config.hidden_size == 384 and bundle.tokenizer.pad_id == 0
     logits = bundle.logits(["a wonderful , moving film", "a dull , lifeless mess", "the"])
