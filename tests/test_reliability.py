@@ -579,3 +579,16 @@ def test_killed_and_resumed_run_is_byte_identical_to_an_uninterrupted_one(tmp_pa
     # the kills' leftovers are gone: temporary directories swept, partial progress consumed
     runs = tmp_path / "C"
     assert [p for p in runs.glob("*/.tmp/*")] == [] and [p for p in runs.glob("*/.partial/*")] == []
+
+
+def test_bad_attack_worker_count_is_one_line(monkeypatch):
+    import pytest
+
+    from flatbench.attacks.stage import attack_workers
+    from flatbench.errors import ConfigError
+
+    monkeypatch.setenv("FLATBENCH_ATTACK_WORKERS", "abc")
+    with pytest.raises(ConfigError, match="FLATBENCH_ATTACK_WORKERS"):
+        attack_workers(500)
+    monkeypatch.setenv("FLATBENCH_ATTACK_WORKERS", "3")
+    assert attack_workers(500) == 3

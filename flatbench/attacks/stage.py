@@ -7,7 +7,7 @@ import json
 import os
 
 from flatbench.data.datasets import load_dataset
-from flatbench.errors import DataError
+from flatbench.errors import ConfigError, DataError
 from flatbench.data.splits import data_for, subset_indices
 from flatbench.settings import stage_threads
 
@@ -15,7 +15,9 @@ from flatbench.settings import stage_threads
 def attack_workers(n: int) -> int:
     env = os.environ.get("FLATBENCH_ATTACK_WORKERS")
     if env:
-        return max(1, int(env))
+        if not env.strip().isdigit() or int(env) < 1:
+            raise ConfigError(f"FLATBENCH_ATTACK_WORKERS = {env!r}: must be a positive integer")
+        return int(env)
     # Spawning a worker costs ~10-20 s (imports, encoder load); only worth it for larger jobs.
     return 1 if n < 200 else max(1, os.cpu_count() or 1)
 
