@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from flatbench.analysis.stats import mcnemar_exact
+from flatbench.interpret.plots import save_figure
 
 PHI_THRESHOLDS = (0.1, 0.5, 0.9, 0.99)
 N_WORDS, N_SYN, SEED, N_BOOT = 1000, 10, 0, 2000
@@ -183,11 +184,7 @@ def plot_phi_histograms(phis: dict[str, np.ndarray], path, title: str = "") -> P
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_synonym_l1(l1s: dict[str, np.ndarray], path, title: str = "") -> Path:
@@ -215,8 +212,4 @@ def plot_synonym_l1(l1s: dict[str, np.ndarray], path, title: str = "") -> Path:
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -21,6 +21,7 @@ from scipy import stats
 
 from flatbench.data.text import tokenize
 from flatbench.errors import FlatbenchError
+from flatbench.interpret.plots import save_figure
 from flatbench.models import ModelBundle
 from flatbench.training.adversarial import read_records
 
@@ -139,18 +140,12 @@ def plot_fig4(table: list[dict], out_dir, prefix: str, title: str = "") -> list:
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    p = out_dir / f"{prefix}_fig4.png"
-    fig.savefig(p, dpi=120)
-    plt.close(fig)
-    written.append(p)
+    written.append(save_figure(fig, out_dir / f"{prefix}_fig4.png"))
     for tag, ((x, y), name) in zip("abc", FIG4.items()):
         fig, ax = plt.subplots(figsize=(4.4, 3.6))
         draw(ax, x, y, name)
         fig.tight_layout()
-        p = out_dir / f"{prefix}_fig4{tag}_{y}_vs_{x}.png"
-        fig.savefig(p, dpi=120)
-        plt.close(fig)
-        written.append(p)
+        written.append(save_figure(fig, out_dir / f"{prefix}_fig4{tag}_{y}_vs_{x}.png"))
     return written
 
 

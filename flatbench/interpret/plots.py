@@ -162,3 +162,14 @@ def plot_topk_curves(results, path, method: str = "ig", ks=range(1, 11), title: 
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def save_figure(fig, path, dpi: int = 120) -> Path:
+    """Write a matplotlib figure as PNG (creating its folder) and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path

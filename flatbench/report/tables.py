@@ -8,6 +8,7 @@ import math
 import pandas as pd
 from tabulate import tabulate
 
+from flatbench.interpret.plots import save_figure
 from flatbench.report import paper
 from flatbench.report.paper import PRETTY
 from flatbench.results import (
@@ -335,8 +336,6 @@ def plot_transfer(df: pd.DataFrame, path, title: str = "") -> list:
     """Table 4 as a figure: AA (%) per attack, one bar per model/method with its 95 % CI, the
     paper's value as a marker (hollow for a reconstructed BAE tier B/C estimate); attacks not run
     here are labelled with the reason. Returns [path] (nothing without attacked rows)."""
-    from pathlib import Path
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -384,11 +383,7 @@ def plot_transfer(df: pd.DataFrame, path, title: str = "") -> list:
                  fontsize=8)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, path)]
 
 
 def _variant_label(beta, gamma) -> str:
