@@ -442,9 +442,7 @@ def table2_latex(df: pd.DataFrame, *, caption, label, paper: pd.DataFrame | None
     ctx = _Ctx()
     blocks = []
     for m in _order(d["model"], MODEL_ORDER):
-        keys = sorted({k[1:3] for k in ours if k[0] == m},
-                      key=lambda mt: (METHOD_ORDER.index(mt[0]) if mt[0] in METHOD_ORDER else 99,
-                                      ATTACK_ORDER.index(mt[1]) if mt[1] in ATTACK_ORDER else -1, mt))
+        keys = sorted({k[1:3] for k in ours if k[0] == m}, key=_method_sort_key)
         if not keys:
             continue
         bolds = {}
@@ -466,6 +464,12 @@ def table2_latex(df: pd.DataFrame, *, caption, label, paper: pd.DataFrame | None
     header = _header(["Model", "Method"], [], [_name(ds) for ds in datasets])
     return _wrap("ll" + "r" * len(datasets), header, body, caption=caption, label=label,
                  note=ctx.note(note), star=star)
+
+
+def _method_sort_key(mt: tuple) -> tuple:
+    """(method, train attack) rows in the paper's order: base, adv, FLAT, each by attack."""
+    return (METHOD_ORDER.index(mt[0]) if mt[0] in METHOD_ORDER else 99,
+            ATTACK_ORDER.index(mt[1]) if mt[1] in ATTACK_ORDER else -1, mt)
 
 
 # --------------------------------------------------------------------------------------------
@@ -505,9 +509,7 @@ def table4_latex(df: pd.DataFrame, *, caption, label, paper: pd.DataFrame | None
     ctx = _Ctx()
     blocks = []
     for m in _order(d["model"], MODEL_ORDER):
-        keys = sorted({k[1:3] for k in ours if k[0] == m},
-                      key=lambda mt: (METHOD_ORDER.index(mt[0]) if mt[0] in METHOD_ORDER else 99,
-                                      ATTACK_ORDER.index(mt[1]) if mt[1] in ATTACK_ORDER else -1, mt))
+        keys = sorted({k[1:3] for k in ours if k[0] == m}, key=_method_sort_key)
         if not keys:
             continue
         bolds = {g: _bold_set({mt: _get(ours.get((m,) + mt + g), "AA") for mt in keys}) for g in groups}
