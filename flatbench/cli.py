@@ -90,26 +90,13 @@ def _preflight_models(train_stages) -> None:
 
 def _run_grid(grid_name, data_dir, runs_dir, models, datasets, methods, attacks, seeds, overrides,
               executor, dry_run, no_mlflow, fmt):
-    from flatbench.executors import get_executor
     from flatbench.report.tables import report
     from flatbench.results import collect
-    from flatbench.stages import plan
 
     grid = _grid(grid_name, models, datasets, methods, attacks, seeds, overrides)
     ctx = _context(runs_dir, data_dir, grid.name, mlflow_on=not (no_mlflow or dry_run), compute=not dry_run)
-    stages, _ = plan(grid, ctx.data_dir)
-    if dry_run:
-        from flatbench.estimate import describe_plan
-
-        click.echo(describe_plan(grid, stages, ctx))
+    if not _plan_and_run(grid, ctx, executor, dry_run):
         return
-    from flatbench.attacks.recipes import preflight
-
-    ctx.cache.ensure_writable()
-    preflight(s.recipe for s in stages if s.kind == "attack" and not ctx.cache.done(s.kind, s.key))
-    _preflight_models(s for s in stages if s.kind == "train" and not ctx.cache.done(s.kind, s.key))
-    ctx.tracker.setup()
-    get_executor(executor).run(stages, ctx)
     df, devs, prog = collect(grid, ctx)
     click.echo(report(grid, df, devs, prog, fmt))
 
@@ -197,6 +184,22 @@ def recipe_availability(recipes) -> dict[str, str]:
     return out
 
 
+def _plan_and_run(grid, ctx, executor, dry_run: bool, run: bool = True) -> bool:
+    """Plan the grid; with --dry-run print the plan and return False (nothing to report), else
+    run the stages that are not cached (unless ``run`` is False) and return True."""
+    from flatbench.stages import plan
+
+    stages, _ = plan(grid, ctx.data_dir)
+    if dry_run:
+        from flatbench.estimate import describe_plan
+
+        click.echo(describe_plan(grid, stages, ctx))
+        return False
+    if run:
+        _run_stages(stages, ctx, executor)
+    return True
+
+
 def _run_stages(stages, ctx, executor):
     from flatbench.attacks.recipes import preflight
     from flatbench.executors import get_executor
@@ -228,13 +231,11 @@ def transfer(grid, train_attack, attacks, data_dir, runs_dir, models, datasets, 
     <reports-dir>/figures/<grid>_aa.png unless --no-write."""
     import dataclasses
 
-    import pandas as pd
-
     from flatbench.report.latex import table4_latex
     from flatbench.report.paper import table4 as paper4
     from flatbench.report.tables import LATEX_NOTE, _comment, plot_transfer, transfer_report
     from flatbench.results import aggregate_seeds, collect, csv_frame
-    from flatbench.stages import plan
+
 
     g = _grid(grid, models, datasets, methods, attacks or train_attack, seeds, overrides)
     planned = g.eval_attacks(g.cells[0])
@@ -242,16 +243,10 @@ def transfer(grid, train_attack, attacks, data_dir, runs_dir, models, datasets, 
     runnable = [a for a in planned if a not in unavailable]
     run_grid = dataclasses.replace(g, measure={**g.measure, "eval_attacks": runnable})
     ctx = _context(runs_dir, data_dir, g.name, mlflow_on=not (no_mlflow or dry_run), compute=not dry_run)
-    stages, _ = plan(run_grid, ctx.data_dir)
     for a, why in unavailable.items():
         click.echo(f"not run here: {a} ({why})", err=True)
-    if dry_run:
-        from flatbench.estimate import describe_plan
-
-        click.echo(describe_plan(run_grid, stages, ctx))
+    if not _plan_and_run(run_grid, ctx, executor, dry_run, run=not cached_only):
         return
-    if not cached_only:
-        _run_stages(stages, ctx, executor)
     df, devs, prog = collect(run_grid, ctx)
     df = _with_unavailable(df, planned, unavailable)
     md = transfer_report(g, df, devs, prog, unavailable, "markdown")
@@ -323,18 +318,12 @@ def ablate(grid, synonym_words, data_dir, runs_dir, models, datasets, methods, a
     from flatbench.report.paper import table5 as paper5
     from flatbench.report.tables import LATEX_NOTE, _comment, ablation_report, mechanism_latex
     from flatbench.results import aggregate_seeds, collect, csv_frame
-    from flatbench.stages import bind_data, data_for, final_train_stage, plan
+    from flatbench.stages import bind_data, data_for, final_train_stage
 
     g = _grid(grid, models, datasets, methods, attacks, seeds, overrides)
     ctx = _context(runs_dir, data_dir, g.name, mlflow_on=not (no_mlflow or dry_run), compute=not dry_run)
-    stages, _ = plan(g, ctx.data_dir)
-    if dry_run:
-        from flatbench.estimate import describe_plan
-
-        click.echo(describe_plan(g, stages, ctx))
+    if not _plan_and_run(g, ctx, executor, dry_run, run=not cached_only):
         return
-    if not cached_only:
-        _run_stages(stages, ctx, executor)
     df, devs, prog = collect(g, ctx)
     dirs, ds = {}, None
     for c in g.cells:
