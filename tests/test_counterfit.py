@@ -117,6 +117,11 @@ def test_keys_see_the_counterfitted_space_and_options(built, data_dir, tmp_path,
     monkeypatch.setenv("FLATBENCH_RESOURCES", str(res))
     other = _attack_key(data_dir=data_dir)
     assert other["attack:test"] != base["attack:test"] and other["train:"] == base["train:"]
+    # the same vectors with another calibrated bound (e.g. a changed criterion) give new keys too
+    meta["bounds"]["min_cos_sim"] = 0.9
+    (res / "counterfitted" / "meta.json").write_text(json.dumps(meta))
+    rebounded = _attack_key(data_dir=data_dir)
+    assert rebounded["attack:test"] not in (base["attack:test"], other["attack:test"])
 
 
 def test_keys_see_the_data(data_dir, tmp_path):

@@ -15,6 +15,7 @@ stopwords at import time and calls ``nltk.download`` (at import and in ``WordSwa
 from __future__ import annotations
 
 import functools
+import json
 import importlib.util
 import logging
 import shutil
@@ -271,7 +272,9 @@ def _identity(name: str, choice: str | None, _resource_dir: str, _stamp: int | N
             p = Path(r.path) / "paragram.npy"
             return f"paragramcf:{p.stat().st_size}"
         meta = counterfit.read_meta(Path(r.path))
-        return f"derived:{meta.get('embedding_sha256', 'unknown')}"
+        # the calibrated bounds live in meta.json, not in the vectors: both decide an attack
+        bounds = {k: meta.get(k) for k in ("bounds", "bounds_youden")}
+        return f"derived:{meta.get('embedding_sha256', 'unknown')}:{json.dumps(bounds, sort_keys=True)}"
     if name == "sentence_encoder":
         if r.status == "online-original":
             return f"use-v4:{r.path}"
