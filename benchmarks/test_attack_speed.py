@@ -61,7 +61,7 @@ def _stock(model_dir, recipe, items):
 
     from flatbench.attacks.recipes import build_attack
     from flatbench.attacks.runner import result_record
-    from flatbench.models import ModelBundle
+    from flatbench.models.bundle import ModelBundle
 
     bundle = ModelBundle.load(model_dir)
     wrapper = _TimedStockWrapper(bundle)

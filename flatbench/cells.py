@@ -12,6 +12,8 @@ from importlib import resources
 from pathlib import Path
 
 from flatbench.errors import ConfigError, UnknownNameError
+from flatbench.hparams import _is_int
+from flatbench.hparams import check as check_hp
 from flatbench.registry import ATTACKS, DATASET_NAMES, METHODS, MODELS, grid_names
 
 
@@ -116,83 +118,16 @@ def _csv(v) -> list[str] | None:
     return list(v)
 
 
-# Hyper-parameters whose type and range are checked when a grid is loaded (values from the grid
-# file and from --set alike), so a bad value is one line before anything runs. Checks only: no
-# value is changed, so no stage key changes. (kind, minimum, None allowed)
-_INT_MIN = {
-    "epochs": (1, False), "batch_size": (1, False), "round_epochs": (1, False), "rounds": (0, False),
-    "hidden": (1, False), "filters": (1, False), "mask_hidden": (1, False), "max_len": (1, True),
-    "vocab_extra": (0, False), "tiny_vocab": (1, False), "threads": (1, False),
-    "train_n": (1, True), "attack_train_n": (1, True), "query_budget": (1, True),
-    "ig_steps": (1, False), "ig_batch_size": (1, False), "ig_internal_batch_size": (1, False),
-    "lime_samples": (1, False), "lime_pairs": (0, False), "interp_figures": (0, True),
-}
-_POSITIVE = ("lr", "round_lr")
-_NON_NEGATIVE = ("weight_decay", "beta", "gamma")
-_BOOL = ("freeze_emb", "masks_fixed", "tiny")
 SEED_MAX = 2**32 - 1  # numpy's limit
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def _hp_problem(k: str, v) -> str | None:
-    """Why hyper-parameter k cannot take value v, or None."""
-    import math
-
-    if k in _INT_MIN:
-        lo, none_ok = _INT_MIN[k]
-        if v is None and none_ok:
-            return None
-        if not _is_int(v) or v < lo:
-            return f"an integer >= {lo}" + (" (or omit it)" if none_ok else "")
-    elif k == "attack_test_n":
-        vals = v.items() if isinstance(v, dict) else [(None, v)]
-        for recipe, n in vals:
-            if n is not None and (not _is_int(n) or n < 1):
-                return "an integer >= 1, or a table {recipe = integer >= 1}" + (
-                    f" (bad entry {recipe} = {n!r})" if recipe else "")
-        if isinstance(v, dict):
-            _validate("attack", list(v), ATTACKS.names())
-    elif k in _POSITIVE:
-        if not _is_num(v) or not math.isfinite(v) or v <= 0:
-            return "a finite number > 0"
-    elif k in _NON_NEGATIVE:
-        if not _is_num(v) or not math.isfinite(v) or v < 0:
-            return "a finite number >= 0"
-    elif k == "dropout":
-        if not _is_num(v) or not 0 <= v < 1:
-            return "a number in [0, 1)"
-    elif k == "grad_clip":
-        if not _is_num(v):  # type only: NaN is how the tests provoke a diverging run
-            return "a number"
-    elif k == "widths":
-        if not isinstance(v, list | tuple) or not v or not all(_is_int(w) and w >= 1 for w in v):
-            return "a non-empty list of integers >= 1"
-    elif k in _BOOL:
-        if not isinstance(v, bool):
-            return "true or false"
-    return None
-
-
 def validate_hp(hp: dict, where: str) -> None:
-    for k, v in hp.items():
-        problem = _hp_problem(k, v)
-        if problem:
-            raise ConfigError(f"{where}: {k} = {json.dumps(v) if _jsonable(v) else repr(v)}: must be {problem}")
-
-
-def _jsonable(v) -> bool:
-    try:
-        json.dumps(v, allow_nan=True)
-        return True
-    except (TypeError, ValueError):
-        return False
+    """Unknown names and bad values (type, range, choices) of the declared hyper-parameters:
+    one line before anything runs. Checks only: no value is changed."""
+    check_hp(hp, where)
+    n = hp.get("attack_test_n")
+    if isinstance(n, dict):
+        _validate("attack", list(n), ATTACKS.names())
 
 
 def _seeds(values, where: str) -> list[int]:
@@ -310,10 +245,16 @@ def load_grid(name_or_path: str, models=None, datasets=None, methods=None, attac
     combos = [(m, d, meth, seed, var) for m, d, meth, var in
               itertools.product(ax["models"], ax["datasets"], ax["methods"], variants)
               for seed in by_dataset.get(d, seed_list)]
+    # `exclude = [{ method = "freelb", dataset = "sst2" }]`: combinations the grid leaves out
+    exclude = axes.get("exclude", [])
+    if not isinstance(exclude, list) or not all(isinstance(e, dict) and e for e in exclude):
+        raise ConfigError(f"grid {gname}: axes.exclude must be a list of non-empty tables")
     for m, d, meth, seed, var in combos:
         attack_axis = [None] if not METHODS.get(meth).ADVERSARIAL else ax["attacks"]
         for a in attack_axis:
             ctx = {"model": m, "dataset": d, "method": meth, "attack": a}
+            if any(_matches(e, ctx) for e in exclude):
+                continue
             hp = resolve_hp(layers, ctx)
             hp.update(var)
             hp.update(hp_overrides or {})

@@ -628,6 +628,49 @@ def list_cmd():
         click.echo(f"  {g:8s} {read_grid_file(g).get('description', '')}")
 
 
+@cli.command("hp")
+@click.option("--grid", default=None, help="also show this grid's resolved values, per model/dataset/method")
+def hp_cmd(grid):
+    """Every declared hyper-parameter: who declares it, its default, what values it takes."""
+    from tabulate import tabulate
+
+    from flatbench import hparams as H
+    from flatbench.registry import METHODS
+
+    owners: dict[str, list[str]] = {}
+    decl = {}
+    groups = [(f"model:{m}", H.model_hp(m)) for m in H.MODEL_HP] + \
+        [(f"method:{m}", H.method_hp(METHODS.get(m), rounds=True)) for m in METHODS.names()] + \
+        [("train", H.train_hp()), ("rounds", H.rounds_hp()), ("attack", H.attack_hp()),
+         ("interpret", H.interpret_hp()), ("settings", H.SETTINGS)]
+    for owner, d in groups:
+        for k, p in d.items():
+            owners.setdefault(k, []).append(owner)
+            decl.setdefault(k, p)
+    defaults: dict[str, dict[str, str]] = {}
+    for owner, d in groups:
+        for k, p in d.items():
+            defaults.setdefault(k, {})[owner] = json.dumps(p.default)
+    rows = [[k, ", ".join(owners[k]), (next(iter(defaults[k].values())) if len(set(defaults[k].values())) == 1
+             else ", ".join(f"{o.split(':')[-1]} {v}" for o, v in defaults[k].items())),
+             decl[k]._want(), decl[k].doc] for k in sorted(decl)]
+    click.echo(tabulate(rows, headers=["name", "declared by", "default", "takes", "meaning"], tablefmt="github"))
+    if grid:
+        from flatbench.cells import load_grid
+        from flatbench.settings import cell_hp
+
+        g = load_grid(grid)
+        seen = set()
+        for c in g.cells:
+            sig = (c.model, c.dataset, c.method)
+            if sig in seen:
+                continue
+            seen.add(sig)
+            hp = cell_hp(c)
+            set_ = {k: v for k, v in sorted(hp.items()) if k in decl and v != decl[k].default}
+            click.echo(f"{c.model}/{c.dataset}/{c.method}: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in set_.items()))
+
+
 @cli.command()
 @click.option("--data-dir", type=click.Path(), default=None)
 def datasets(data_dir):

@@ -4,10 +4,12 @@ and part of every key)."""
 
 from __future__ import annotations
 
+from flatbench import hparams as H
 from flatbench.data.datasets import dataset_info
 from flatbench.errors import ConfigError
+from flatbench.registry import METHODS
 
-DEFAULT_THREADS = 1  # torch threads per stage; `--set threads=N` changes numbers, so keys too
+DEFAULT_THREADS = H.SETTINGS["threads"].default  # torch threads per stage; numbers depend on it
 
 
 def stage_threads(hp: dict) -> int:
@@ -17,7 +19,27 @@ def stage_threads(hp: dict) -> int:
     return t
 
 
+def declared_for(cell) -> dict[str, dict]:
+    """The declarations of every component a cell uses, by component."""
+    method = METHODS.get(cell.method)
+    out = {"model": H.model_hp(cell.model), "train": H.train_hp(),
+           "method": H.method_hp(method, rounds=method.ADVERSARIAL), "attack": H.attack_hp(),
+           "interpret": H.interpret_hp(), "settings": H.SETTINGS}
+    if method.ADVERSARIAL:
+        out["rounds"] = H.rounds_hp()
+    return out
+
+
 def cell_hp(cell) -> dict:
-    hp = cell.hp
-    hp.setdefault("max_len", dataset_info(cell.dataset).max_len)
+    """A cell's resolved hyper-parameters: its components' declared defaults, then the grid's
+    values; dataset-dependent defaults (max_len, attack_train_n) filled from the dataset."""
+    hp: dict = {}
+    for decl in declared_for(cell).values():
+        hp.update(H.defaults(decl))
+    hp.update(cell.hp)
+    info = dataset_info(cell.dataset)
+    if hp.get("max_len") is None:
+        hp["max_len"] = info.max_len
+    if "attack_train_n" in hp and hp["attack_train_n"] is None:
+        hp["attack_train_n"] = info.attack_train_n
     return hp

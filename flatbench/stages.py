@@ -19,7 +19,8 @@ from flatbench.attacks.resources import identity
 from flatbench.attacks.stage import run_attack_stage
 from flatbench.cache import Cache, write_manifest
 from flatbench.cells import Cell, stable_hash
-from flatbench.data.datasets import dataset_info, load_dataset
+from flatbench import hparams as H
+from flatbench.data.datasets import load_dataset
 from flatbench.data.splits import data_for, subset_indices  # noqa: F401 (part of this module's API)
 from flatbench.interpret.stage import run_interpret_stage
 from flatbench.registry import ATTACKS, GPU_MODELS, METHODS, MODELS
@@ -30,13 +31,13 @@ from flatbench.tracking import Tracker
 # planning, --dry-run and reports stay torch-free.
 
 # Bump to invalidate every cached result after a semantic change (2: CNN padding fix; 3: keys
-# hold the data fingerprint, the attack resources' identities and options, the thread count).
-STAGE_VERSION = 3
+# hold the data fingerprint, the attack resources' identities and options, the thread count;
+# 4: keys hold the resolved values of every declared hyper-parameter, see flatbench.hparams).
+STAGE_VERSION = 4
 
-MODEL_KEYS = ("embedding", "vocab_extra", "hidden", "filters", "widths", "dropout", "max_len",
-              "mask_hidden", "freeze_emb", "pretrained", "tiny", "tiny_vocab")
-TRAIN_KEYS = ("lr", "epochs", "batch_size", "optimizer", "weight_decay", "grad_clip", "train_n")
-ROUND_KEYS = ("round_epochs", "round_lr", "adv_examples")
+# Round k > 0 reads these; `rounds` (which round is final) and `attack_train_n` (in the attack
+# stage's own key) do not change what round k computes.
+ROUND_STEP_KEYS = ("round_epochs", "round_lr", "adv_examples")
 
 
 @dataclass
@@ -46,10 +47,6 @@ class Context:
     data_dir: str | None = None
     grid: str = ""
     device: str = "cpu"
-
-
-def _pick(hp: dict, keys) -> dict:
-    return {k: hp[k] for k in keys if k in hp}
 
 
 @functools.lru_cache(maxsize=64)
@@ -174,20 +171,19 @@ class TrainStage(Stage):
         return [prev, AttackStage.for_training(prev)]
 
     def spec(self) -> dict:
+        """Everything that decides this round's model: the components' names and the resolved
+        values of every hyper-parameter they declare (flatbench.hparams)."""
         c, hp = self.cell, cell_hp(self.cell)
+        # adv's round 0 is base's model (same objective, same data): the spec says so
+        first = METHODS.get(getattr(self.method, "ROUND0", c.method))
         s = {"model": c.model, "dataset": c.dataset, "seed": c.seed,
              "data": data_fingerprint(c.dataset, c.data_dir), "threads": stage_threads(hp),
-             # round 0 of adv is base's model (same objective, same data): said, not implied
-             "round0_of": getattr(self.method, "ROUND0", c.method),
-             "objective": "masked" if self.method.USES_MASK else "ce",
-             "model_hp": _pick(hp, MODEL_KEYS), "train_hp": _pick(hp, TRAIN_KEYS)}
-        if self.method.USES_MASK:
-            s["beta"] = hp.get("beta", 0.1)
-            s["masks_fixed"] = bool(hp.get("masks_fixed", False))
+             "round0_of": first.NAME, "model_hp": H.pick(hp, H.model_hp(c.model)),
+             "train_hp": H.pick(hp, H.train_hp()), "method_hp": H.pick(hp, H.method_hp(first))}
         if self.round > 0:
-            s.update(round=self.round, method=c.method, attack=c.train_attack, round_hp=_pick(hp, ROUND_KEYS))
-            if self.method.USES_MASK:
-                s["gamma"] = hp.get("gamma", 0.001)
+            steps = {k: v for k, v in H.rounds_hp().items() if k in ROUND_STEP_KEYS}
+            s.update(round=self.round, method=c.method, attack=c.train_attack, round_hp=H.pick(hp, steps),
+                     method_round_hp=H.pick(hp, H.method_hp(self.method, rounds=True)))
         return s
 
     def tags(self):
@@ -197,7 +193,7 @@ class TrainStage(Stage):
         return f"train[{self.cell.id} r{self.round}]"
 
     def execute(self, ctx, out, inputs):
-        from flatbench.models import ModelBundle
+        from flatbench.models.bundle import ModelBundle
         from flatbench.training.adversarial import adversarial_examples
         from flatbench.training.loop import Example, accuracy, train
 
@@ -207,16 +203,16 @@ class TrainStage(Stage):
         if self.round == 0:
             bundle = MODELS.get(c.model).build(ds, hp, c.seed, mask=self.method.USES_MASK)
             bundle.model.to(ctx.device)
-            if self.method.USES_MASK and hp.get("masks_fixed"):
+            if self.method.USES_MASK and hp["masks_fixed"]:
                 bundle.model.mask.fixed_ones = True
             thp = hp
         else:
             bundle = ModelBundle.load(inputs[0], ctx.device)
-            if self.method.USES_MASK and hp.get("masks_fixed"):
+            if self.method.USES_MASK and hp["masks_fixed"]:
                 bundle.model.mask.fixed_ones = True
             adv, adv_stats = adversarial_examples(inputs[1])
             examples += adv
-            thp = {**hp, "epochs": hp.get("round_epochs", hp["epochs"]), "lr": hp.get("round_lr", hp["lr"])}
+            thp = {**hp, "epochs": hp["round_epochs"] or hp["epochs"], "lr": hp["round_lr"] or hp["lr"]}
         hist = train(bundle, self.method, examples, ds.dev, thp, c.seed + self.round, progress=self.label())
         bundle.deviations = sorted(set(bundle.deviations) | set(devs))
         bundle.save(out)
@@ -231,7 +227,7 @@ class TrainStage(Stage):
 
 def final_train_stage(cell: Cell) -> TrainStage:
     method = METHODS.get(cell.method)
-    rounds = int(cell.hp.get("rounds", 3)) if method.ADVERSARIAL else 0
+    rounds = int(cell_hp(cell)["rounds"]) if method.ADVERSARIAL else 0
     return TrainStage(cell, rounds)
 
 
@@ -258,7 +254,7 @@ class EvaluateStage(Stage):
         return f"evaluate[{self.model.cell.id}]"
 
     def execute(self, ctx, out, inputs):
-        from flatbench.models import ModelBundle
+        from flatbench.models.bundle import ModelBundle
         from flatbench.training.loop import accuracy
 
         ds = load_dataset(self.model.cell.dataset, ctx.data_dir)
@@ -279,29 +275,29 @@ class AttackStage(Stage):
 
     @classmethod
     def for_training(cls, model: TrainStage) -> "AttackStage":
-        hp = model.cell.hp
-        n = hp.get("attack_train_n", dataset_info(model.cell.dataset).attack_train_n)
-        return cls(model, "train", model.cell.train_attack, n, model.cell.seed, hp.get("query_budget"))
+        hp = cell_hp(model.cell)
+        return cls(model, "train", model.cell.train_attack, hp["attack_train_n"], model.cell.seed,
+                   hp["query_budget"])
 
     @classmethod
     def for_test(cls, model: TrainStage, recipe: str) -> "AttackStage":
-        hp = model.cell.hp
-        n = hp.get("attack_test_n")
+        hp = cell_hp(model.cell)
+        n = hp["attack_test_n"]
         if isinstance(n, dict):  # per recipe, e.g. {pwws = 500, textfooler = 200}
             n = n.get(recipe)
-        return cls(model, "test", recipe, n, model.cell.seed, hp.get("query_budget"))
+        return cls(model, "test", recipe, n, model.cell.seed, hp["query_budget"])
 
     def deps(self):
         return [self.model]
 
     def options(self) -> dict:
-        hp = self.model.cell.hp
-        return resolve_options({k: hp[k] for k in OPTIONS if k in hp})
+        hp = cell_hp(self.model.cell)
+        return resolve_options({k: hp[k] for k in OPTIONS})
 
     def spec(self):
         c, opts = self.model.cell, self.options()
         return {"split": self.split, "recipe": self.recipe, "n": self.n, "seed": self.seed,
-                "budget": self.budget, "train_n": c.hp.get("train_n") if self.split == "train" else None,
+                "budget": self.budget, "train_n": cell_hp(c)["train_n"] if self.split == "train" else None,
                 "data": data_fingerprint(c.dataset, c.data_dir), "threads": stage_threads(c.hp),
                 "options": opts,
                 "resources": {r: identity(r, opts) for r in ATTACKS.get(self.recipe).RESOURCES}}
@@ -327,8 +323,7 @@ class InterpretStage(Stage):
         return [self.attack.model, self.attack]
 
     def spec(self):
-        return {**{k: self.hp[k] for k in sorted(self.hp) if k.startswith(("ig_", "lime_", "interp_"))},
-                "threads": stage_threads(self.hp)}
+        return {**H.pick(self.hp, H.interpret_hp()), "threads": stage_threads(self.hp)}
 
     def tags(self):
         return {"stage": "interpret", "recipe": self.attack.recipe, **self.attack.model.cell.tags()}
@@ -368,6 +363,6 @@ def plan(grid, data_dir: str | None = None) -> tuple[list[Stage], dict]:
         for a in grid.eval_attacks(cell):
             t[f"attack:{a}"] = AttackStage.for_test(final, a)
             if m.get("interpret"):
-                t[f"interpret:{a}"] = InterpretStage(t[f"attack:{a}"], cell.hp)
+                t[f"interpret:{a}"] = InterpretStage(t[f"attack:{a}"], cell_hp(cell))
         targets[cell] = t
     return with_dependencies(s for t in targets.values() for s in t.values()), targets

@@ -93,3 +93,66 @@ def test_dry_run_and_report_work_where_torch_cannot_be_imported(tmp_path, data_d
     r = _without_torch(tmp_path, "attack", "--model", "cnn", "--dataset", "trec", "--recipe", "pwws",
                        "--n", "1", "--data-dir", str(data_dir), "--runs-dir", str(tmp_path / "runs"))
     assert r.returncode != 0
+
+
+# --- declared hyper-parameters -------------------------------------------------------------
+
+def _cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "flatbench.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+def test_unknown_hyper_parameter_from_set_or_grid_is_one_line_exit_2(tmp_path, data_dir):
+    r = _cli("run", "--grid", "smoke", "--set", "bata=0.1", "--dry-run", "--data-dir", data_dir)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "flatbench: error: grid smoke: unknown hyper-parameter 'bata' (did you mean 'beta'?)")
+    g = tmp_path / "g.toml"
+    g.write_text('name = "g"\n[axes]\nmodels = ["lstm"]\ndatasets = ["trec"]\nmethods = ["base"]\n'
+                 'attacks = ["pwws"]\n[[hp]]\nepochs = 1\nhiden = 10\n')
+    r = _cli("run", "--grid", str(g), "--dry-run", "--data-dir", data_dir)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "unknown hyper-parameter 'hiden' (did you mean 'hidden'?)" in r.stderr
+    r = _cli("run", "--grid", "smoke", "--set", "epochs=1.5", "--dry-run", "--data-dir", data_dir)
+    assert r.returncode == 2 and "epochs = 1.5: must be an integer >= 1" in r.stderr
+
+
+def _train_stage(method, round=0, **hp):
+    from flatbench.cells import Cell, _freeze
+    from flatbench.stages import TrainStage
+
+    base = {"embedding": "glove50", "epochs": 1, "rounds": 1}
+    return TrainStage(Cell("lstm", "trec", method, "pwws" if method in ("adv", "flat") else None, 13,
+                           _freeze({**base, **hp})), round)
+
+
+def test_train_keys_hold_every_declared_hyper_parameter(monkeypatch, data_dir):
+    import types
+
+    from flatbench import hparams as H
+    from flatbench.models import hp as model_hp
+    from flatbench.registry import METHODS
+
+    monkeypatch.setenv("FLATBENCH_DATA_DIR", str(data_dir))
+    base0 = _train_stage("base")
+    # adv's round 0 is base's model, and its spec says so; FLAT's is its own
+    assert _train_stage("adv").key == base0.key and _train_stage("adv").spec()["round0_of"] == "base"
+    assert _train_stage("flat").key != base0.key
+    # a registered method with its own hyper-parameters and no mask gets its own key
+    fake = types.SimpleNamespace(NAME="fake", USES_MASK=False, ADVERSARIAL=False,
+                                 HP={"adv_steps": H.P(3, "int", lo=1)})
+    monkeypatch.setitem(METHODS._entries, "fake", fake)
+    assert _train_stage("fake").key != base0.key
+    # a changed default (not only a value set in the grid) changes the key
+    k = base0.key
+    monkeypatch.setitem(model_hp.LSTM, "hidden", H.P(151, "int", lo=1))
+    assert _train_stage("base").key != k
+    # explicitly setting a value equal to the default is the same stage
+    monkeypatch.setitem(model_hp.LSTM, "hidden", H.P(150, "int", lo=1))
+    assert _train_stage("base", hidden=150).key == k
+    # hyper-parameters another component declares do not enter this one's key
+    assert _train_stage("base", filters=300).key == k
+    # FLAT's gamma acts in rounds > 0 only
+    assert _train_stage("flat", gamma=0.5).key == _train_stage("flat").key
+    assert _train_stage("flat", 1, gamma=0.5).key != _train_stage("flat", 1).key

@@ -416,7 +416,7 @@ HP_CASES = [
     (["--set", "batch_size=1.5"], "batch_size = 1.5: must be an integer >= 1"),
     (["--set", "lr=-0.1"], "lr = -0.1: must be a finite number > 0"),
     (["--set", "lr=NaN"], "lr = NaN: must be a finite number > 0"),
-    (["--set", "dropout=1.5"], "dropout = 1.5: must be a number in [0, 1)"),
+    (["--set", "dropout=1.5"], "dropout = 1.5: must be a finite number in [0, 1)"),
     (["--set", "attack_test_n=0"], "attack_test_n = 0: must be an integer >= 1"),
     (["--set", "attack_train_n=true"], "attack_train_n = true: must be an integer >= 1 (or omit it)"),
     (["--set", "widths=[]"], "widths = []: must be a non-empty list of integers >= 1"),

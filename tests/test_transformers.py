@@ -83,7 +83,7 @@ def test_tokenizer_protocol(flat_bundle):
 
 
 def test_save_load_roundtrip(flat_bundle, tmp_path, sst2):
-    from flatbench.models import ModelBundle
+    from flatbench.models.bundle import ModelBundle
 
     flat_bundle.save(tmp_path)
     loaded = ModelBundle.load(tmp_path)

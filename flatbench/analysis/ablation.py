@@ -129,7 +129,7 @@ def mechanism(model_dirs: dict[str, Path], train_texts: list[str], test=None, *,
     summary, and (with ``test``) per-example clean correctness; paired tests against
     ``reference`` (clean accuracy: exact McNemar; L1 variance: paired bootstrap)."""
     from flatbench.data.text import tokenize
-    from flatbench.models import ModelBundle
+    from flatbench.models.bundle import ModelBundle
 
     out = {"variants": {}, "phi": {}, "l1": {}, "synonym_space": None, "n_words": 0, "k": k}
     sets = None

@@ -22,7 +22,7 @@ from scipy import stats
 from flatbench.data.text import tokenize
 from flatbench.errors import FlatbenchError
 from flatbench.interpret.plots import save_figure
-from flatbench.models import ModelBundle
+from flatbench.models.bundle import ModelBundle
 from flatbench.training.adversarial import read_records
 
 

@@ -149,7 +149,7 @@ def _attack_items(model_dir, recipe, items, out_path, budget, accel, progress, o
 
     from flatbench.attacks.recipes import build_attack
     from flatbench.attacks.wrapper import BundleWrapper
-    from flatbench.models import ModelBundle
+    from flatbench.models.bundle import ModelBundle
 
     bundle = ModelBundle.load(model_dir, "cuda" if torch.cuda.is_available() else "cpu")
     wrapper = BundleWrapper(bundle)

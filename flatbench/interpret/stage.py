@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from flatbench.hparams import defaults
+from flatbench.interpret.hp import HP
 from flatbench.errors import UnknownNameError
 from flatbench.interpret.consistency import (
     KS,
@@ -52,9 +54,7 @@ from flatbench.interpret.consistency import (
 )
 
 PAIR_MODES = ("paper", "succeeded", "attacked")
-DEFAULTS = {"ig_steps": 50, "ig_baseline": "pad", "ig_batch_size": 32, "ig_internal_batch_size": 2048,
-            "lime_samples": 1000, "lime_pairs": 1000, "lime_mask": "unk", "interp_pairs": "paper",
-            "interp_figures": 3}
+DEFAULTS = defaults(HP)  # declared in flatbench.interpret.hp
 # A text's IG is flagged when |delta| > max(DELTA_ABS, DELTA_REL * |f(x)[t] - f(baseline)[t]|).
 DELTA_ABS, DELTA_REL = 0.01, 0.05
 
@@ -296,7 +296,7 @@ def _softmax(z) -> np.ndarray:
 
 def run_interpret_stage(stage, ctx, out: Path, inputs: list[Path]) -> tuple[dict, list[str], dict]:
     """InterpretStage.execute: inputs = [model_dir, attack_dir]."""
-    from flatbench.models import ModelBundle
+    from flatbench.models.bundle import ModelBundle
     from flatbench.training.adversarial import read_records
 
     model_dir, attack_dir = inputs

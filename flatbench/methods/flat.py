@@ -7,16 +7,22 @@ so L_imp is computed from the replaced/substitute words themselves and keeps its
 the mask network (the official code's BERT L_imp was built with torch.tensor(list): no gradient).
 """
 
+from flatbench.hparams import P
+
 NAME = "flat"
 USES_MASK = True
 ADVERSARIAL = True
+HP = {"beta": P(0.1, "float", "weight of the mask entropy H(W|x) (paper: 0.1)", lo=0),
+      "masks_fixed": P(False, "bool", "ablation: masks fixed at 1 (no word masking)")}
+ROUND_HP = {"gamma": P(0.001, "float", "weight of L_imp, adversarial rounds only (paper: 0.001)", lo=0)}
 
 
 def batch_loss(bundle, batch, hp):
     from flatbench.training.objectives import importance_loss, masked_prediction_loss  # torch: only when training (plans stay torch-free)
 
     out = bundle.model.forward_full(batch.ids)
-    beta, gamma = float(hp.get("beta", 0.1)), float(hp.get("gamma", 0.001))
+    beta = float(hp.get("beta", HP["beta"].default))
+    gamma = float(hp.get("gamma", ROUND_HP["gamma"].default))
     loss = masked_prediction_loss(out.logits, batch.y, out.entropy, beta)
     logs = {"entropy": float(out.entropy.detach().mean())}
     if gamma and batch.pair_words:

@@ -38,7 +38,7 @@ import torch
 import torch.nn as nn
 
 from flatbench.errors import ResourceMissingError
-from flatbench.models import ModelBundle
+from flatbench.models.bundle import ModelBundle
 from flatbench.models.base import Output, TextClassifier
 from flatbench.models.masks import VariationalWordMask
 

@@ -8,7 +8,7 @@ import torch
 
 from flatbench.data.embeddings import embedding_matrix, frequent_words
 from flatbench.data.text import Vocab
-from flatbench.models import ModelBundle, WordTokenizer
+from flatbench.models.bundle import ModelBundle, WordTokenizer
 from flatbench.models.cnn import CNNClassifier
 from flatbench.models.lstm import LSTMClassifier
 

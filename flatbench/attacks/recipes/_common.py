@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flatbench.attacks import resources as R
 from flatbench.errors import ResourceMissingError
+from flatbench.hparams import P
 
 
 def textattack():
@@ -37,6 +38,18 @@ def substitute_deviations(*names: str) -> list[str]:
 OPTIONS = {"attack_bounds": ("calibrated", "youden", "original"),
            "sentence_encoder": ("use-m3", "minilm")}
 DEFAULT_OPTIONS = {k: v[0] for k, v in OPTIONS.items()}
+
+# Every attack stage's declared hyper-parameters (the options above, the subset sizes, the budget).
+HP = {
+    "attack_bounds": P("calibrated", "str", "substitute-space bounds: calibrated on held-out PPDB "
+                       "synonyms, youden (sensitivity), or the recipes' published ones",
+                       choices=OPTIONS["attack_bounds"]),
+    "sentence_encoder": P("use-m3", "str", "offline sentence encoder for the USE constraint",
+                          choices=OPTIONS["sentence_encoder"]),
+    "attack_test_n": P(None, "per_recipe", "seeded test subset attacked (int, or {recipe = int}); "
+                       "none: the whole test split", none=True),
+    "query_budget": P(None, "int", "model queries per example; none: the recipe's own", lo=1, none=True),
+}
 
 
 def resolve_options(options: dict | None) -> dict:

@@ -1,0 +1,185 @@
+"""Declared hyper-parameters: every component (model, training loop, method, attack, interpret,
+settings) declares the hyper-parameters it reads, with a default and a check, in one place.
+
+A cell's resolved hyper-parameters are the declared defaults of its components overridden by the
+grid's [[hp]] layers and `--set`; a stage's key holds exactly the resolved values of the
+hyper-parameters its components declare. Unknown names and bad values are one line (exit 2).
+Torch-free: planning, `--dry-run` and reports use this module.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from flatbench.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class P:
+    """One declared hyper-parameter. ``kind``: int, float, bool, str, ints (non-empty list of
+    ints), per_recipe (int or {recipe: int}); ``lo``/``hi`` bound numbers (``open_lo``/``open_hi``
+    make them strict); ``none``: None is allowed (meaning of None in ``doc``)."""
+
+    default: Any
+    kind: str
+    doc: str = ""
+    lo: float | None = None
+    hi: float | None = None
+    open_lo: bool = False
+    open_hi: bool = False
+    none: bool = False
+    choices: tuple | None = None
+    finite: bool = True
+
+    def problem(self, v) -> str | None:
+        """Why ``v`` is not a valid value, or None."""
+        if v is None:
+            return None if self.none else self._want()
+        k = self.kind
+        if k == "per_recipe":
+            vals = v.values() if isinstance(v, dict) else [v]
+            return None if all(_is_int(n) and n >= 1 for n in vals) else self._want()
+        if k == "ints":
+            ok = isinstance(v, list | tuple) and v and all(_is_int(w) and w >= (self.lo or 0) for w in v)
+            return None if ok else self._want()
+        if k == "bool":
+            return None if isinstance(v, bool) else self._want()
+        if k == "str":
+            if not isinstance(v, str) or (self.choices and v not in self.choices):
+                return self._want()
+            return None
+        if k == "int" and not _is_int(v):
+            return self._want()
+        if k == "float" and not (_is_int(v) or isinstance(v, float)):
+            return self._want()
+        if self.finite and not math.isfinite(v):
+            return self._want()
+        if self.lo is not None and (v < self.lo or (self.open_lo and v == self.lo)):
+            return self._want()
+        if self.hi is not None and (v > self.hi or (self.open_hi and v == self.hi)):
+            return self._want()
+        return None
+
+    def _want(self) -> str:
+        k = self.kind
+        if k == "per_recipe":
+            s = "an integer >= 1, or a table {recipe = integer >= 1}"
+        elif k == "ints":
+            s = f"a non-empty list of integers >= {int(self.lo or 0)}"
+        elif k == "bool":
+            s = "true or false"
+        elif k == "str":
+            s = ("one of " + ", ".join(map(repr, self.choices))) if self.choices else "a string"
+        else:
+            s = "an integer" if k == "int" else ("a finite number" if self.finite else "a number")
+            lo = None if self.lo is None else (int(self.lo) if k == "int" else self.lo)
+            hi = None if self.hi is None else (int(self.hi) if k == "int" else self.hi)
+            if lo is not None and hi is not None:
+                s += f" in {'(' if self.open_lo else '['}{lo}, {hi}{')' if self.open_hi else ']'}"
+            elif lo is not None:
+                s += f" {'>' if self.open_lo else '>='} {lo}"
+        return s + (" (or omit it)" if self.none else "")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+# Declarations that belong to no single component.
+SETTINGS = {"threads": P(1, "int", "torch threads per stage (numbers depend on it, so keys do)", lo=1)}
+
+# Where each component's declarations live (torch-free modules).
+MODEL_HP = {"lstm": "flatbench.models.hp:LSTM", "cnn": "flatbench.models.hp:CNN",
+            "bert": "flatbench.models.hp:TRANSFORMER", "deberta": "flatbench.models.hp:TRANSFORMER",
+            "minilm": "flatbench.models.hp:MINILM"}
+TRAIN_HP = "flatbench.training.hp:TRAIN"
+ROUNDS_HP = "flatbench.training.hp:ROUNDS"
+ATTACK_HP = "flatbench.attacks.recipes._common:HP"
+INTERPRET_HP = "flatbench.interpret.hp:HP"
+
+
+def _load(ref: str) -> dict[str, P]:
+    mod, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(mod), attr)
+
+
+def model_hp(model: str) -> dict[str, P]:
+    if model not in MODEL_HP:
+        return {}
+    return _load(MODEL_HP[model])
+
+
+def train_hp() -> dict[str, P]:
+    return _load(TRAIN_HP)
+
+
+def rounds_hp() -> dict[str, P]:
+    return _load(ROUNDS_HP)
+
+
+def attack_hp() -> dict[str, P]:
+    return _load(ATTACK_HP)
+
+
+def interpret_hp() -> dict[str, P]:
+    return _load(INTERPRET_HP)
+
+
+def method_hp(method_module, rounds: bool = False) -> dict[str, P]:
+    """A method's own declarations: ``HP`` (every round) and, with ``rounds``, ``ROUND_HP``
+    (adversarial rounds only, e.g. FLAT's gamma)."""
+    out = dict(getattr(method_module, "HP", {}))
+    if rounds:
+        out.update(getattr(method_module, "ROUND_HP", {}))
+    return out
+
+
+def all_declared() -> dict[str, P]:
+    """Every hyper-parameter any registered component declares (for unknown-name checks)."""
+    from flatbench.registry import METHODS
+
+    out: dict[str, P] = {}
+    for ref in set(MODEL_HP.values()):
+        out.update(_load(ref))
+    for m in METHODS.names():
+        out.update(method_hp(METHODS.get(m), rounds=True))
+    for d in (train_hp(), rounds_hp(), attack_hp(), interpret_hp(), SETTINGS):
+        out.update(d)
+    return out
+
+
+def check(hp: dict, where: str) -> None:
+    """One ConfigError line for the first unknown name or bad value in ``hp``."""
+    declared = all_declared()
+    for k, v in hp.items():
+        if k not in declared:
+            close = difflib.get_close_matches(k, declared, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{where}: unknown hyper-parameter {k!r}{hint}; "
+                              f"`flatbench hp` lists the {len(declared)} declared ones")
+        problem = declared[k].problem(v)
+        if problem:
+            shown = json.dumps(v) if _jsonable(v) else repr(v)
+            raise ConfigError(f"{where}: {k} = {shown}: must be {problem}")
+
+
+def _jsonable(v) -> bool:
+    try:
+        json.dumps(v, allow_nan=True)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def defaults(decl: dict[str, P]) -> dict:
+    return {k: p.default for k, p in decl.items()}
+
+
+def pick(hp: dict, decl: dict[str, P]) -> dict:
+    """The resolved values of the declared names (defaults where the grid sets none)."""
+    return {k: hp.get(k, p.default) for k, p in sorted(decl.items())}
