@@ -40,7 +40,7 @@ MODELS = Registry("model", {"lstm": "flatbench.models.word:LSTM", "cnn": "flatbe
                             "minilm": "flatbench.models.transformers:MINILM"})
 # What an executor reserves for a model's stages (Ray: num_gpus); MiniLM is the CPU stand-in.
 GPU_MODELS = frozenset({"bert", "deberta"})
-METHODS = Registry("method", {m: f"flatbench.methods.{m}" for m in ("base", "adv", "flat")})
+METHODS = Registry("method", {m: f"flatbench.methods.{m}" for m in ("base", "adv", "flat", "freelb")})
 ATTACKS = Registry("attack", {a: f"flatbench.attacks.recipes.{a}" for a in
                               ("textfooler", "pwws", "gene", "iga", "pso", "clare", "bae")})
 

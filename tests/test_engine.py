@@ -156,3 +156,33 @@ def test_train_keys_hold_every_declared_hyper_parameter(monkeypatch, data_dir):
     # FLAT's gamma acts in rounds > 0 only
     assert _train_stage("flat", gamma=0.5).key == _train_stage("flat").key
     assert _train_stage("flat", 1, gamma=0.5).key != _train_stage("flat", 1).key
+
+
+def test_freelb_is_one_method_file_with_its_own_key_and_a_finite_loss(monkeypatch, data_dir, trec):
+    import torch
+
+    from flatbench.models.word import LSTM
+    from flatbench.registry import METHODS
+    from flatbench.training.loop import Example, make_batches
+
+    monkeypatch.setenv("FLATBENCH_DATA_DIR", str(data_dir))
+    assert _train_stage("freelb").key != _train_stage("base").key
+    assert _train_stage("freelb", adv_steps=2).key != _train_stage("freelb").key
+    freelb = METHODS.get("freelb")
+    bundle = LSTM.build(trec, {"embedding": "glove50", "max_len": 40}, 0, mask=False)
+    ex = [Example(t, int(y)) for t, y in zip(trec.train.texts[:16], trec.train.labels[:16])]
+    import random
+
+    batch = next(iter(make_batches(bundle, ex, 16, random.Random(0))))
+    torch.manual_seed(0)
+    loss, logs = freelb.batch_loss(bundle, batch, {"adv_steps": 3})
+    loss.backward()
+    grads = [p.grad for p in bundle.model.parameters() if p.requires_grad]
+    assert torch.isfinite(loss) and all(g is not None and torch.isfinite(g).all() for g in grads)
+    # delta moved away from its start (norm ~ 0.05) by two ascent steps of 0.03
+    assert 0.03 < logs["freelb_delta_norm"] < 0.05 + 2 * 0.03 + 1e-6
+    # K = 1 with no initial perturbation is plain cross-entropy (eval: no dropout noise)
+    bundle.model.eval()
+    base = METHODS.get("base").batch_loss(bundle, batch, {})[0]
+    one = freelb.batch_loss(bundle, batch, {"adv_steps": 1, "adv_init_mag": 0.0})[0]
+    assert abs(float(one) - float(base)) < 1e-5
