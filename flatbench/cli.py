@@ -77,7 +77,7 @@ def cli():
 def _preflight_models(train_stages) -> None:
     """Check every model that still has to be trained can be built here, before running anything."""
     from flatbench.registry import MODELS
-    from flatbench.stages import cell_hp
+    from flatbench.settings import cell_hp
 
     seen = set()
     for s in train_stages:
@@ -318,7 +318,8 @@ def ablate(grid, synonym_words, data_dir, runs_dir, models, datasets, methods, a
     from flatbench.report.paper import table5 as paper5
     from flatbench.report.tables import LATEX_NOTE, _comment, ablation_report, mechanism_latex
     from flatbench.results import aggregate_seeds, collect, csv_frame
-    from flatbench.stages import bind_data, data_for, final_train_stage
+    from flatbench.data.splits import data_for
+    from flatbench.stages import bind_data, final_train_stage
 
     g = _grid(grid, models, datasets, methods, attacks, seeds, overrides)
     ctx = _context(runs_dir, data_dir, g.name, mlflow_on=not (no_mlflow or dry_run), compute=not dry_run)
@@ -490,7 +491,8 @@ def correlate(model, dataset, train_attack, grid, data_dir, runs_dir, models, da
 
     from flatbench.analysis.correlation import correlate as corr
     from flatbench.analysis.correlation import correlation_latex, correlation_report, plot_fig4
-    from flatbench.stages import bind_data, data_for, final_train_stage, with_dependencies
+    from flatbench.data.splits import data_for
+    from flatbench.stages import bind_data, final_train_stage, with_dependencies
 
     g = _grid(grid, model, dataset, "flat", train_attack, seeds, overrides)
     ctx = _context(runs_dir, data_dir, g.name, mlflow_on=False)

@@ -1,5 +1,8 @@
-"""The stage DAG. Every stage is a pure function of its spec and its inputs' outputs; its key
-is a hash of both, so the same base model serves every table and a killed run resumes.
+"""The plan: a grid's stage DAG, each stage's spec and key, and the cache protocol around a
+stage's body. Every stage is a pure function of its spec and its inputs' outputs; its key is a
+hash of both, so the same base model serves every table and a killed run resumes. The bodies live
+with their components: training.stage (train, evaluate), attacks.stage, interpret.stage.
+Torch-free: `--dry-run` and reports import this module without torch.
 
     data -> train(round 0) -> attack(train split) -> train(round 1) -> ... -> train(round R)
                                    final model -> evaluate (clean), attack(test) -> interpret
@@ -18,14 +21,14 @@ from flatbench.attacks.recipes._common import OPTIONS, resolve_options
 from flatbench.attacks.resources import identity
 from flatbench.attacks.stage import run_attack_stage
 from flatbench.cache import Cache, write_manifest
-from flatbench.cells import Cell, stable_hash
 from flatbench import hparams as H
+from flatbench.cells import Cell, stable_hash
 from flatbench.data.datasets import load_dataset
-from flatbench.data.splits import data_for, subset_indices  # noqa: F401 (part of this module's API)
 from flatbench.interpret.stage import run_interpret_stage
-from flatbench.registry import ATTACKS, GPU_MODELS, METHODS, MODELS
-from flatbench.settings import DEFAULT_THREADS, cell_hp, stage_threads  # noqa: F401
+from flatbench.registry import ATTACKS, GPU_MODELS, METHODS
+from flatbench.settings import cell_hp, stage_threads
 from flatbench.tracking import Tracker
+from flatbench.training.stage import run_evaluate_stage, run_train_stage
 
 # Stage bodies that need torch import it when they run (flatbench.models, flatbench.training):
 # planning, --dry-run and reports stay torch-free.
@@ -193,37 +196,7 @@ class TrainStage(Stage):
         return f"train[{self.cell.id} r{self.round}]"
 
     def execute(self, ctx, out, inputs):
-        from flatbench.models.bundle import ModelBundle
-        from flatbench.training.adversarial import adversarial_examples
-        from flatbench.training.loop import Example, accuracy, train
-
-        c, hp = self.cell, cell_hp(self.cell)
-        ds, train_split, devs = data_for(c, ctx)
-        examples = [Example(t, int(y)) for t, y in zip(train_split.texts, train_split.labels)]
-        if self.round == 0:
-            bundle = MODELS.get(c.model).build(ds, hp, c.seed, mask=self.method.USES_MASK)
-            bundle.model.to(ctx.device)
-            if self.method.USES_MASK and hp["masks_fixed"]:
-                bundle.model.mask.fixed_ones = True
-            thp = hp
-        else:
-            bundle = ModelBundle.load(inputs[0], ctx.device)
-            if self.method.USES_MASK and hp["masks_fixed"]:
-                bundle.model.mask.fixed_ones = True
-            adv, adv_stats = adversarial_examples(inputs[1])
-            examples += adv
-            thp = {**hp, "epochs": hp["round_epochs"] or hp["epochs"], "lr": hp["round_lr"] or hp["lr"]}
-        hist = train(bundle, self.method, examples, ds.dev, thp, c.seed + self.round, progress=self.label())
-        bundle.deviations = sorted(set(bundle.deviations) | set(devs))
-        bundle.save(out)
-        metrics = {"dev_acc": hist["best_dev_acc"], "best_epoch": hist["best_epoch"],
-                   "train_examples": len(examples), "train_acc": accuracy(bundle, train_split)}
-        if self.round > 0:
-            metrics.update({f"adv_{k}": v for k, v in adv_stats.items()})
-        for i, (l, a) in enumerate(zip(hist["epoch_loss"], hist["dev_acc"])):
-            metrics[f"epoch{i + 1}_loss"], metrics[f"epoch{i + 1}_dev_acc"] = l, a
-        return metrics, bundle.deviations, {"history": hist}
-
+        return run_train_stage(self, ctx, out, inputs)
 
 def final_train_stage(cell: Cell) -> TrainStage:
     method = METHODS.get(cell.method)
@@ -254,15 +227,7 @@ class EvaluateStage(Stage):
         return f"evaluate[{self.model.cell.id}]"
 
     def execute(self, ctx, out, inputs):
-        from flatbench.models.bundle import ModelBundle
-        from flatbench.training.loop import accuracy
-
-        ds = load_dataset(self.model.cell.dataset, ctx.data_dir)
-        bundle = ModelBundle.load(inputs[0], ctx.device)
-        m = {"test_acc": accuracy(bundle, ds.test), "dev_acc": accuracy(bundle, ds.dev),
-             "test_n": len(ds.test)}
-        return m, [], {}
-
+        return run_evaluate_stage(self, ctx, out, inputs)
 
 class AttackStage(Stage):
     """Attack a trained model on a split with a recipe; records.jsonl holds one line per example."""

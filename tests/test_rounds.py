@@ -55,7 +55,8 @@ def test_correlate_reads_phi_of_the_final_flat_model(flat_grid, tmp_path, data_d
     import math
 
     from flatbench.analysis.correlation import correlate
-    from flatbench.stages import data_for, final_train_stage, with_dependencies
+    from flatbench.data.splits import data_for
+    from flatbench.stages import final_train_stage, with_dependencies
 
     ctx = Context(Cache(tmp_path / "runs"), Tracker(enabled=False), str(data_dir), "smoke")
     final = final_train_stage(flat_grid.cells[0])

@@ -14,10 +14,17 @@ import logging
 import os
 import shutil
 import threading
-import urllib.error
-import urllib.request
 from importlib import resources as _pkg_resources
 from pathlib import Path
+
+from flatbench.offline import (  # noqa: F401 (this layer's network API)
+    PROBE_TIMEOUT_S,
+    forced_offline,
+    hf_endpoint,
+    hf_offline,
+    hub_reachable,
+    reachable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +35,6 @@ APT_COMMAND = ("apt-get update && apt-get install -y --no-install-recommends "
 DEBIAN_WORDNET_DIR = Path("/usr/share/wordnet")  # where `dpkg -L wordnet-base` puts dict files
 
 STATUSES = ("online-original", "offline-substitute", "missing")
-PROBE_TIMEOUT_S = 3.0  # network probes never wait longer (HF's own retry loop takes ~46 s)
 
 # Original download locations (what an online run uses).
 NLTK_INDEX_URL = "https://raw.githubusercontent.com/nltk/nltk_data/gh-pages/index.xml"
@@ -105,62 +111,7 @@ def spacy_model_dir() -> Path | None:
 
 
 # --------------------------------------------------------------------------- network
-
-def _truthy(var: str) -> bool:
-    return os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def forced_offline() -> bool:
-    """``FLATBENCH_OFFLINE=1``: never touch the network."""
-    return _truthy("FLATBENCH_OFFLINE")
-
-
-def hf_offline() -> bool:
-    return forced_offline() or _truthy("HF_HUB_OFFLINE") or _truthy("TRANSFORMERS_OFFLINE")
-
-
-_reach_cache: dict[str, bool] = {}
-_reach_lock = threading.Lock()
-
-
-def reachable(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """Whether ``url``'s server answers within ``timeout`` seconds (any HTTP status counts).
-
-    The probe runs in a daemon thread so a slow DNS lookup cannot hold us longer than
-    ``timeout``; the answer is cached per host for the life of the process.
-    """
-    if forced_offline():
-        return False
-    host = urllib.request.urlparse(url).netloc
-    with _reach_lock:
-        if host in _reach_cache:
-            return _reach_cache[host]
-    result = [False]
-
-    def probe():
-        try:
-            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout)
-            result[0] = True
-        except urllib.error.HTTPError:
-            result[0] = True  # the server answered
-        except Exception:  # noqa: BLE001 - any failure means "not reachable"
-            pass
-
-    t = threading.Thread(target=probe, daemon=True)
-    t.start()
-    t.join(timeout)
-    with _reach_lock:
-        _reach_cache[host] = result[0]
-    return result[0]
-
-
-def hf_endpoint() -> str:
-    return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-
-
-def hub_reachable() -> bool:
-    return not hf_offline() and reachable(hf_endpoint())
-
+# One offline policy for hub models, datasets and attack resources: flatbench.offline.
 
 def hf_cached(repo: str, filename: str = "config.json") -> str | None:
     """Local path of ``filename`` of ``repo`` in the Hugging Face cache, or None."""

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from flatbench.errors import DataError, ResourceMissingError, UnknownNameError
+from flatbench.offline import hf_datasets_offline
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -265,7 +266,7 @@ def _load_local(info: DatasetInfo, root: Path) -> Dataset:
 
 
 def _load_hub(info: DatasetInfo) -> Dataset:
-    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+    if hf_datasets_offline():
         raise ResourceMissingError(
             f"dataset {info.name!r}: no local data directory and the hub is offline "
             f"(HF_HUB_OFFLINE=1); pass --data-dir DIR or set FLATBENCH_DATA_DIR")

@@ -29,10 +29,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 import torch.nn as nn
@@ -41,6 +38,7 @@ from flatbench.errors import ResourceMissingError
 from flatbench.models.bundle import ModelBundle
 from flatbench.models.base import Output, TextClassifier
 from flatbench.models.masks import VariationalWordMask
+from flatbench.offline import hub_reachable
 
 TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
 TINY_VOCAB = 2000
@@ -221,26 +219,9 @@ class TransformerClassifier(TextClassifier):
 # Offline-honest loading
 
 
-def _hub_reachable(timeout: float = 2.0) -> bool:
-    """True if the HF endpoint accepts a TCP connection within `timeout` seconds (DNS included)."""
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on") or \
-            os.environ.get("TRANSFORMERS_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-        return False
-    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme != "http" else 80)
-    ok = []
-
-    def probe():
-        try:
-            socket.create_connection((host, port), timeout=timeout).close()
-            ok.append(True)
-        except OSError:
-            pass
-
-    t = threading.Thread(target=probe, daemon=True)
-    t.start()
-    t.join(timeout)
-    return bool(ok)
+def _hub_reachable() -> bool:
+    """Whether the HF endpoint answers (the one offline policy: flatbench.offline)."""
+    return hub_reachable()
 
 
 def _in_hf_cache(repo_id: str) -> bool:

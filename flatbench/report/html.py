@@ -344,7 +344,7 @@ def correlation_table(targets: dict, ctx) -> tuple[pd.DataFrame, list[str]]:
             continue
         try:
             from flatbench.analysis.correlation import correlate
-            from flatbench.stages import data_for
+            from flatbench.data.splits import data_for
 
             _, train, _ = data_for(cell, ctx)
             res = correlate(ctx.cache.dir(final.kind, final.key),
