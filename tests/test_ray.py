@@ -3,6 +3,7 @@
 import pytest
 
 from test_cli import flatbench
+from test_reliability import cache_contents
 
 pytest.importorskip("ray")
 
@@ -24,6 +25,12 @@ def test_ray_runs_the_stages_into_the_cache_local_resumes(tmp_path, data_dir):
     assert r2.returncode == 0 and "4 stages, 4 cached, 0 to run" in r2.stderr
     rows = lambda out: [line for line in out.splitlines() if "| CNN" in line]  # noqa: E731
     assert rows(r.stdout) == rows(r2.stdout) and len(rows(r.stdout)) == 3
+    # the local executor from scratch, in another cache: every output byte-identical to Ray's
+    r3 = flatbench("run", *SEL, "--no-mlflow", "--runs-dir", "L", cwd=tmp_path, env=env)
+    assert r3.returncode == 0 and "4 stages, 0 cached, 4 to run" in r3.stderr, r3.stderr[-3000:]
+    ray_out, local_out = cache_contents(tmp_path / "runs"), cache_contents(tmp_path / "L")
+    assert sorted(ray_out) == sorted(local_out) and len(ray_out) >= 10
+    assert [k for k in ray_out if ray_out[k] != local_out[k]] == []
 
 
 def test_ray_stage_failure_is_one_line_exit_2(tmp_path, data_dir):

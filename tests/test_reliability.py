@@ -4,6 +4,7 @@ itself, and one line with exit 2 for every bad input. Real subprocesses, real da
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import sqlite3
@@ -507,14 +508,14 @@ def test_empty_or_corrupt_partial_deviations_json_is_ignored_and_rewritten(tiny_
 # ----------------------------------------------------------------------------------------------
 # determinism: killed and resumed == uninterrupted, whatever OMP_NUM_THREADS says
 
-DET = ["--grid", "smoke", "--models", "cnn", "--methods", "base,adv", "--set", "epochs=1", "--set", "vocab_extra=500",
+DET = ["--grid", "smoke", "--models", "cnn", "--methods", "base,adv,flat", "--set", "epochs=1", "--set", "vocab_extra=500",
        "--set", "attack_test_n=10", "--set", "attack_train_n=10", "--set", "lime_pairs=2", "--set", "lime_samples=50",
        "--no-mlflow"]
 # Fields that measure time or how a run went, not what it computed: the manifest's "finished" and
 # "seconds" (also in its metrics), the attack's "seconds_per_example", "forward_share" and "resumed",
-# the interpretation's "ig_seconds_per_pair" and "lime_seconds_per_pair" (in its metrics and in
-# summary.json), and the manifest's "files" table (sizes and hashes of the files compared here
-# directly; summary.json's differs through its timing fields only).
+# the interpretation's "ig_seconds_per_pair" and "lime_seconds_per_pair" (manifest metrics only),
+# and the manifest's "files" table (sizes and hashes of the files compared here directly). Every
+# output file, summary.json included, is compared byte for byte.
 VOLATILE = {"finished", "seconds", "seconds_per_example", "forward_share", "resumed", "ig_seconds_per_pair",
             "lime_seconds_per_pair", "files"}
 
@@ -534,7 +535,7 @@ def cache_contents(runs: Path) -> dict:
         for p in sorted((runs / kind / key).rglob("*")):
             if p.is_file():
                 rel = p.relative_to(runs).as_posix()
-                if p.name in (MANIFEST, "summary.json"):
+                if p.name == MANIFEST:
                     out[rel] = json.dumps(_scrub(json.loads(p.read_text())), sort_keys=True).encode()
                 else:
                     out[rel] = p.read_bytes()
@@ -549,35 +550,63 @@ def _env(data_dir, omp: str | None) -> dict:
     return env
 
 
+def _stage_seconds(stderr: str) -> dict:
+    """{kind: longest duration} from a run's "[i/n] kind[...] done in Xs" lines."""
+    out: dict = {}
+    for m in re.finditer(r"\] (\w+)\[.*?\] done in ([\d.]+)s", stderr):
+        out[m.group(1)] = max(out.get(m.group(1), 0.0), float(m.group(2)))
+    return out
+
+
+def _in_progress(runs: Path, stale: set = frozenset()) -> set:
+    """Kinds whose stage is being written right now: a commit's temporary directory exists that
+    is not one a killed process left behind (``stale``; the next run sweeps those)."""
+    return {p.parent.parent.name for p in runs.glob("*/.tmp/*") if p not in stale}
+
+
 def test_killed_and_resumed_run_is_byte_identical_to_an_uninterrupted_one(tmp_path, data_dir):
+    """Eight SIGKILLs, each inside a stage of a chosen kind (train, attack, interpret; evaluate
+    when one is caught), alternating OMP_NUM_THREADS unset / 1, then a resume: every output equals
+    the uninterrupted run's byte for byte."""
     cmd = [sys.executable, "-m", "flatbench.cli", "run", *DET]
-    t0 = time.time()
     r = subprocess.run([*cmd, "--runs-dir", "A"], cwd=tmp_path, env=_env(data_dir, "1"), capture_output=True,
                        text=True, timeout=600)
-    took = time.time() - t0
-    assert r.returncode == 0 and "9 stages, 0 cached, 9 to run" in r.stderr, r.stderr[-3000:]
+    assert r.returncode == 0 and "15 stages, 0 cached, 15 to run" in r.stderr, r.stderr[-3000:]
+    secs = _stage_seconds(r.stderr)
     rng = random.Random(int(os.environ.get("FLATBENCH_KILL_SEED", "2026")))
-    kills, omps = [], [None, "1", None, "1"]
-    for omp in omps[:3]:  # three segments killed at random moments (OMP_NUM_THREADS unset, 1, unset)
+    runs = tmp_path / "C"
+    targets = ["train", "attack", "interpret", "train", "attack", "interpret", "attack", "train"]
+    kills = []  # (target kind, kinds in progress at the kill, OMP_NUM_THREADS, return code)
+    for i, kind in enumerate(targets):
+        omp = None if i % 2 == 0 else "1"
+        stale = set(runs.glob("*/.tmp/*"))
         p = subprocess.Popen([*cmd, "--runs-dir", "C"], cwd=tmp_path, env=_env(data_dir, omp),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        at = rng.uniform(0.15, 0.9) * took
-        try:
-            p.wait(timeout=at)
-        except subprocess.TimeoutExpired:
+        deadline = time.time() + 300
+        while p.poll() is None and kind not in _in_progress(runs, stale) and time.time() < deadline:
+            time.sleep(0.02)
+        if p.poll() is None:  # inside a `kind` stage (or past the deadline): kill somewhere in it
+            time.sleep(rng.uniform(0.0, 0.8) * secs.get(kind, 1.0))
+            busy = _in_progress(runs, stale)
             p.send_signal(signal.SIGKILL)
-            p.wait()
-        kills.append((round(at, 1), p.returncode))
-    r = subprocess.run([*cmd, "--runs-dir", "C"], cwd=tmp_path, env=_env(data_dir, omps[3]), capture_output=True,
+        else:
+            busy = set()
+        p.wait()
+        kills.append((kind, sorted(busy), omp, p.returncode))
+        if p.returncode == 0:
+            break  # the run finished before every target was reached: resume below has nothing to do
+    r = subprocess.run([*cmd, "--runs-dir", "C"], cwd=tmp_path, env=_env(data_dir, "1"), capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 0 and "Traceback" not in r.stderr, (kills, r.stderr[-3000:])
-    assert any(rc == -signal.SIGKILL for _, rc in kills), kills
-    a, c = cache_contents(tmp_path / "A"), cache_contents(tmp_path / "C")
+    killed = [k for k in kills if k[3] == -signal.SIGKILL]
+    assert len(killed) >= 8, kills
+    assert {"train", "attack", "interpret"} <= {b for k in killed for b in k[1]}, kills
+    assert {k[2] for k in killed} == {None, "1"}, kills
+    a, c = cache_contents(tmp_path / "A"), cache_contents(runs)
     assert sorted(a) == sorted(c) and len(a) > 20
     differ = [k for k in a if a[k] != c[k]]
     assert differ == [], (kills, differ)
     # the kills' leftovers are gone: temporary directories swept, partial progress consumed
-    runs = tmp_path / "C"
     assert [p for p in runs.glob("*/.tmp/*")] == [] and [p for p in runs.glob("*/.partial/*")] == []
 
 

@@ -55,6 +55,7 @@ from flatbench.interpret.consistency import (
 
 PAIR_MODES = ("paper", "succeeded", "attacked")
 DEFAULTS = defaults(HP)  # declared in flatbench.interpret.hp
+TIMING_METRICS = ("ig_seconds_per_pair", "lime_seconds_per_pair")
 # A text's IG is flagged when |delta| > max(DELTA_ABS, DELTA_REL * |f(x)[t] - f(baseline)[t]|).
 DELTA_ABS, DELTA_REL = 0.01, 0.05
 
@@ -269,7 +270,10 @@ def interpret_pairs(bundle, records: list[dict], hp: dict, seed: int, out: Path 
 
     if out is not None:
         out = Path(out)
-        (out / "summary.json").write_text(json.dumps({"metrics": metrics, "deviations": deviations, **extra},
+        # timings stay in the manifest's metrics: summary.json holds only what was computed, so
+        # the same stage gives the same bytes on every executor and after any kill/resume
+        stable = {k: v for k, v in metrics.items() if k not in TIMING_METRICS}
+        (out / "summary.json").write_text(json.dumps({"metrics": stable, "deviations": deviations, **extra},
                                                      indent=1, default=str))
         with open(out / "pairs.jsonl", "w", encoding="utf-8") as f:
             for row in rows:
