@@ -25,6 +25,7 @@ import re
 import shutil
 import socket
 import tempfile
+import threading
 import time
 import uuid
 import zipfile
@@ -361,14 +362,21 @@ class Cache:
                 shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_json(path: Path, obj) -> None:
-    """Write JSON atomically: a temporary file beside it, flushed to disk, then one rename."""
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a file whole or not at all: a temporary file beside it (unique per process and
+    thread), flushed to disk, then one rename. The one atomic-write helper of flatbench."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     with open(tmp, "w", encoding="utf-8") as f:
-        f.write(json.dumps(obj, indent=1, default=str))
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def write_json(path: Path, obj) -> None:
+    """Write JSON atomically (write_text_atomic)."""
+    write_text_atomic(path, json.dumps(obj, indent=1, default=str))
 
 
 def write_manifest(d: Path, kind: str, key: str, spec: dict, metrics: dict, deviations: list[str],

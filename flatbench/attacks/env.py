@@ -17,6 +17,7 @@ import threading
 from importlib import resources as _pkg_resources
 from pathlib import Path
 
+from flatbench.cache import write_text_atomic
 from flatbench.offline import (  # noqa: F401 (this layer's network API)
     PROBE_TIMEOUT_S,
     forced_offline,
@@ -128,13 +129,6 @@ def hf_cached(repo: str, filename: str = "config.json") -> str | None:
 
 # --------------------------------------------------------------------------- NLTK
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _nltk_find(resource: str) -> str | None:
     import nltk
 
@@ -153,14 +147,14 @@ def _write_stopwords_if_missing() -> None:
     target = nltk_data_dir() / "corpora" / "stopwords" / "english"
     if target.exists() or _nltk_find("corpora/stopwords/english") is not None:
         return
-    _atomic_write_text(target, packaged(_STOPWORDS_FILE).read_text(encoding="utf-8"))
+    write_text_atomic(target, packaged(_STOPWORDS_FILE).read_text(encoding="utf-8"))
 
 
 def _write_tagmap_if_missing() -> None:
     target = nltk_data_dir() / "taggers" / "universal_tagset" / "en-ptb.map"
     if target.exists() or _nltk_find("taggers/universal_tagset/en-ptb.map") is not None:
         return
-    _atomic_write_text(target, packaged(_TAGMAP_FILE).read_text(encoding="utf-8"))
+    write_text_atomic(target, packaged(_TAGMAP_FILE).read_text(encoding="utf-8"))
 
 
 @functools.lru_cache(maxsize=1)

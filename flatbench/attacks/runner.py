@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from flatbench.cache import write_text_atomic
+
 
 def _memoize_sentence_encoder(constraint) -> None:
     enc = constraint.encode
@@ -159,7 +161,7 @@ def _attack_items(model_dir, recipe, items, out_path, budget, accel, progress, o
     # Kept beside the partial records, so a resumed run still knows how its attack deviated.
     meta = Path(out_path).with_name("deviations.json")
     if _read_deviations(meta) is None:  # missing, or empty/corrupt (cut by a kill): (re)write it
-        _write_atomic(meta, json.dumps(deviations))
+        write_text_atomic(meta, json.dumps(deviations))
     t0 = time.perf_counter()
     with open(out_path, "a", encoding="utf-8") as f:
         for idx, text, label in tqdm(items, desc=f"attack {recipe}", disable=None if progress else True,
@@ -171,16 +173,6 @@ def _attack_items(model_dir, recipe, items, out_path, budget, accel, progress, o
     return {"seconds": time.perf_counter() - t0, "forward_seconds": wrapper.forward_seconds,
             "model_calls": wrapper.calls, "model_texts": wrapper.texts, "deviations": deviations,
             "memoised": memo}
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write a file whole or not at all: a temporary file beside it, then one rename."""
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _read_deviations(path: Path) -> list[str] | None:

@@ -29,14 +29,15 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from flatbench.report.paper import DATASET_COLS, PRETTY
+from flatbench.registry import ATTACKS, DATASET_NAMES
 
 __all__ = ["Raw", "escape", "table2_latex", "table3_latex", "table4_latex", "table5_latex",
            "standalone_document", "PREAMBLE"]
 
 MODEL_ORDER = ["lstm", "cnn", "bert", "deberta", "minilm"]
 METHOD_ORDER = ["base", "adv", "flat"]
-ATTACK_ORDER = ["textfooler", "pwws", "gene", "iga", "pso", "clare", "bae"]
-DATASET_ORDER = ["sst2", "imdb", "ag", "trec"]
+ATTACK_ORDER = ATTACKS.names()  # the registry's order: the paper's
+DATASET_ORDER = list(DATASET_NAMES)
 METRICS = ("AA", "KT", "TI")
 ALPHA = 0.05
 PREAMBLE = "\\documentclass{article}\n\\usepackage{booktabs,multirow,graphicx}\n"

@@ -11,6 +11,7 @@ from tabulate import tabulate
 from flatbench.interpret.plots import save_figure
 from flatbench.report import paper
 from flatbench.report.paper import PRETTY
+from flatbench.registry import ATTACKS
 from flatbench.results import (
     ALPHA,
     N_BOOT,
@@ -224,7 +225,7 @@ def transfer_table(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-TRANSFER_ORDER = ("pwws", "gene", "iga", "pso", "clare", "bae")
+TRANSFER_ORDER = tuple(a for a in ATTACKS.names() if a != "textfooler")  # Table 4: unforeseen by TextFooler-trained models
 
 
 def transfer_wide(df: pd.DataFrame) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from flatbench.registry import ATTACKS
 
-NAMES = ("textfooler", "pwws", "gene", "iga", "pso", "clare", "bae")
+NAMES = tuple(ATTACKS.names())
 
 
 def recipe(name: str):
