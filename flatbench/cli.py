@@ -231,11 +231,8 @@ def transfer(grid, train_attack, attacks, data_dir, runs_dir, models, datasets, 
     <reports-dir>/figures/<grid>_aa.png unless --no-write."""
     import dataclasses
 
-    from flatbench.report.latex import table4_latex
-    from flatbench.report.paper import table4 as paper4
-    from flatbench.report.tables import LATEX_NOTE, _comment, plot_transfer, transfer_report
-    from flatbench.results import aggregate_seeds, collect, csv_frame
-
+    from flatbench.report.tables import plot_transfer
+    from flatbench.results import csv_frame
 
     g = _grid(grid, models, datasets, methods, attacks or train_attack, seeds, overrides)
     planned = g.eval_attacks(g.cells[0])
@@ -247,6 +244,24 @@ def transfer(grid, train_attack, attacks, data_dir, runs_dir, models, datasets, 
         click.echo(f"not run here: {a} ({why})", err=True)
     if not _plan_and_run(run_grid, ctx, executor, dry_run, run=not cached_only):
         return
+    df, agg, md, tex = _transfer_texts(g, run_grid, ctx, planned, unavailable)
+    click.echo(md if fmt == "markdown" else tex)
+    if not no_write:
+        from pathlib import Path
+
+        for p in _write(g.name, reports_dir, leaderboards_dir, md, tex, csv_frame(df)) + \
+                plot_transfer(agg, Path(reports_dir) / "figures" / f"{g.name}_aa.png", g.description):
+            click.echo(f"wrote {p}", err=True)
+
+
+def _transfer_texts(g, run_grid, ctx, planned, unavailable):
+    """(per-seed frame, seed-aggregated frame, Markdown, LaTeX) of a Table 4 grid from the cache;
+    attacks whose resources are missing here are cells saying "online only: needs ..."."""
+    from flatbench.report.latex import table4_latex
+    from flatbench.report.paper import table4 as paper4
+    from flatbench.report.tables import LATEX_NOTE, _comment, transfer_report
+    from flatbench.results import aggregate_seeds, collect
+
     df, devs, prog = collect(run_grid, ctx)
     df = _with_unavailable(df, planned, unavailable)
     md = transfer_report(g, df, devs, prog, unavailable, "markdown")
@@ -263,13 +278,7 @@ def transfer(grid, train_attack, attacks, data_dir, runs_dir, models, datasets, 
                                                     "report for the tier B/C estimates)."),
                      _comment(f"{prog['done']}/{prog['total']} stages of the runnable attacks complete."),
                      _comment("Deviations from the paper:\n" + "\n".join("- " + d for d in devs))]) + "\n"
-    click.echo(md if fmt == "markdown" else tex)
-    if not no_write:
-        from pathlib import Path
-
-        for p in _write(g.name, reports_dir, leaderboards_dir, md, tex, csv_frame(df)) + \
-                plot_transfer(agg, Path(reports_dir) / "figures" / f"{g.name}_aa.png", g.description):
-            click.echo(f"wrote {p}", err=True)
+    return df, agg, md, tex
 
 
 def _with_unavailable(df, planned, unavailable):
@@ -381,13 +390,24 @@ def report(grid, data_dir, runs_dir, models, datasets, methods, attacks, seeds, 
     g = _grid(grid, models, datasets, methods, attacks, seeds, overrides)
     _require_runs_dir(runs_dir, f"flatbench run --grid {grid} --runs-dir {runs_dir}")
     ctx = _context(runs_dir, data_dir, g.name, mlflow_on=False, compute=False)
-    df, devs, prog = collect(g, ctx)
-    if fmt == "html":
-        from flatbench.report.html import html_report
+    if g.paper_table == "table4" and fmt != "html":
+        # Table 4 grids render as `flatbench transfer` does (online-only cells included)
+        import dataclasses
 
-        text = html_report(g, df, devs, prog, ctx)
+        planned = g.eval_attacks(g.cells[0])
+        unavailable = recipe_availability(planned)
+        run_grid = dataclasses.replace(g, measure={**g.measure, "eval_attacks": [
+            a for a in planned if a not in unavailable]})
+        df, _, md, tex = _transfer_texts(g, run_grid, ctx, planned, unavailable)
+        text = md if fmt == "markdown" else tex
     else:
-        text = render(g, df, devs, prog, fmt)
+        df, devs, prog = collect(g, ctx)
+        if fmt == "html":
+            from flatbench.report.html import html_report
+
+            text = html_report(g, df, devs, prog, ctx)
+        else:
+            text = render(g, df, devs, prog, fmt)
     if fmt != "html" or not output:
         click.echo(text)
     if csv_path:
