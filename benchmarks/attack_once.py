@@ -1,0 +1,146 @@
+"""One measured attack run in its own process (the unit of benchmarks/attack_throughput.py).
+
+    python benchmarks/attack_once.py --mode stock|ours --recipe pwws --model-dir DIR --n 50 [--workers 2]
+
+Prints one JSON line: the records (status and adversarial text per example), the seconds spent
+starting up (imports, model, attack build) and in the attack loop, and, for `--profile`, where
+the loop's time goes by component. Every measurement runs in a fresh process, so no cache
+(TextAttack's, or flatbench's memoised look-ups) carries over from one run to the next.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+T_START = time.perf_counter()
+
+
+def _items(n: int, seed: int):
+    import numpy as np
+
+    from flatbench.data.datasets import load_dataset
+
+    ds = load_dataset("sst2")
+    idx = sorted(np.random.default_rng(seed).choice(len(ds.test), n, replace=False).tolist())
+    return [(i, ds.test.texts[i], int(ds.test.labels[i])) for i in idx]
+
+
+def stock(model_dir: str, recipe: str, items, profile: bool) -> dict:
+    """textattack.Attacker with TextAttack's own PyTorchModelWrapper: what a user of the library runs."""
+    from flatbench.attacks.resources import ensure_nltk_env
+
+    ensure_nltk_env()
+    import textattack
+    import torch
+    from textattack.models.wrappers import PyTorchModelWrapper
+
+    from flatbench.attacks.recipes import build_attack
+    from flatbench.attacks.runner import result_record
+    from flatbench.models.bundle import ModelBundle
+
+    torch.set_num_threads(1)
+    bundle = ModelBundle.load(model_dir)
+    bundle.model.eval()  # stock Attacker never sets eval; the comparison needs equal models
+    wrapper = PyTorchModelWrapper(bundle.model, lambda texts: bundle.tokenizer.batch(texts).tolist())
+    attack, _ = build_attack(recipe, wrapper)
+    ds = textattack.datasets.Dataset([(t, y) for _, t, y in items])
+    args = textattack.AttackArgs(num_examples=len(items), silent=True, disable_stdout=True, random_seed=0)
+    startup = time.perf_counter() - T_START
+    prof = _profiler(profile)
+    t0 = time.perf_counter()
+    results = textattack.Attacker(attack, ds, args).attack_dataset()
+    loop = time.perf_counter() - t0
+    recs = [result_record(r, i, y) for r, (i, _, y) in zip(results, items)]
+    return {"records": recs, "startup_s": startup, "loop_s": loop, "profile": _components(prof, loop)}
+
+
+def ours(model_dir: str, recipe: str, items, workers: int, profile: bool, tmp: str) -> dict:
+    import torch
+
+    from flatbench.attacks.runner import run_attack
+
+    torch.set_num_threads(1)
+    startup = time.perf_counter() - T_START  # imports so far; the runner's own build is added below
+    prof = _profiler(profile and workers == 1)
+    t0 = time.perf_counter()
+    recs, stats = run_attack(model_dir, recipe, items, Path(tmp), workers=workers, progress=False, threads=1)
+    wall = time.perf_counter() - t0
+    # stats["seconds"]: the attack loop of the slowest worker (after its start-up and attack build)
+    return {"records": recs, "startup_s": startup + (wall - stats["seconds"]), "loop_s": stats["seconds"],
+            "forward_share": stats["forward_seconds"] / max(stats["seconds"] * stats["workers"], 1e-9),
+            "profile": _components(prof, stats["seconds"])}
+
+
+def _profiler(on: bool):
+    if not on:
+        return None
+    import cProfile
+
+    p = cProfile.Profile()
+    p.enable()
+    return p
+
+
+# Where a search's time goes: cumulative seconds of the functions that own each component.
+COMPONENTS = {
+    "model forward": [("flatbench/attacks/wrapper.py", "__call__"),
+                      ("textattack/models/wrappers/pytorch_model_wrapper.py", "__call__")],
+    "sentence encoder": [("constraints/semantics/sentence_encoders/sentence_encoder.py", "_check_constraint_many"),
+                         ("constraints/semantics/sentence_encoders/sentence_encoder.py", "_check_constraint")],
+    "candidate generation (transformation)": [("textattack/transformations/transformation.py", "__call__")],
+    "constraints (all, incl. encoder)": [("textattack/constraints/constraint.py", "call_many")],
+    "AttackedText.generate_new_attacked_text (incl. its __init__)": [
+        ("textattack/shared/attacked_text.py", "generate_new_attacked_text")],
+    "AttackedText.__init__ (all)": [("textattack/shared/attacked_text.py", "__init__")],
+}
+
+
+def _components(prof, loop_s: float) -> dict | None:
+    if prof is None:
+        return None
+    import pstats
+
+    prof.disable()
+    st = pstats.Stats(prof)
+    out = {}
+    for comp, fns in COMPONENTS.items():
+        tot = 0.0
+        for (file, line, name), (cc, nc, tt, ct, callers) in st.stats.items():
+            if name in {f for _, f in fns} and any(file.endswith(p) for p, f in fns if f == name):
+                tot += ct  # cumulative time of that function (none of these recurse)
+        out[comp] = round(tot, 3)
+    out["loop_s (profiled)"] = round(loop_s, 3)
+    return out
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mode", choices=("stock", "ours"), required=True)
+    ap.add_argument("--recipe", required=True)
+    ap.add_argument("--model-dir", required=True)
+    ap.add_argument("--n", type=int, default=50)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--tmp", default=None)
+    a = ap.parse_args(argv)
+    items = _items(a.n, a.seed)
+    if a.mode == "stock":
+        out = stock(a.model_dir, a.recipe, items, a.profile)
+    else:
+        import tempfile
+
+        tmp = a.tmp or tempfile.mkdtemp(prefix="flatbench-bench-")
+        out = ours(a.model_dir, a.recipe, items, a.workers, a.profile, tmp)
+    out.update(mode=a.mode, recipe=a.recipe, n=a.n, workers=a.workers if a.mode == "ours" else 1,
+               pid=os.getpid(), total_s=time.perf_counter() - T_START)
+    sys.stdout.write(json.dumps(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()

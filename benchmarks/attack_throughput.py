@@ -1,0 +1,163 @@
+"""Honest attack-throughput benchmark (issue: attack throughput, measured honestly).
+
+    python benchmarks/attack_throughput.py [--recipes pwws,textfooler] [--models cnn,lstm] [--n 50]
+        [--repeats 3] [--workers 2] [--e2e-n 50,500] [--out benchmarks/baselines/throughput.json]
+
+For each recipe and trained model (the same seeded SST2 test examples, the same Attack recipe):
+  (a) per process: flatbench's runner with 1 worker vs stock `textattack.Attacker`, attack loop
+      only (start-up excluded in both) and whole process (start-up included);
+  (b) parallel scaling: ours with N workers vs ours with 1, whole process;
+  (c) end to end with start-up: the whole process of stock vs ours with N workers, for each
+      --e2e-n.
+Every measurement is its own fresh process (benchmarks/attack_once.py), runs are interleaved
+(stock, ours-1, ours-N, then the next repeat in the opposite order), medians and min-max are
+reported, and the 1-minute load average is recorded before each run. Outcomes are compared
+example by example (status and adversarial text), not only the success rate. A profile of one
+ours-1 run per cell says where the remaining time goes, by component.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+HP = {"embedding": "glove50", "vocab_extra": 20000, "max_len": 50, "batch_size": 64, "lr": 0.001,
+      "epochs": 2, "freeze_emb": False}
+
+
+def trained_model(model: str, root: Path) -> Path:
+    """A seeded SST2 model (2 epochs: attack cost, not accuracy, is measured), trained once."""
+    d = root / f"{model}-sst2-s7"
+    if (d / "model.json").is_file():
+        return d
+    import torch
+
+    import flatbench.methods.base as base
+    from flatbench.data.datasets import load_dataset
+    from flatbench.registry import MODELS
+    from flatbench.training.loop import Example, train
+
+    torch.set_num_threads(1)
+    ds = load_dataset("sst2")
+    b = MODELS.get(model).build(ds, HP, seed=7, mask=False)
+    train(b, base, [Example(t, int(y)) for t, y in zip(ds.train.texts, ds.train.labels)], ds.dev, HP, seed=7)
+    d.mkdir(parents=True, exist_ok=True)
+    b.save(d)
+    return d
+
+
+def once(mode: str, recipe: str, model_dir: Path, n: int, workers: int = 1, profile: bool = False) -> dict:
+    load = os.getloadavg()[0]
+    cmd = [sys.executable, str(HERE / "attack_once.py"), "--mode", mode, "--recipe", recipe,
+           "--model-dir", str(model_dir), "--n", str(n), "--workers", str(workers)] + (["--profile"] if profile else [])
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise RuntimeError(f"{mode} {recipe} failed:\n{r.stderr[-3000:]}")
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    out.update(wall_s=wall, load1=load)
+    return out
+
+
+def agreement(a: list[dict], b: list[dict]) -> dict:
+    same_status = sum(x["status"] == y["status"] for x, y in zip(a, b))
+    same_text = sum(x["adversarial"] == y["adversarial"] for x, y in zip(a, b))
+    return {"n": len(a), "same_status": same_status, "same_text": same_text,
+            "differ_idx": [x["idx"] for x, y in zip(a, b) if (x["status"], x["adversarial"]) != (y["status"], y["adversarial"])]}
+
+
+def med(xs):
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "runs": len(xs)}
+
+
+def bench_cell(recipe: str, model: str, model_dir: Path, n: int, repeats: int, workers: int) -> dict:
+    runs = {"stock": [], "ours1": [], f"ours{workers}": []}
+    order = [("stock", 1), ("ours", 1), ("ours", workers)]
+    for rep in range(repeats):
+        for mode, w in (order if rep % 2 == 0 else order[::-1]):
+            key = "stock" if mode == "stock" else f"ours{w}"
+            r = once(mode, recipe, model_dir, n, w)
+            runs[key].append(r)
+            print(f"  {recipe} {model} {key} rep{rep}: loop {r['loop_s']:.1f}s, process {r['wall_s']:.1f}s, "
+                  f"load {r['load1']:.2f}", file=sys.stderr)
+    prof = once("ours", recipe, model_dir, n, 1, profile=True)["profile"]
+    prof_stock = once("stock", recipe, model_dir, n, 1, profile=True)["profile"]
+    ref = runs["stock"][0]["records"]
+    agree = {k: [agreement(ref, r["records"]) for r in v] for k, v in runs.items()}
+    loop = {k: med([r["loop_s"] for r in v]) for k, v in runs.items()}
+    wall = {k: med([r["wall_s"] for r in v]) for k, v in runs.items()}
+    wn = f"ours{workers}"
+    ratio = lambda num, den: [a / b for a, b in zip(num, den)]  # noqa: E731 (paired by repeat)
+    return {
+        "recipe": recipe, "model": model, "n": n, "workers": workers, "repeats": repeats,
+        "loop_s": loop, "process_s": wall,
+        "per_process_loop_speedup": med(ratio([r["loop_s"] for r in runs["stock"]], [r["loop_s"] for r in runs["ours1"]])),
+        "per_process_wall_speedup": med(ratio([r["wall_s"] for r in runs["stock"]], [r["wall_s"] for r in runs["ours1"]])),
+        "scaling_wall": med(ratio([r["wall_s"] for r in runs["ours1"]], [r["wall_s"] for r in runs[wn]])),
+        "e2e_speedup_workers": med(ratio([r["wall_s"] for r in runs["stock"]], [r["wall_s"] for r in runs[wn]])),
+        "forward_share_ours1": med([r["forward_share"] for r in runs["ours1"]]),
+        "agreement_vs_stock": agree, "identical": all(a["same_status"] == a["n"] == a["same_text"]
+                                                        for v in agree.values() for a in v),
+        "load1": med([r["load1"] for v in runs.values() for r in v]),
+        "profile_ours1": prof, "profile_stock": prof_stock,
+    }
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--recipes", default="pwws,textfooler")
+    ap.add_argument("--models", default="cnn,lstm")
+    ap.add_argument("--n", type=int, default=50)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--e2e-n", default="", help="extra sizes for (c), e.g. 500 (one repeat each)")
+    ap.add_argument("--models-dir", default=str(HERE / ".models"))
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args(argv)
+    report = {"machine": {"cpus": os.cpu_count(), "load1_start": os.getloadavg()[0]}, "cells": [], "e2e": []}
+    for model in a.models.split(","):
+        d = trained_model(model, Path(a.models_dir))
+        for recipe in a.recipes.split(","):
+            report["cells"].append(bench_cell(recipe, model, d, a.n, a.repeats, a.workers))
+            for n in [int(x) for x in a.e2e_n.split(",") if x]:
+                s, o = once("stock", recipe, d, n), once("ours", recipe, d, n, a.workers)
+                report["e2e"].append({"recipe": recipe, "model": model, "n": n, "workers": a.workers,
+                                      "stock_s": s["wall_s"], "ours_s": o["wall_s"], "speedup": s["wall_s"] / o["wall_s"],
+                                      "agreement": agreement(s["records"], o["records"]),
+                                      "load1": [s["load1"], o["load1"]]})
+    report["machine"]["load1_end"] = os.getloadavg()[0]
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(json.dumps(report, indent=1))
+    print(table(report))
+    return report
+
+
+def table(rep: dict) -> str:
+    rows = ["| recipe | model | n | stock loop s | ours-1 loop s | per-process loop speed-up | per-process process speed-up "
+            "| ours-N process s | scaling N vs 1 | end to end stock / ours-N | identical outcomes | forward share ours-1 | load |",
+            "|" + "---|" * 13]
+    f = lambda m: f"{m['median']:.2f} ({m['min']:.2f}–{m['max']:.2f})"  # noqa: E731
+    for c in rep["cells"]:
+        wn = f"ours{c['workers']}"
+        rows.append(f"| {c['recipe']} | {c['model']} | {c['n']} | {f(c['loop_s']['stock'])} | {f(c['loop_s']['ours1'])} "
+                    f"| {f(c['per_process_loop_speedup'])} | {f(c['per_process_wall_speedup'])} | {f(c['process_s'][wn])} "
+                    f"| {f(c['scaling_wall'])} | {f(c['e2e_speedup_workers'])} | {'yes' if c['identical'] else 'NO'} "
+                    f"| {c['forward_share_ours1']['median']:.0%} | {c['load1']['median']:.1f} |")
+    for e in rep["e2e"]:
+        rows.append(f"\nend to end, n = {e['n']}, {e['recipe']} {e['model']}: stock {e['stock_s']:.0f} s, ours ({e['workers']} "
+                    f"workers) {e['ours_s']:.0f} s, {e['speedup']:.2f}x; identical {e['agreement']['same_text']}/{e['agreement']['n']}")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    main()

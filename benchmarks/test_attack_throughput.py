@@ -1,0 +1,32 @@
+"""pytest-benchmark entry of the honest attack-throughput benchmark (attack_throughput.py): per
+process (ours with 1 worker vs stock textattack.Attacker), scaling (N workers vs 1) and whole
+processes with start-up, each run a fresh process, interleaved, outcomes compared example by
+example. Sizes: $FLATBENCH_BENCH_N examples (default 50), $FLATBENCH_BENCH_REPEATS repeats (3).
+
+    pytest benchmarks/test_attack_throughput.py --benchmark-only -s
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import attack_throughput as bench
+
+N = int(os.environ.get("FLATBENCH_BENCH_N", "50"))
+REPEATS = int(os.environ.get("FLATBENCH_BENCH_REPEATS", "3"))
+
+
+@pytest.mark.parametrize("model", ["cnn", "lstm"])
+@pytest.mark.parametrize("recipe", ["pwws", "textfooler"])
+def test_attack_throughput(benchmark, recipe, model):
+    d = bench.trained_model(model, Path(bench.HERE) / ".models")
+    out = {}
+    benchmark.pedantic(lambda: out.update(bench.bench_cell(recipe, model, d, N, REPEATS, 2)), rounds=1, iterations=1)
+    info = {k: v for k, v in out.items() if k not in ("agreement_vs_stock",)}
+    benchmark.extra_info.update(info)
+    print("\n" + bench.table({"cells": [out], "e2e": []}))
+    # the same search on the same model reaches the same outcome on every example
+    assert out["identical"], out["agreement_vs_stock"]
