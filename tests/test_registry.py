@@ -7,7 +7,7 @@ from flatbench.registry import ATTACKS, METHODS, MODELS, grid_names
 
 def test_names_follow_the_conventions():
     assert MODELS.names()[:4] == ["lstm", "cnn", "bert", "deberta"]
-    assert METHODS.names() == ["base", "adv", "flat"]
+    assert METHODS.names()[:3] == ["base", "adv", "flat"]  # the paper's; defences beyond it follow (freelb)
     assert ATTACKS.names() == ["textfooler", "pwws", "gene", "iga", "pso", "clare", "bae"]
     assert {"smoke", "table2", "table3", "table4", "table5"} <= set(grid_names())
 
