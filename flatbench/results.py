@@ -232,7 +232,9 @@ def add_paired_tests(df: pd.DataFrame, data: Callable[[object], tuple], keys=("m
         return cache[i]
 
     for i, r in recs.items():
-        if r.get("method") not in ("flat", "adv") or not isinstance(r.get("attack"), str):
+        # every method is tested against base; FLAT also against adv (defences beyond the paper,
+        # e.g. freelb, against base only)
+        if r.get("method") in (None, "base") or not isinstance(r.get("attack"), str):
             continue
         refs = {"base": find(r, "base", False)}
         if r["method"] == "flat":
@@ -501,6 +503,14 @@ def with_aggregates(df: pd.DataFrame, agg: pd.DataFrame | None = None) -> pd.Dat
 
 
 COMPARISONS = (("FLAT>adv", "flat", "adv"), ("FLAT>base", "flat", "base"), ("adv>base", "adv", "base"))
+PAPER_METHODS = ("base", "adv", "flat")
+
+
+def comparisons(df: pd.DataFrame | None = None) -> tuple:
+    """The paper's three comparisons, then "<method>>base" for every other method in ``df``."""
+    extra = [] if df is None or df.empty or "method" not in df.columns else \
+        [m for m in dict.fromkeys(df["method"].dropna()) if m not in PAPER_METHODS]
+    return COMPARISONS + tuple((f"{m}>base", m, "base") for m in extra)
 
 
 def orderings(df: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
@@ -520,7 +530,7 @@ def orderings(df: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
         return (_nan(a.get("seed")) and _nan(b.get("seed"))) or a.get("seed") == b.get("seed")
 
     out = []
-    for name, hi, lo in COMPARISONS:
+    for name, hi, lo in comparisons(df):
         for r in recs:
             if r.get("method") != hi:
                 continue
@@ -545,7 +555,10 @@ def ordering_counts(orders: pd.DataFrame) -> pd.DataFrame:
     """Per comparison and metric: n (comparable), holds, significant, reversed (significant the
     other way) counts."""
     rows = []
-    for name, _, _ in COMPARISONS:
+    names = [c[0] for c in COMPARISONS] + [c for c in dict.fromkeys(orders["comparison"]) if c not in
+                                           {n for n, _, _ in COMPARISONS}] if not orders.empty else \
+        [c[0] for c in COMPARISONS]
+    for name in names:
         for m in METRICS:
             g = orders[(orders["comparison"] == name) & (orders["metric"] == m)] if not orders.empty else orders
             comp = g[g["holds"].notna()] if not g.empty else g

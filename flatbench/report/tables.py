@@ -55,9 +55,10 @@ def _diff(ours, ref, digits=2):
 
 def marks(r: dict, metric: str, alpha: float = ALPHA) -> str:
     """Significance marks of a cell: on FLAT rows † = differs from adv, ‡ = differs from base;
-    on adv rows ‡ = differs from base (paired two-sided test, p < alpha)."""
+    on the rows of every other method but base (adv, freelb) ‡ = differs from base (paired
+    two-sided test, p < alpha)."""
     method = r.get("method")
-    refs = {"flat": (("adv", MARK_ADV), ("base", MARK_BASE)), "adv": (("base", MARK_BASE),)}.get(method, ())
+    refs = {"flat": (("adv", MARK_ADV), ("base", MARK_BASE)), "base": ()}.get(method, (("base", MARK_BASE),))
     out = ""
     for ref, sym in refs:
         p = _f(r.get(f"{metric}_p_{ref}"))
@@ -279,7 +280,7 @@ def transfer_orderings(df: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
 TRANSFER_NOTE = ("AA = after-attack accuracy (%) on a seeded random subset of the SST2 test set (seed 13; the "
                  "attacked count is in the CSV, `attacked_n`). 95 % CIs in brackets: exact binomial "
                  "(Clopper–Pearson) over the attacked examples (robust = the attack failed). Marks: "
-                 f"{MARK_ADV} FLAT differs from adv, {MARK_BASE} FLAT or adv differs from base (exact McNemar test "
+                 f"{MARK_ADV} FLAT differs from adv, {MARK_BASE} FLAT, adv or another defence (e.g. freelb) differs from base (exact McNemar test "
                  f"of per-example robustness on the shared examples, p < {ALPHA:g}). Paper BAE cells are "
                  "reconstructed from broken OCR (shared/paper/table4_bae_reconstruction.csv): \"(A)\" = fragment "
                  "and tail agree (transcribed), \"~x (B)\" = tens digit + tail, unconfirmed, \"~x (C)\" = the "
@@ -526,12 +527,17 @@ def orderings_table(orders: pd.DataFrame) -> pd.DataFrame:
     if orders.empty:
         return pd.DataFrame()
     rows = []
-    keys = ["attack", "model", "dataset", "train_attack"]
-    for k, g in orders.groupby(keys, sort=False):
+    orders = orders.copy()
+    # a row per model/dataset/attack: the comparisons of a defence without a train attack
+    # (freelb>base) join the row of the models trained with that same attack
+    ta = orders["train_attack"].fillna("")
+    orders["row_ta"] = [t if t and t != a else "" for t, a in zip(ta, orders["attack"])]
+    comps = list(dict.fromkeys(["FLAT>adv", "FLAT>base", "adv>base", *orders["comparison"]]))
+    for k, g in orders.groupby(["attack", "model", "dataset", "row_ta"], sort=False):
         row = {"Attack": _p(k[0]), "Model": _p(k[1]), "Dataset": _p(k[2])}
-        if k[3] and k[3] != k[0]:
+        if k[3]:
             row["Attack"] += f" (trained {_p(k[3])})"
-        for comp in ("FLAT>adv", "FLAT>base", "adv>base"):
+        for comp in comps:
             for m in ("AA", "KT", "TI"):
                 row[f"{comp} {m}"] = _ordering_cell(g[(g["comparison"] == comp) & (g["metric"] == m)])
         rows.append(row)
@@ -543,7 +549,7 @@ def orderings_summary(orders: pd.DataFrame) -> str:
     significantly (p < 0.05), of how many comparable, per metric; and significant reversals."""
     counts = ordering_counts(orders)
     lines = []
-    for comp in ("FLAT>adv", "FLAT>base", "adv>base"):
+    for comp in dict.fromkeys(counts["comparison"]):
         c = counts[counts["comparison"] == comp]
         parts = [f"{r.metric} {r.significant}/{r.n}" + (f" (reversed: {r.reversed})" if r.reversed else "")
                  for r in c.itertuples()]
@@ -555,7 +561,7 @@ LEGEND = (f"95 % CIs in brackets. AA and clean accuracy: exact binomial (Clopper
           f"(test) examples, robust = the attack failed. KT/TI: seeded stratified bootstrap ({N_BOOT} "
           "replicates, pairs resampled within each gold class) of the class-macro mean. "
           f"Marks (two-sided paired tests, p < {ALPHA:g}, on the examples both models share, joined by "
-          f"example id): {MARK_ADV} FLAT differs from adv (same train attack), {MARK_BASE} FLAT or adv differs "
+          f"example id): {MARK_ADV} FLAT differs from adv (same train attack), {MARK_BASE} FLAT, adv or another defence (e.g. freelb) differs "
           "from base, same model/dataset/attack/seed; AA by the exact McNemar test of per-example "
           f"robustness, KT/TI by a sign-flip permutation test ({N_PERM} draws) of the class-macro mean "
           "difference. Pair rule: KT/TI \"ours\" (the headline) use the paper's pairs, every attacked "
@@ -666,7 +672,7 @@ def report(grid, df: pd.DataFrame, deviations: list[str], progress: dict, fmt: s
 
 CLEAN_NOTE = "95 % CIs in brackets: exact binomial (Clopper–Pearson) over the test examples."
 LEGEND_SHORT = (f"95 % CIs in brackets: exact binomial (Clopper–Pearson) over the attacked examples (robust = "
-                f"the attack failed). Marks: {MARK_ADV} FLAT differs from adv, {MARK_BASE} FLAT or adv differs from "
+                f"the attack failed). Marks: {MARK_ADV} FLAT differs from adv, {MARK_BASE} FLAT, adv or another defence (e.g. freelb) differs from "
                 f"base (exact McNemar test on the shared examples, p < {ALPHA:g}).")
 ABLATION_NOTE = ("95 % CIs in brackets: exact binomial (Clopper–Pearson), SA over the test examples, AA over "
                  "the attacked examples (robust = the attack failed).")
