@@ -5,17 +5,24 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from flatbench.data.datasets import dataset_info
+from flatbench.settings import cell_hp
 
 # Order-of-magnitude costs. LSTM/CNN/MiniLM: measured on this project's 2-core CPU machine while
 # other runs shared it (so upper bounds), one torch thread per process. BERT/DeBERTa: guesses for
 # one GPU (never measured here).
-SEC_PER_EXAMPLE_EPOCH = {"lstm": 3e-3, "cnn": 3e-3, "minilm": 0.25, "bert": 4e-3, "deberta": 6e-3}
+# Word models re-measured 2026-12-02 (table3_cpu, 3 processes on 2 cores): 0.5-1.4e-3 s.
+SEC_PER_EXAMPLE_EPOCH = {"lstm": 1e-3, "cnn": 1e-3, "minilm": 0.25, "bert": 4e-3, "deberta": 6e-3}
+# a method's training step against base's (freelb: K = 5 ascent steps, measured 3.3e-3 s vs 0.5-0.7e-3)
+METHOD_TRAIN_FACTOR = {"freelb": 4.0}
 # per attacked example of SST2's length (19 words) against an LSTM/CNN, TextAttack 0.3.11 through
-# our runner, scaled by a dataset's average length. Measured 2026-12-01 on the loaded 2-core
-# machine (median over the table3_cpu stages): PWWS 0.08-0.35 s, TextFooler with the calibrated
-# bound and USE-m3 0.18-0.67 s (TREC 0.04-0.13 s). gene/iga: 2026-11 measurements; pso/clare/bae
-# cannot run offline and are guesses.
-SEC_PER_ATTACK = {"pwws": 0.25, "textfooler": 0.3, "gene": 4.7, "iga": 1.9, "pso": 10.0, "clare": 10.0, "bae": 3.0}
+# our runner, scaled by (a dataset's average length / 19) ** ATTACK_LEN_EXP. Re-measured
+# 2026-12-02 on the loaded 2-core machine (medians over the table3_cpu stages): TextFooler with
+# the calibrated bound and USE-m3 0.12-0.19 s on SST2, 0.06-0.07 s on TREC; PWWS 0.022 s on TREC
+# (0.08-0.35 s on SST2 in 2026-12-01's run); Gene 1.2 s (CNN) to ~18 s (LSTM, 3 processes on 2
+# cores) on SST2; IGA: 2026-11 measurement; pso/clare/bae cannot run offline and are guesses.
+SEC_PER_ATTACK = {"pwws": 0.15, "textfooler": 0.15, "gene": 6.0, "iga": 1.9, "pso": 10.0, "clare": 10.0, "bae": 3.0}
+# PWWS scores every word's every WordNet synonym: its cost grows faster than linearly with length
+ATTACK_LEN_EXP = {"pwws": 2.5}
 REFERENCE_LEN = 19
 # how much dearer a victim-model query is than an LSTM/CNN query (MiniLM measured: PWWS 12x,
 # TextFooler 3x, whose cost is mostly its sentence encoder)
@@ -31,18 +38,22 @@ def estimate_seconds(stage) -> float:
     kind = stage.kind
     cell = stage.owner()
     info = dataset_info(cell.dataset)
-    n_train = cell.hp.get("train_n") or info.paper["train"]
+    hp = cell_hp(cell)
+    n_train = hp["train_n"] or info.paper["train"]
     per = SEC_PER_EXAMPLE_EPOCH.get(cell.model, 1e-3)
     if kind == "train":
-        ep = cell.hp.get("round_epochs", cell.hp.get("epochs", 10)) if stage.round else cell.hp.get("epochs", 10)
-        return n_train * ep * per * (1.1 if stage.round else 1)  # + D' in rounds
+        ep = (hp.get("round_epochs") or hp["epochs"]) if stage.round else hp["epochs"]
+        return n_train * ep * per * (1.1 if stage.round else 1) * METHOD_TRAIN_FACTOR.get(cell.method, 1.0)
     if kind == "attack":
         n = stage.n or (n_train if stage.split == "train" else info.paper["test"])
-        length = info.paper.get("avg_len", REFERENCE_LEN) / REFERENCE_LEN
+        r = info.paper.get("avg_len", REFERENCE_LEN) / REFERENCE_LEN
+        # the exponent is measured between TREC's and SST2's lengths only; longer texts (IMDB,
+        # AG) are extrapolated linearly, as before any measurement
+        length = r ** ATTACK_LEN_EXP.get(stage.recipe, 1.3) if r < 1 else r
         return n * SEC_PER_ATTACK.get(stage.recipe, 5.0) * length * ATTACK_MODEL_FACTOR.get(cell.model, 1.0)
     if kind == "interpret":
         pairs = (stage.attack.n or info.paper["test"]) * SUCCESS_SHARE
-        lime = min(pairs, float(cell.hp.get("lime_pairs", 1000))) * float(cell.hp.get("lime_samples", 1000)) / 1000
+        lime = min(pairs, float(hp["lime_pairs"])) * float(hp["lime_samples"]) / 1000
         return pairs * IG_SEC_PER_PAIR.get(cell.model, 1.0) + lime * LIME_SEC_PER_PAIR.get(cell.model, 10.0)
     if kind == "evaluate":  # dev + test forward passes, ~1/3 of a training step each
         return (info.paper["test"] + info.paper.get("dev", 0)) * per / 3 + 5.0
