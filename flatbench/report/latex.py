@@ -173,9 +173,11 @@ class _Ctx:
         return "{\\scriptsize\\textit{%s}}" % _fixed(v, digits)
 
     def marks(self, row, metric) -> str:
-        if row is None or row.get("method") != "flat":
+        # as the Markdown tables: FLAT vs adv (dagger) and vs base; every other method but base vs base
+        if row is None or row.get("method") in (None, "base"):
             return ""
-        p_adv, p_base = _get(row, f"{metric}_p_adv"), _get(row, f"{metric}_p_base")
+        p_adv = _get(row, f"{metric}_p_adv") if row.get("method") == "flat" else None
+        p_base = _get(row, f"{metric}_p_base")
         m = ""
         for p, sym in ((p_adv, "\\dagger"), (p_base, "\\ddagger")):
             if isinstance(p, float):
@@ -191,8 +193,8 @@ class _Ctx:
         if "bold" in self.used:
             parts.append(self.bold_text)
         if self.tested:
-            parts.append(f"$^{{\\dagger}}$/$^{{\\ddagger}}$: FLAT differs significantly from adv/base "
-                         f"($p<{ALPHA:g}$).")
+            parts.append(f"$^{{\\dagger}}$: FLAT differs significantly from adv; $^{{\\ddagger}}$: FLAT, adv "
+                         f"or another defence differs significantly from base ($p<{ALPHA:g}$).")
         if "paper" in self.used:
             parts.append("\\textit{Italic} lines: the paper's numbers.")
         if "missing" in self.used:
@@ -335,7 +337,9 @@ def table3_latex(df: pd.DataFrame, *, caption, label, paper: pd.DataFrame | None
         raise ValueError("attacks_as must be 'rows' or 'columns'")
     d = _prep(df)
     d = d[d["attack"].notna()]
-    d = d[(d["method"] == "base") | (d["train_attack"] == d["attack"])]
+    # base and defences without a train attack (freelb) under every attack; adv/FLAT under their own
+    ta = d["train_attack"].fillna("").astype(str)
+    d = d[(d["method"] == "base") | (ta == "") | (ta == d["attack"])]
     if d.empty:
         raise ValueError("no Table 3 rows (attacked rows of base models, or of adv/FLAT models "
                          "evaluated with their own train_attack)")
