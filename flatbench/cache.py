@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flatbench.errors import FlatbenchError
+from flatbench.notices import warn
 
 MANIFEST = "manifest.json"
 TMP, PARTIAL, BAD = ".tmp", ".partial", ".bad"
@@ -230,8 +231,6 @@ class Cache:
 
     def report_bad(self, kind: str, key: str, problem: str, label: str | None = None) -> Path | None:
         """One warning line, and the entry moved aside so the stage is recomputed."""
-        from flatbench.notices import warn
-
         dest = self.move_aside(kind, key, problem)
         where = self._rel(self.dir(kind, key))
         warn(f"{label + ' ' if label else ''}{where}: {problem}; moved to "

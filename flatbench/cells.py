@@ -14,6 +14,7 @@ from pathlib import Path
 from flatbench.errors import ConfigError, UnknownNameError
 from flatbench.hparams import _is_int
 from flatbench.hparams import check as check_hp
+from flatbench.notices import warn
 from flatbench.registry import ATTACKS, DATASET_NAMES, METHODS, MODELS, grid_names
 
 
@@ -275,8 +276,6 @@ def load_grid(name_or_path: str, models=None, datasets=None, methods=None, attac
     if not cells:
         raise ConfigError(f"grid {gname} has no cell: {empty[0]}" if empty else
                           f"grid {gname}: the filters leave no cell")
-    from flatbench.notices import warn
-
     for msg in empty:
         warn(f"grid {gname}: {msg}")
     return Grid(raw.get("name", str(name_or_path)), raw.get("description", ""), raw.get("paper_table"),

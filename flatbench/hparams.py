@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flatbench.errors import ConfigError
+from flatbench.registry import METHODS
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,6 @@ def method_hp(method_module, rounds: bool = False) -> dict[str, P]:
 
 def all_declared() -> dict[str, P]:
     """Every hyper-parameter any registered component declares (for unknown-name checks)."""
-    from flatbench.registry import METHODS
-
     out: dict[str, P] = {}
     for ref in set(MODEL_HP.values()):
         out.update(_load(ref))

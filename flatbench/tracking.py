@@ -27,6 +27,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from flatbench.cache import pid_alive
 from flatbench.notices import first_line, warn
 
 EXPERIMENT = "flatbench"
@@ -217,8 +218,6 @@ class Tracker:
         who = run.data.tags.get(PID_TAG, "")
         host, _, pid = who.rpartition(":")
         if host == socket.gethostname() and pid.isdigit():
-            from flatbench.cache import pid_alive
-
             return not pid_alive(int(pid))
         return True
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flatbench.attacks import resources as R
-from flatbench.errors import ResourceMissingError
+from flatbench.errors import ConfigError, ResourceMissingError
 from flatbench.hparams import P
 
 
@@ -54,8 +54,6 @@ HP = {
 
 def resolve_options(options: dict | None) -> dict:
     """The attack options with defaults filled in; a bad value is a ConfigError (one line)."""
-    from flatbench.errors import ConfigError
-
     out = dict(DEFAULT_OPTIONS)
     for k, v in (options or {}).items():
         if k not in OPTIONS:
