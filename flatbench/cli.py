@@ -659,21 +659,17 @@ def hp_cmd(grid):
     from flatbench import hparams as H
     from flatbench.registry import METHODS
 
-    owners: dict[str, list[str]] = {}
-    decl = {}
     groups = [(f"model:{m}", H.model_hp(m)) for m in H.MODEL_HP] + \
         [(f"method:{m}", H.method_hp(METHODS.get(m), rounds=True)) for m in METHODS.names()] + \
         [("train", H.train_hp()), ("rounds", H.rounds_hp()), ("attack", H.attack_hp()),
          ("interpret", H.interpret_hp()), ("settings", H.SETTINGS)]
+    decl: dict = {}
+    defaults: dict[str, dict[str, str]] = {}  # name -> {owner: default}, in declaration order
     for owner, d in groups:
         for k, p in d.items():
-            owners.setdefault(k, []).append(owner)
             decl.setdefault(k, p)
-    defaults: dict[str, dict[str, str]] = {}
-    for owner, d in groups:
-        for k, p in d.items():
             defaults.setdefault(k, {})[owner] = json.dumps(p.default)
-    rows = [[k, ", ".join(owners[k]), (next(iter(defaults[k].values())) if len(set(defaults[k].values())) == 1
+    rows = [[k, ", ".join(defaults[k]), (next(iter(defaults[k].values())) if len(set(defaults[k].values())) == 1
              else ", ".join(f"{o.split(':')[-1]} {v}" for o, v in defaults[k].items())),
              decl[k]._want(), decl[k].doc] for k in sorted(decl)]
     click.echo(tabulate(rows, headers=["name", "declared by", "default", "takes", "meaning"], tablefmt="github"))

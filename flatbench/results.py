@@ -555,10 +555,8 @@ def ordering_counts(orders: pd.DataFrame) -> pd.DataFrame:
     """Per comparison and metric: n (comparable), holds, significant, reversed (significant the
     other way) counts."""
     rows = []
-    names = [c[0] for c in COMPARISONS] + [c for c in dict.fromkeys(orders["comparison"]) if c not in
-                                           {n for n, _, _ in COMPARISONS}] if not orders.empty else \
-        [c[0] for c in COMPARISONS]
-    for name in names:
+    present = [] if orders.empty else list(orders["comparison"])
+    for name in dict.fromkeys([c[0] for c in COMPARISONS] + present):  # the paper's first, then the rest
         for m in METRICS:
             g = orders[(orders["comparison"] == name) & (orders["metric"] == m)] if not orders.empty else orders
             comp = g[g["holds"].notna()] if not g.empty else g

@@ -14,8 +14,9 @@ DEFAULT_THREADS = H.SETTINGS["threads"].default  # torch threads per stage; numb
 
 def stage_threads(hp: dict) -> int:
     t = hp.get("threads", DEFAULT_THREADS)
-    if isinstance(t, bool) or not isinstance(t, int) or t < 1:
-        raise ConfigError(f"threads = {t!r}: must be a positive integer")
+    problem = H.SETTINGS["threads"].problem(t)  # the declared check, not a second copy of it
+    if problem:
+        raise ConfigError(f"threads = {t!r}: must be {problem}")
     return t
 
 
