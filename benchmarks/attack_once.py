@@ -2,6 +2,10 @@
 
     python benchmarks/attack_once.py --mode stock|ours --recipe pwws --model-dir DIR --n 50 [--workers 2]
 
+`--recipe` and `--model-dir` may list several (comma-separated): the process then runs one stage
+per (model, recipe), in that order, as a grid run does (stock: one Attack built and one
+`Attacker` run per stage; ours: one `run_attack` per stage, sharing its standing workers).
+
 Prints one JSON line: the records (status and adversarial text per example), the seconds spent
 starting up (imports, model, attack build) and in the attack loop, and, for `--profile`, where
 the loop's time goes by component. Every measurement runs in a fresh process, so no cache
@@ -30,7 +34,11 @@ def _items(n: int, seed: int):
     return [(i, ds.test.texts[i], int(ds.test.labels[i])) for i in idx]
 
 
-def stock(model_dir: str, recipe: str, items, profile: bool) -> dict:
+def _stages(model_dirs: str, recipes: str):
+    return [(m, r) for m in model_dirs.split(",") for r in recipes.split(",")]
+
+
+def stock(model_dirs: str, recipes: str, items, profile: bool) -> dict:
     """textattack.Attacker with TextAttack's own PyTorchModelWrapper: what a user of the library runs."""
     from flatbench.attacks.resources import ensure_nltk_env
 
@@ -44,36 +52,42 @@ def stock(model_dir: str, recipe: str, items, profile: bool) -> dict:
     from flatbench.models.bundle import ModelBundle
 
     torch.set_num_threads(1)
-    bundle = ModelBundle.load(model_dir)
-    bundle.model.eval()  # stock Attacker never sets eval; the comparison needs equal models
-    wrapper = PyTorchModelWrapper(bundle.model, lambda texts: bundle.tokenizer.batch(texts).tolist())
-    attack, _ = build_attack(recipe, wrapper)
-    ds = textattack.datasets.Dataset([(t, y) for _, t, y in items])
-    args = textattack.AttackArgs(num_examples=len(items), silent=True, disable_stdout=True, random_seed=0)
-    startup = time.perf_counter() - T_START
-    prof = _profiler(profile)
-    t0 = time.perf_counter()
-    results = textattack.Attacker(attack, ds, args).attack_dataset()
-    loop = time.perf_counter() - t0
-    recs = [result_record(r, i, y) for r, (i, _, y) in zip(results, items)]
+    startup, loop, recs, prof = None, 0.0, [], None
+    for model_dir, recipe in _stages(model_dirs, recipes):
+        bundle = ModelBundle.load(model_dir)
+        bundle.model.eval()  # stock Attacker never sets eval; the comparison needs equal models
+        wrapper = PyTorchModelWrapper(bundle.model, lambda texts, b=bundle: b.tokenizer.batch(texts).tolist())
+        attack, _ = build_attack(recipe, wrapper)
+        ds = textattack.datasets.Dataset([(t, y) for _, t, y in items])
+        args = textattack.AttackArgs(num_examples=len(items), silent=True, disable_stdout=True, random_seed=0)
+        if startup is None:
+            startup = time.perf_counter() - T_START
+            prof = _profiler(profile)
+        t0 = time.perf_counter()
+        results = textattack.Attacker(attack, ds, args).attack_dataset()
+        loop += time.perf_counter() - t0
+        recs += [result_record(r, i, y) for r, (i, _, y) in zip(results, items)]
     return {"records": recs, "startup_s": startup, "loop_s": loop, "profile": _components(prof, loop)}
 
 
-def ours(model_dir: str, recipe: str, items, workers: int, profile: bool, tmp: str) -> dict:
+def ours(model_dirs: str, recipes: str, items, workers: int, profile: bool, tmp: str) -> dict:
     import torch
 
     from flatbench.attacks.runner import run_attack
 
     torch.set_num_threads(1)
-    startup = time.perf_counter() - T_START  # imports so far; the runner's own build is added below
     prof = _profiler(profile and workers == 1)
-    t0 = time.perf_counter()
-    recs, stats = run_attack(model_dir, recipe, items, Path(tmp), workers=workers, progress=False, threads=1)
-    wall = time.perf_counter() - t0
-    # stats["seconds"]: the attack loop of the slowest worker (after its start-up and attack build)
-    return {"records": recs, "startup_s": startup + (wall - stats["seconds"]), "loop_s": stats["seconds"],
-            "forward_share": stats["forward_seconds"] / max(stats["seconds"] * stats["workers"], 1e-9),
-            "profile": _components(prof, stats["seconds"])}
+    loop, fwd, recs = 0.0, 0.0, []
+    for k, (model_dir, recipe) in enumerate(_stages(model_dirs, recipes)):
+        r, stats = run_attack(model_dir, recipe, items, Path(tmp) / f"stage{k}", workers=workers, progress=False,
+                              threads=1)
+        # stats["seconds"]: the attack loop of the slowest shard (after its start-up and attack build)
+        loop += stats["seconds"]
+        fwd += stats["forward_seconds"] / max(stats["workers"], 1)
+        recs += r
+    total = time.perf_counter() - T_START
+    return {"records": recs, "startup_s": total - loop, "loop_s": loop,
+            "forward_share": fwd / max(loop, 1e-9), "profile": _components(prof, loop)}
 
 
 def _profiler(on: bool):

@@ -8,7 +8,11 @@ For each recipe and trained model (the same seeded SST2 test examples, the same 
       only (start-up excluded in both) and whole process (start-up included);
   (b) parallel scaling: ours with N workers vs ours with 1, whole process;
   (c) end to end with start-up: the whole process of stock vs ours with N workers, for each
-      --e2e-n.
+      --e2e-n;
+  (d) with --stages-n: one process running every (model, recipe) as a stage, as a grid run does
+      (stock builds an Attack and runs an Attacker per stage; ours calls run_attack per stage and
+      keeps its workers, resources and built attacks from stage to stage), stock vs ours-1 vs
+      ours-N, whole process.
 Every measurement is its own fresh process (benchmarks/attack_once.py), runs are interleaved
 (stock, ours-1, ours-N, then the next repeat in the opposite order), medians and min-max are
 reported, and the 1-minute load average is recorded before each run. Outcomes are compared
@@ -112,6 +116,32 @@ def bench_cell(recipe: str, model: str, model_dir: Path, n: int, repeats: int, w
     }
 
 
+def bench_stages(recipes: str, model_dirs: str, n: int, repeats: int, workers: int) -> dict:
+    """(d): all (model, recipe) stages in one process each, interleaved like bench_cell."""
+    runs = {"stock": [], "ours1": [], f"ours{workers}": []}
+    order = [("stock", 1), ("ours", 1), ("ours", workers)]
+    for rep in range(repeats):
+        for mode, w in (order if rep % 2 == 0 else order[::-1]):
+            key = "stock" if mode == "stock" else f"ours{w}"
+            r = once(mode, recipes, model_dirs, n, w)
+            runs[key].append(r)
+            print(f"  stages x{len(r['records']) // n} {key} rep{rep}: process {r['wall_s']:.1f}s (loop {r['loop_s']:.1f}s), "
+                  f"load {r['load1']:.2f}", file=sys.stderr)
+    ref = runs["stock"][0]["records"]
+    agree = {k: [agreement(ref, r["records"]) for r in v] for k, v in runs.items()}
+    wall = {k: [r["wall_s"] for r in v] for k, v in runs.items()}
+    wn = f"ours{workers}"
+    ratio = lambda num, den: [a / b for a, b in zip(num, den)]  # noqa: E731
+    return {"recipes": recipes, "models": model_dirs, "n": n, "stages": len(ref) // n, "workers": workers,
+            "repeats": repeats, "process_s": {k: med(v) for k, v in wall.items()},
+            "startup_s": {k: med([r["startup_s"] for r in v]) for k, v in runs.items()},
+            "speedup_ours1": med(ratio(wall["stock"], wall["ours1"])),
+            f"speedup_{wn}": med(ratio(wall["stock"], wall[wn])),
+            "agreement_vs_stock": agree,
+            "identical": all(a["same_status"] == a["n"] == a["same_text"] for v in agree.values() for a in v),
+            "load1": med([r["load1"] for v in runs.values() for r in v])}
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser()
     ap.add_argument("--recipes", default="pwws,textfooler")
@@ -120,6 +150,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--e2e-n", default="", help="extra sizes for (c), e.g. 500 (one repeat each)")
+    ap.add_argument("--stages-n", type=int, default=0,
+                    help="(d): run every model x recipe as stages of one process on this many examples")
+    ap.add_argument("--stages-repeats", type=int, default=2)
     ap.add_argument("--models-dir", default=str(HERE / ".models"))
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
@@ -134,6 +167,9 @@ def main(argv=None) -> dict:
                                       "stock_s": s["wall_s"], "ours_s": o["wall_s"], "speedup": s["wall_s"] / o["wall_s"],
                                       "agreement": agreement(s["records"], o["records"]),
                                       "load1": [s["load1"], o["load1"]]})
+    if a.stages_n:
+        dirs = ",".join(str(trained_model(m, Path(a.models_dir))) for m in a.models.split(","))
+        report["stages"] = bench_stages(a.recipes, dirs, a.stages_n, a.stages_repeats, a.workers)
     report["machine"]["load1_end"] = os.getloadavg()[0]
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
@@ -156,6 +192,14 @@ def table(rep: dict) -> str:
     for e in rep["e2e"]:
         rows.append(f"\nend to end, n = {e['n']}, {e['recipe']} {e['model']}: stock {e['stock_s']:.0f} s, ours ({e['workers']} "
                     f"workers) {e['ours_s']:.0f} s, {e['speedup']:.2f}x; identical {e['agreement']['same_text']}/{e['agreement']['n']}")
+    st = rep.get("stages")
+    if st:
+        wn = f"ours{st['workers']}"
+        f2 = lambda m: f"{m['median']:.1f} ({m['min']:.1f}–{m['max']:.1f})"  # noqa: E731
+        rows.append(f"\n{st['stages']} stages of {st['n']} examples in one process: stock {f2(st['process_s']['stock'])} s, "
+                    f"ours-1 {f2(st['process_s']['ours1'])} s, {wn} {f2(st['process_s'][wn])} s; speed-up ours-1 "
+                    f"{st['speedup_ours1']['median']:.2f}x, {wn} {st['speedup_' + wn]['median']:.2f}x; "
+                    f"identical {'yes' if st['identical'] else 'NO'}")
     return "\n".join(rows)
 
 

@@ -88,9 +88,35 @@ def test_resume_reuses_finished_examples(model_dir, items, pwws_records, tmp_pat
 def test_two_worker_processes_give_the_same_records(model_dir, items, pwws_records, tmp_path):
     from flatbench.attacks.runner import run_attack
 
-    recs, stats = run_attack(model_dir, "pwws", items, tmp_path, workers=2, progress=False)
+    from flatbench.attacks import runner
+
+    recs, stats = run_attack(model_dir, "pwws", items, tmp_path / "a", workers=2, progress=False)
     assert stats["workers"] == 2
     assert recs == pwws_records[0]
+    pool = runner._POOLS[1]  # shard 0 ran here, shard 1 in the standing pool of one worker
+    again, _ = run_attack(model_dir, "pwws", items, tmp_path / "b", workers=2, progress=False)
+    assert again == pwws_records[0] and runner._POOLS[1] is pool  # the next stage reuses the pool
+
+
+def test_a_later_stage_reuses_the_built_attack_with_its_own_model(model_dir, items, pwws_records, trec,
+                                                                 tmp_path):
+    """Stages in one process share the built attack (and its memoised look-ups) but never the
+    model outputs: a second model attacked after the first gives exactly the records it gets
+    in a fresh process-state, and stock TextAttack's (no memoisation)."""
+    from conftest import SMALL_HP, train_cnn
+
+    from flatbench.attacks import runner
+
+    other = tmp_path / "other"
+    other.mkdir()
+    train_cnn(trec, SMALL_HP, seed=2).save(other)
+    assert any(k[0] == "pwws" for k in runner._ATTACKS)  # built by the first model's stage
+    reused, _ = runner.run_attack(other, "pwws", items, tmp_path / "p1", workers=1, progress=False)
+    runner._ATTACKS.clear()
+    fresh, _ = runner.run_attack(other, "pwws", items, tmp_path / "p2", workers=1, progress=False)
+    stock, _ = runner.run_attack(other, "pwws", items, tmp_path / "p3", workers=1, progress=False, accel=False)
+    assert reused == fresh == stock
+    assert reused != pwws_records[0]  # the second model is attacked, not the first one's outputs
 
 
 def _cli(*args, cwd):
@@ -146,3 +172,29 @@ def test_stochastic_attack_is_seeded_per_example_whatever_the_workers(model_dir,
     assert strip(one) == strip(two)
     assert any(r["status"] == "succeeded" for r in one)
     assert example_seed(13, 5) == example_seed(13, 5) != example_seed(14, 5)
+
+
+def test_fast_words_from_text_equals_textattacks_on_every_dataset_text(data_dir):
+    """The runner's faster copy of TextAttack's word splitter gives the same words on every text
+    of the four datasets, on swapped-in words with punctuation, and with ignored words."""
+    ensure_nltk_env()
+    import textattack.shared.utils.strings as ts
+
+    from flatbench.attacks.runner import _fast_words_from_text
+    from flatbench.data.datasets import load_dataset
+
+    original = getattr(ts.words_from_text, "__wrapped_original__", ts.words_from_text)
+    fast = _fast_words_from_text(original)
+    assert fast is not None
+    texts = []
+    for name in ("sst2", "trec", "imdb", "ag"):
+        ds = load_dataset(name)
+        for split in (ds.train, ds.dev, ds.test):
+            texts += list(split.texts)
+    texts += ["'quoted' -dash- _under_ *star* @at@ don't e-mail", "naïve café ｍode ×", "中文 text",
+              "", "   ", "--- '' **", "l'amour -- x@y.com 3.5% (yes)"]
+    assert len(texts) > 20_000
+    bad = [t for t in texts if fast(t) != original(t)]
+    assert not bad, bad[:3]
+    ignore = ("the", "a")
+    assert all(fast(t, ignore) == original(t, list(ignore)) for t in texts[:2000])

