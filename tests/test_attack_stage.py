@@ -93,9 +93,36 @@ def test_two_worker_processes_give_the_same_records(model_dir, items, pwws_recor
     recs, stats = run_attack(model_dir, "pwws", items, tmp_path / "a", workers=2, progress=False)
     assert stats["workers"] == 2
     assert recs == pwws_records[0]
-    pool = runner._POOLS[1]  # shard 0 ran here, shard 1 in the standing pool of one worker
+    pool = runner._pool(1)  # shard 0 ran here, shard 1 in the standing pool of one worker
     again, _ = run_attack(model_dir, "pwws", items, tmp_path / "b", workers=2, progress=False)
-    assert again == pwws_records[0] and runner._POOLS[1] is pool  # the next stage reuses the pool
+    assert again == pwws_records[0] and runner._pool(1) is pool  # the next stage reuses the pool
+
+
+_TWO_STAGES = """
+import json, sys
+from pathlib import Path
+from flatbench.attacks import runner
+items = json.loads(sys.argv[2])
+if __name__ == "__main__":
+    for k in range(2):
+        runner.run_attack(sys.argv[1], "pwws", items, Path(sys.argv[3]) / str(k), workers=2, progress=False)
+        if k == 0:
+            first = list(runner._POOLS.values())
+    print(json.dumps({"same_pool": list(runner._POOLS.values()) == first and len(first) == 1,
+                      "attacks_built": len(runner._ATTACKS)}))
+"""
+
+
+def test_a_fresh_process_keeps_its_worker_pool_across_stages(model_dir, items, tmp_path):
+    """Imports set environment variables (TextAttack sets TOKENIZERS_PARALLELISM, ...): they must
+    not make the second stage of a fresh process spawn its workers again."""
+    script = tmp_path / "two_stages.py"
+    script.write_text(_TWO_STAGES)
+    r = subprocess.run([sys.executable, str(script), str(model_dir), json.dumps(items[:4]), str(tmp_path)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out == {"same_pool": True, "attacks_built": 1}
 
 
 def test_a_later_stage_reuses_the_built_attack_with_its_own_model(model_dir, items, pwws_records, trec,

@@ -239,7 +239,7 @@ def _attack_for(recipe, wrapper, options, budget, accel):
     after every example too)."""
     from flatbench.attacks.recipes import build_attack
 
-    key = (recipe, json.dumps(options or {}, sort_keys=True), budget, accel)
+    key = (recipe, json.dumps(options or {}, sort_keys=True), budget, accel, _environment())
     hit = _ATTACKS.get(key) if accel else None
     if hit is None:
         attack, deviations = build_attack(recipe, wrapper, options=options,
@@ -309,17 +309,35 @@ def _read(path: Path) -> dict[int, dict]:
     return out
 
 
-_POOLS: dict[int, object] = {}
+_POOLS: dict[tuple, object] = {}
+_ATEXIT = []
+
+
+# Environment variables that decide which resources an attack loads and how it runs (flatbench's
+# own, the hub and offline switches, caches, threads). Imports set others (TextAttack sets
+# TOKENIZERS_PARALLELISM, WANDB_SILENT, ...), which must not count as a change.
+_ENV_PREFIXES = ("FLATBENCH_", "HF_", "HUGGINGFACE_", "TRANSFORMERS_", "TA_", "NLTK_", "TFHUB_",
+                 "OMP_", "MKL_")
+
+
+def _environment() -> tuple:
+    """The part of the environment resources, offline switches and threads are read from: a
+    built attack or a standing worker is reused only while it is unchanged."""
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)))
 
 
 def _pool(n: int):
-    """A spawn pool of n attack workers that lives as long as this process (closed at exit).
-    Its workers keep their imports, resources and built attacks from stage to stage."""
-    p = _POOLS.get(n)
+    """A spawn pool of n attack workers that lives as long as this process (closed at exit) and
+    its environment. Its workers keep their imports, resources and built attacks from stage to
+    stage."""
+    key = (n, _environment())
+    p = _POOLS.get(key)
     if p is None:
-        if not _POOLS:
-            atexit.register(_close_pools)
-        p = _POOLS[n] = mp.get_context("spawn").Pool(n)
+        if any(k[1] != key[1] for k in _POOLS):  # spawned with another environment
+            _close_pools()
+        if not _ATEXIT:
+            _ATEXIT.append(atexit.register(_close_pools))
+        p = _POOLS[key] = mp.get_context("spawn").Pool(n)
     return p
 
 
@@ -351,6 +369,9 @@ def run_attack(model_dir, recipe: str, items: list, partial_dir: Path, workers: 
     stats = {"resumed": len(items) - len(todo), "workers": workers, "seconds": 0.0, "forward_seconds": 0.0,
              "model_calls": 0, "model_texts": 0, "deviations": [], "memoised": []}
     if todo:
+        from flatbench.attacks.resources import ensure_nltk_env
+
+        ensure_nltk_env()  # sets NLTK_DATA: before a standing pool is keyed by the environment
         run_id = f"{os.getpid()}-{time.time_ns()}"
         shards = [todo[i::workers] for i in range(workers)]
         paths = [str(partial_dir / f"records.{run_id}-{i}.jsonl") for i in range(workers)]
