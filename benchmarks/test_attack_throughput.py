@@ -30,3 +30,14 @@ def test_attack_throughput(benchmark, recipe, model):
     print("\n" + bench.table({"cells": [out], "e2e": []}))
     # the same search on the same model reaches the same outcome on every example
     assert out["identical"], out["agreement_vs_stock"]
+
+
+def test_attack_stages_in_one_process(benchmark):
+    """(d): CNN and LSTM x PWWS and TextFooler as four stages of one process, stock vs ours."""
+    dirs = ",".join(str(bench.trained_model(m, Path(bench.HERE) / ".models")) for m in ("cnn", "lstm"))
+    out = {}
+    benchmark.pedantic(lambda: out.update(bench.bench_stages("pwws,textfooler", dirs, 2 * N, max(2, REPEATS - 1), 2)),
+                       rounds=1, iterations=1)
+    benchmark.extra_info.update({k: v for k, v in out.items() if k != "agreement_vs_stock"})
+    print("\n" + bench.table({"cells": [], "e2e": [], "stages": out}))
+    assert out["identical"], out["agreement_vs_stock"]

@@ -76,6 +76,7 @@ def swap_candidates(transformation, current_text, indices_to_modify, words_from_
     attrs = current_text.attack_attrs
     out = []
     for i in indices_to_modify:
+        i = int(i)  # stock's attributes hold Python ints (its walk's own counter), even for numpy indices
         w = words[i]
         clean_w = fast is not None and words_from_text(w) == [w]
         for r in transformation._get_replacement_words(w):
