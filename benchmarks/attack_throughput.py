@@ -83,63 +83,66 @@ def med(xs):
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "runs": len(xs)}
 
 
-def bench_cell(recipe: str, model: str, model_dir: Path, n: int, repeats: int, workers: int) -> dict:
+def ratio(num: list, den: list) -> list:
+    """Per-repeat ratios (the runs are paired by repeat)."""
+    return [a / b for a, b in zip(num, den)]
+
+
+def interleaved(recipe: str, model_dirs, n: int, repeats: int, workers: int, label: str) -> dict:
+    """{"stock"|"ours1"|"oursN": [run, ...]}: stock, ours-1, ours-N, then the next repeat in the
+    opposite order, each a fresh process (once)."""
     runs = {"stock": [], "ours1": [], f"ours{workers}": []}
     order = [("stock", 1), ("ours", 1), ("ours", workers)]
     for rep in range(repeats):
         for mode, w in (order if rep % 2 == 0 else order[::-1]):
             key = "stock" if mode == "stock" else f"ours{w}"
-            r = once(mode, recipe, model_dir, n, w)
+            r = once(mode, recipe, model_dirs, n, w)
             runs[key].append(r)
-            print(f"  {recipe} {model} {key} rep{rep}: loop {r['loop_s']:.1f}s, process {r['wall_s']:.1f}s, "
+            print(f"  {label} {key} rep{rep}: loop {r['loop_s']:.1f}s, process {r['wall_s']:.1f}s, "
                   f"load {r['load1']:.2f}", file=sys.stderr)
-    prof = once("ours", recipe, model_dir, n, 1, profile=True)["profile"]
-    prof_stock = once("stock", recipe, model_dir, n, 1, profile=True)["profile"]
+    return runs
+
+
+def agreement_vs_stock(runs: dict) -> dict:
+    """Every run's records against the first stock run's, and whether all are identical."""
     ref = runs["stock"][0]["records"]
     agree = {k: [agreement(ref, r["records"]) for r in v] for k, v in runs.items()}
-    loop = {k: med([r["loop_s"] for r in v]) for k, v in runs.items()}
-    wall = {k: med([r["wall_s"] for r in v]) for k, v in runs.items()}
+    return {"agreement_vs_stock": agree,
+            "identical": all(a["same_status"] == a["n"] == a["same_text"] for v in agree.values() for a in v),
+            "load1": med([r["load1"] for v in runs.values() for r in v])}
+
+
+def bench_cell(recipe: str, model: str, model_dir: Path, n: int, repeats: int, workers: int) -> dict:
+    runs = interleaved(recipe, model_dir, n, repeats, workers, f"{recipe} {model}")
+    prof = once("ours", recipe, model_dir, n, 1, profile=True)["profile"]
+    prof_stock = once("stock", recipe, model_dir, n, 1, profile=True)["profile"]
+    loop = {k: [r["loop_s"] for r in v] for k, v in runs.items()}
+    wall = {k: [r["wall_s"] for r in v] for k, v in runs.items()}
     wn = f"ours{workers}"
-    ratio = lambda num, den: [a / b for a, b in zip(num, den)]  # noqa: E731 (paired by repeat)
     return {
         "recipe": recipe, "model": model, "n": n, "workers": workers, "repeats": repeats,
-        "loop_s": loop, "process_s": wall,
-        "per_process_loop_speedup": med(ratio([r["loop_s"] for r in runs["stock"]], [r["loop_s"] for r in runs["ours1"]])),
-        "per_process_wall_speedup": med(ratio([r["wall_s"] for r in runs["stock"]], [r["wall_s"] for r in runs["ours1"]])),
-        "scaling_wall": med(ratio([r["wall_s"] for r in runs["ours1"]], [r["wall_s"] for r in runs[wn]])),
-        "e2e_speedup_workers": med(ratio([r["wall_s"] for r in runs["stock"]], [r["wall_s"] for r in runs[wn]])),
+        "loop_s": {k: med(v) for k, v in loop.items()}, "process_s": {k: med(v) for k, v in wall.items()},
+        "per_process_loop_speedup": med(ratio(loop["stock"], loop["ours1"])),
+        "per_process_wall_speedup": med(ratio(wall["stock"], wall["ours1"])),
+        "scaling_wall": med(ratio(wall["ours1"], wall[wn])),
+        "e2e_speedup_workers": med(ratio(wall["stock"], wall[wn])),
         "forward_share_ours1": med([r["forward_share"] for r in runs["ours1"]]),
-        "agreement_vs_stock": agree, "identical": all(a["same_status"] == a["n"] == a["same_text"]
-                                                        for v in agree.values() for a in v),
-        "load1": med([r["load1"] for v in runs.values() for r in v]),
+        **agreement_vs_stock(runs),
         "profile_ours1": prof, "profile_stock": prof_stock,
     }
 
 
 def bench_stages(recipes: str, model_dirs: str, n: int, repeats: int, workers: int) -> dict:
     """(d): all (model, recipe) stages in one process each, interleaved like bench_cell."""
-    runs = {"stock": [], "ours1": [], f"ours{workers}": []}
-    order = [("stock", 1), ("ours", 1), ("ours", workers)]
-    for rep in range(repeats):
-        for mode, w in (order if rep % 2 == 0 else order[::-1]):
-            key = "stock" if mode == "stock" else f"ours{w}"
-            r = once(mode, recipes, model_dirs, n, w)
-            runs[key].append(r)
-            print(f"  stages x{len(r['records']) // n} {key} rep{rep}: process {r['wall_s']:.1f}s (loop {r['loop_s']:.1f}s), "
-                  f"load {r['load1']:.2f}", file=sys.stderr)
-    ref = runs["stock"][0]["records"]
-    agree = {k: [agreement(ref, r["records"]) for r in v] for k, v in runs.items()}
+    runs = interleaved(recipes, model_dirs, n, repeats, workers, "stages")
     wall = {k: [r["wall_s"] for r in v] for k, v in runs.items()}
     wn = f"ours{workers}"
-    ratio = lambda num, den: [a / b for a, b in zip(num, den)]  # noqa: E731
-    return {"recipes": recipes, "models": model_dirs, "n": n, "stages": len(ref) // n, "workers": workers,
-            "repeats": repeats, "process_s": {k: med(v) for k, v in wall.items()},
+    return {"recipes": recipes, "models": model_dirs, "n": n, "stages": len(runs["stock"][0]["records"]) // n,
+            "workers": workers, "repeats": repeats, "process_s": {k: med(v) for k, v in wall.items()},
             "startup_s": {k: med([r["startup_s"] for r in v]) for k, v in runs.items()},
             "speedup_ours1": med(ratio(wall["stock"], wall["ours1"])),
             f"speedup_{wn}": med(ratio(wall["stock"], wall[wn])),
-            "agreement_vs_stock": agree,
-            "identical": all(a["same_status"] == a["n"] == a["same_text"] for v in agree.values() for a in v),
-            "load1": med([r["load1"] for v in runs.values() for r in v])}
+            **agreement_vs_stock(runs)}
 
 
 def main(argv=None) -> dict:

@@ -88,21 +88,16 @@ def attack_calls(n_sentences: int, vocab, seed: int = 1):
         orig = " ".join(words)
         p1, p2 = rng.sample(range(len(words)), 2)
         c1 = [w for w in rng.sample(vocab, N_CANDIDATES + 1) if w != words[p1]][:N_CANDIDATES]
-        step1 = [orig]
-        for w in c1:
-            s = list(words)
-            s[p1] = w
-            step1.append(" ".join(s))
         cur = list(words)
         cur[p1] = c1[0]
         c2 = [w for w in rng.sample(vocab, N_CANDIDATES + 1) if w != cur[p2]][:N_CANDIDATES]
-        step2 = [orig]
-        for w in c2:
-            s = list(cur)
-            s[p2] = w
-            step2.append(" ".join(s))
-        calls += [step1, step2]
+        calls += [[orig] + _swaps(words, p1, c1), [orig] + _swaps(cur, p2, c2)]
     return calls
+
+
+def _swaps(words: list[str], pos: int, candidates: list[str]) -> list[str]:
+    """The windows with words[pos] replaced by each candidate."""
+    return [" ".join(words[:pos] + [w] + words[pos + 1:]) for w in candidates]
 
 
 def angular_pass(e_ref, e_cand):
