@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 
-_CJK = re.compile("[\u4e00-\u9fff]")
+CJK = re.compile("[\u4e00-\u9fff]")  # words_from_text hands such text to jieba
 
 
 def _spans(text: str, words: list[str]) -> list[tuple[int, int]] | None:
@@ -69,7 +69,7 @@ def swap_candidates(transformation, current_text, indices_to_modify, words_from_
     fast = None
     if len(current_text._text_input) == 1:
         (key, text), = current_text._text_input.items()
-        if AttackedText.SPLIT_TOKEN not in text and not _CJK.search(text):
+        if AttackedText.SPLIT_TOKEN not in text and not CJK.search(text):
             spans = _spans(text, words)
             if spans is not None:
                 fast = (key, text, spans)

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from flatbench.attacks.fastswap import CJK
 from flatbench.cache import write_text_atomic
 
 
@@ -62,7 +63,6 @@ def _memoize_sentence_encoder(constraint) -> None:
 
 
 _WORDS_PATCHED = False
-_CJK = re.compile("[\u4e00-\u9fff]")
 
 
 def _fast_words_from_text(original):
@@ -81,7 +81,7 @@ def _fast_words_from_text(original):
     findall = pattern.findall
 
     def words_from_text(s, ignore: tuple = ()):
-        if _CJK.search(s):
+        if CJK.search(s):
             return original(s, list(ignore))
         out = []
         for word in s.split():
@@ -310,7 +310,6 @@ def _read(path: Path) -> dict[int, dict]:
 
 
 _POOLS: dict[tuple, object] = {}
-_ATEXIT = []
 
 
 # Environment variables that decide which resources an attack loads and how it runs (flatbench's
@@ -335,8 +334,6 @@ def _pool(n: int):
     if p is None:
         if any(k[1] != key[1] for k in _POOLS):  # spawned with another environment
             _close_pools()
-        if not _ATEXIT:
-            _ATEXIT.append(atexit.register(_close_pools))
         p = _POOLS[key] = mp.get_context("spawn").Pool(n)
     return p
 
@@ -346,6 +343,9 @@ def _close_pools() -> None:
         _, p = _POOLS.popitem()
         p.terminate()
         p.join()
+
+
+atexit.register(_close_pools)  # nothing to do when no pool was started
 
 
 def run_attack(model_dir, recipe: str, items: list, partial_dir: Path, workers: int = 1,
