@@ -82,7 +82,8 @@ class Grid:
         spec = self.measure.get("eval_attacks", [])
         if spec == "train":  # Table 3: adv/flat against their own attack, base against every listed one
             return [cell.train_attack] if cell.train_attack else list(self.measure.get("base_attacks", []))
-        return list(spec)
+        # `eval_attacks_by_dataset = { trec = ["textfooler"] }`: a dataset measured with fewer recipes
+        return list(self.measure.get("eval_attacks_by_dataset", {}).get(cell.dataset, spec))
 
 
 def _matches(when: dict, ctx: dict) -> bool:
@@ -272,6 +273,11 @@ def load_grid(name_or_path: str, models=None, datasets=None, methods=None, attac
             measure["base_attacks"] = [a for a in measure["base_attacks"] if a in filt["attacks"]]
     elif isinstance(measure.get("eval_attacks"), list):
         _validate("attack", measure["eval_attacks"], ATTACKS.names())
+    for d, names in measure.get("eval_attacks_by_dataset", {}).items():
+        _validate("dataset", [d], DATASET_NAMES)
+        _validate("attack", names, ATTACKS.names())
+    if measure.get("eval_split", "test") not in ("test", "dev"):
+        raise ConfigError(f"grid {gname}: measure.eval_split = {measure['eval_split']!r}; valid: test, dev")
     empty = _empty_axes(ax, seed_list, by_dataset)
     if not cells:
         raise ConfigError(f"grid {gname} has no cell: {empty[0]}" if empty else

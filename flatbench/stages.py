@@ -245,19 +245,28 @@ class AttackStage(Stage):
                    hp["query_budget"])
 
     @classmethod
-    def for_test(cls, model: TrainStage, recipe: str) -> "AttackStage":
+    def for_test(cls, model: TrainStage, recipe: str, split: str = "test") -> "AttackStage":
+        """The evaluation attack (``split``: "test", or "dev" for the strength calibration)."""
         hp = cell_hp(model.cell)
         n = hp["attack_test_n"]
         if isinstance(n, dict):  # per recipe, e.g. {pwws = 500, textfooler = 200}
             n = n.get(recipe)
-        return cls(model, "test", recipe, n, model.cell.seed, hp["query_budget"])
+        return cls(model, split, recipe, n, model.cell.seed, hp["query_budget"])
 
     def deps(self):
         return [self.model]
 
     def options(self) -> dict:
         hp = cell_hp(self.model.cell)
-        return resolve_options({k: hp[k] for k in OPTIONS})
+        opts = resolve_options({k: hp[k] for k in OPTIONS})
+        if opts["attack_bounds"] == "matched":
+            # the concrete strength-matched bound enters the key: a new table means new stages
+            from flatbench.analysis.strength import matched_cos
+
+            cos = matched_cos(self.model.cell.dataset, self.recipe)
+            if cos is not None:
+                opts["matched_cos"] = cos
+        return opts
 
     def spec(self):
         c, opts = self.model.cell, self.options()
@@ -326,7 +335,7 @@ def plan(grid, data_dir: str | None = None) -> tuple[list[Stage], dict]:
         if m.get("clean", True):
             t["evaluate"] = EvaluateStage(final)
         for a in grid.eval_attacks(cell):
-            t[f"attack:{a}"] = AttackStage.for_test(final, a)
+            t[f"attack:{a}"] = AttackStage.for_test(final, a, m.get("eval_split", "test"))
             if m.get("interpret"):
                 t[f"interpret:{a}"] = InterpretStage(t[f"attack:{a}"], cell_hp(cell))
         targets[cell] = t

@@ -32,18 +32,31 @@ def substitute_deviations(*names: str) -> list[str]:
     return out
 
 
+# The embedding bounds an attack stage may be pinned to, as cosines (MSE recipes use the
+# equivalent 2 - 2 cos on the unit-length derived space). This is the candidate grid of the
+# strength-matching protocol (flatbench.analysis.strength), fixed before any matched attack ran;
+# strength curves use the same values.
+BOUND_GRID = tuple(round(0.50 + 0.05 * i, 2) for i in range(10))  # 0.50, 0.55, ..., 0.95
+FIXED_BOUNDS = tuple(f"cos{c:.2f}" for c in BOUND_GRID)
+
 # Attack options a grid may set (cell hyper-parameters of the same name); every attack stage's
-# key includes them. "calibrated" bounds apply to the derived counter-fitted space only: with
+# key includes them. Non-original bounds apply to the derived counter-fitted space only: with
 # TextAttack's own paragramcf the recipe's published bounds are used whatever the option says.
-OPTIONS = {"attack_bounds": ("calibrated", "youden", "original"),
+# "calibrated" is the F1 bound chosen on the counter-fitting constraints; "matched" the bound whose
+# base after-attack accuracy on dev matches the paper's (shipped table, resolved per dataset and
+# recipe at plan time, so the concrete bound is in every key); "cosX.XX" pins one grid value.
+OPTIONS = {"attack_bounds": ("calibrated", "matched", "youden", "original") + FIXED_BOUNDS,
            "sentence_encoder": ("use-m3", "minilm")}
 DEFAULT_OPTIONS = {k: v[0] for k, v in OPTIONS.items()}
+# Filled in by resolve_bounds (plan time), never by a grid: the concrete bound "matched" stands for.
+INTERNAL_OPTIONS = ("matched_cos",)
 
 # Every attack stage's declared hyper-parameters (the options above, the subset sizes, the budget).
 HP = {
-    "attack_bounds": P("calibrated", "str", "substitute-space bounds: calibrated on held-out PPDB "
-                       "synonyms, youden (sensitivity), or the recipes' published ones",
-                       choices=OPTIONS["attack_bounds"]),
+    "attack_bounds": P("calibrated", "str", "substitute-space bounds: calibrated (F1 on held-out "
+                       "PPDB synonyms), matched (base AA on dev matched to the paper's), youden "
+                       "(sensitivity), original (the recipes' published ones), or cosX.XX (one "
+                       "value of the strength grid)", choices=OPTIONS["attack_bounds"]),
     "sentence_encoder": P("use-m3", "str", "offline sentence encoder for the USE constraint",
                           choices=OPTIONS["sentence_encoder"]),
     "attack_test_n": P(None, "per_recipe", "seeded test subset attacked (int, or {recipe = int}); "
@@ -56,6 +69,9 @@ def resolve_options(options: dict | None) -> dict:
     """The attack options with defaults filled in; a bad value is a ConfigError (one line)."""
     out = dict(DEFAULT_OPTIONS)
     for k, v in (options or {}).items():
+        if k in INTERNAL_OPTIONS:
+            out[k] = v
+            continue
         if k not in OPTIONS:
             raise ConfigError(f"unknown attack option {k!r}; valid: {', '.join(OPTIONS)}")
         if v not in OPTIONS[k]:
@@ -101,11 +117,24 @@ def embedding_bound(emb, recipe: str, kind: str, original: float, options: dict 
         return bound, [f"{recipe}: {kind} = {bound} at the held-out synonyms' Youden point (TPR {y['tpr']}, "
                        f"FPR {y['fpr']}), a sensitivity reading chosen after the F1 bound was first used; "
                        f"not the paper's {original}"]
+    if opts["attack_bounds"] in FIXED_BOUNDS or opts["attack_bounds"] == "matched" and "matched_cos" in opts:
+        cos = opts["matched_cos"] if opts["attack_bounds"] == "matched" else float(opts["attack_bounds"][3:])
+        bound = cos if kind == "min_cos_sim" else round(2 - 2 * cos, 4)
+        shown = f"{kind} = {bound}" + ("" if kind == "min_cos_sim" else f" (cos {cos:.2f})")
+        if opts["attack_bounds"] == "matched":
+            return bound, [f"{recipe}: {shown}, the strength-matched bound: base after-attack accuracy on "
+                           f"dev matched to the paper's (flatbench/resources/strength_matched.json) "
+                           f"instead of {original}"]
+        return bound, [f"{recipe}: {shown}, a fixed value of the strength grid, instead of {original}"]
+    if opts["attack_bounds"] == "matched":
+        note = " (no strength-matched bound for this dataset and recipe: the F1 bound is used)"
+    else:
+        note = ""
     bound = meta["bounds"][kind]
     c = meta["calibration"]["min_cos_sim" if kind == "min_cos_sim" else "max_mse_dist"]
     return bound, [f"{recipe}: {kind} = {bound} calibrated on the counter-fitting constraints "
                    f"(held-out PPDB synonyms, F{c['beta']:g} = {c['f']}, precision {c['precision']}, "
-                   f"recall {c['recall']}) instead of {original}; set attack_bounds=original for it"]
+                   f"recall {c['recall']}) instead of {original}{note}; set attack_bounds=original for it"]
 
 
 def sentence_encoder(recipe: str, *, threshold, metric, compare_against_original, window_size,

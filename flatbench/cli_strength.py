@@ -1,0 +1,53 @@
+"""`flatbench strength`: the strength-matching protocol (flatbench.analysis.strength)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def strength():
+    """Strength-matched offline attack bounds: show the shipped table, or re-run the protocol."""
+
+
+@strength.command("show")
+def show():
+    """Print the shipped strength-matched bounds with the dev AA each reached."""
+    from flatbench.analysis.strength import PROTOCOL, load_table
+
+    t = load_table()
+    click.echo(f"protocol: {t.get('protocol', PROTOCOL)}")
+    if not t.get("bounds"):
+        click.echo("no strength-matched bound is shipped yet: run `flatbench strength calibrate --write`")
+    for k, e in sorted(t.get("bounds", {}).items()):
+        aa = e["dev_aa"]
+        click.echo(f"{k}: cos {e['cos']:.2f} (mse {e['mse']}); dev AA lstm {aa['lstm']:.2f}, cnn {aa['cnn']:.2f}, "
+                   f"mean {aa['mean']:.2f} (target {e['target']:.2f}, n {aa['n']}, {e['search']})")
+
+
+@strength.command("calibrate")
+@click.option("--data-dir", type=click.Path(), default=None)
+@click.option("--runs-dir", type=click.Path(), default="runs", show_default=True)
+@click.option("--only", default=None, help="comma-separated dataset/recipe groups, e.g. sst2/textfooler")
+@click.option("--write/--no-write", default=False, help="write the package's strength_matched.json")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--no-mlflow", is_flag=True)
+def calibrate_cmd(data_dir, runs_dir, only, write, executor, no_mlflow):
+    """Run the protocol on the base models (cached stages are reused) and print the choice."""
+    from flatbench.analysis.strength import PLAN, calibrate, load_table, write_table
+    from flatbench.cli import _context, _run_stages
+    from flatbench.errors import ConfigError
+
+    groups = None
+    if only:
+        groups = [tuple(g.split("/", 1)) for g in only.split(",")]
+        bad = [g for g in groups if g not in PLAN]
+        if bad:
+            raise ConfigError(f"--only {only!r}: valid groups: {', '.join('/'.join(g) for g in PLAN)}")
+    ctx = _context(runs_dir, data_dir, "strength_calibration", mlflow_on=not no_mlflow)
+    table = calibrate(ctx, lambda st: _run_stages(st, ctx, executor), groups, echo=click.echo)
+    if write:
+        if groups:  # keep the other groups' entries
+            old = load_table().get("bounds", {})
+            table["bounds"] = {**old, **table["bounds"]}
+        click.echo(f"wrote {write_table(table)}")
