@@ -709,6 +709,15 @@ def datasets(data_dir):
     click.echo("(paper Table 1 in brackets)")
 
 
+def _register_subcommands():
+    from flatbench.cli_strength import strength
+
+    cli.add_command(strength)
+
+
+_register_subcommands()
+
+
 def main(argv=None):
     try:
         cli.main(args=argv, standalone_mode=False)
