@@ -259,6 +259,8 @@ class AttackStage(Stage):
     def options(self) -> dict:
         hp = cell_hp(self.model.cell)
         opts = resolve_options({k: hp[k] for k in OPTIONS})
+        if self.split != "train" and hp.get("eval_attack_bounds"):
+            opts["attack_bounds"] = hp["eval_attack_bounds"]
         if opts["attack_bounds"] == "matched":
             # the concrete strength-matched bound enters the key: a new table means new stages
             from flatbench.analysis.strength import matched_cos

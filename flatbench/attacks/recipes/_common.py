@@ -57,6 +57,10 @@ HP = {
                        "PPDB synonyms), matched (base AA on dev matched to the paper's), youden "
                        "(sensitivity), original (the recipes' published ones), or cosX.XX (one "
                        "value of the strength grid)", choices=OPTIONS["attack_bounds"]),
+    "eval_attack_bounds": P(None, "str", "bounds of the evaluation (test/dev) attacks only, same "
+                            "values as attack_bounds; none: attack_bounds (strength curves attack "
+                            "models trained at one strength at others)", choices=OPTIONS["attack_bounds"],
+                            none=True),
     "sentence_encoder": P("use-m3", "str", "offline sentence encoder for the USE constraint",
                           choices=OPTIONS["sentence_encoder"]),
     "attack_test_n": P(None, "per_recipe", "seeded test subset attacked (int, or {recipe = int}); "

@@ -1,0 +1,115 @@
+"""The claims ledger's verdict logic on hand-made per-example records (confirmed, refuted,
+undecided, a missing cell), and the strength-matching protocol's choice on a small fixture."""
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from flatbench.analysis import claims as C
+from flatbench.analysis import strength as S
+
+
+def _attack_dir(tmp_path, name, robust, labels=None):
+    d = tmp_path / name
+    d.mkdir()
+    with open(d / "records.jsonl", "w") as f:
+        for i, r in enumerate(robust):
+            status = "failed" if r == 1 else ("skipped" if r == -1 else "succeeded")
+            f.write(json.dumps({"idx": i, "label": (labels or [i % 2] * len(robust))[i] if labels else i % 2,
+                                "status": status}) + "\n")
+    return str(d)
+
+
+def _row(method, adir, train="textfooler", seed=13):
+    return {"model": "lstm", "dataset": "sst2", "attack": "textfooler", "method": method,
+            "train_attack": "" if method == "base" else train, "seed": seed, "attack_dir": adir,
+            "interpret_dir": None}
+
+
+def test_verdict_rules():
+    assert C.verdict(3.0, 0.01) == "confirmed"
+    assert C.verdict(-3.0, 0.01) == "refuted"
+    assert C.verdict(3.0, 0.2) == "undecided"
+    assert C.verdict(float("nan"), float("nan")) == "undecided"
+
+
+def test_table3_aa_confirmed_refuted_undecided_and_missing(tmp_path):
+    n = 200
+    flat = _attack_dir(tmp_path, "flat", [1] * 120 + [0] * 80)   # AA 60 %
+    adv = _attack_dir(tmp_path, "adv", [1] * 60 + [0] * 140)     # AA 30 %
+    base = _attack_dir(tmp_path, "base", [1] * 118 + [0] * 82)   # AA 59 %: a tie with FLAT
+    df = pd.DataFrame([_row("flat", flat), _row("adv", adv), _row("base", base)])
+    got = {c.id: c for c in C.table3_claims(df, lime=False)}
+    fa = got["t3/lstm/sst2/textfooler/AA/flat>adv"]
+    assert fa.verdict == "confirmed" and fa.effect == pytest.approx(30.0) and fa.n == n
+    assert fa.lo < 30.0 < fa.hi and fa.p < 1e-6
+    ab = got["t3/lstm/sst2/textfooler/AA/adv>base"]
+    assert ab.verdict == "refuted" and ab.effect == pytest.approx(-29.0) and ab.hi < 0
+    fb = got["t3/lstm/sst2/textfooler/AA/flat>base"]
+    assert fb.verdict == "undecided" and fb.effect == pytest.approx(1.0) and fb.p == pytest.approx(0.5, abs=0.01)
+    # IG KT/TI: no interpret stage cached -> undecided, said so
+    kt = got["t3/lstm/sst2/textfooler/KT/flat>adv"]
+    assert kt.verdict == "undecided" and math.isnan(kt.effect) and kt.note.startswith("no data")
+    # a missing cell (adv not in the cache): undecided with the reason, never a number
+    df2 = pd.DataFrame([_row("flat", flat), _row("adv", None), _row("base", base)])
+    miss = {c.id: c for c in C.table3_claims(df2, lime=False)}["t3/lstm/sst2/textfooler/AA/flat>adv"]
+    assert miss.verdict == "undecided" and miss.note.startswith("no data") and miss.n == 0
+    s = C.summary(list(got.values()))
+    assert (s["confirmed"], s["refuted"], s["total"]) == (1, 1, 7) and s["no data"] == 4
+
+
+def test_seeds_are_pooled_by_seed_and_idx(tmp_path):
+    rows = []
+    for seed in (13, 14):
+        rows += [_row("flat", _attack_dir(tmp_path, f"f{seed}", [1] * 30 + [0] * 10), seed=seed),
+                 _row("adv", _attack_dir(tmp_path, f"a{seed}", [1] * 10 + [0] * 30), seed=seed),
+                 _row("base", _attack_dir(tmp_path, f"b{seed}", [0] * 40), seed=seed)]
+    got = {c.id: c for c in C.table3_claims(pd.DataFrame(rows), lime=False)}
+    c = got["t3/lstm/sst2/textfooler/AA/flat>adv"]
+    assert c.n == 80 and c.effect == pytest.approx(50.0) and c.verdict == "confirmed"
+
+
+def test_consistency_effect_paired_and_correlation_rule():
+    a = [{"idx": i, "label": i % 2, "kt": 0.6 + 0.001 * i} for i in range(60)]
+    b = [{"idx": i, "label": i % 2, "kt": 0.4 + 0.001 * i} for i in range(60)]
+    e = C.consistency_effect(a, b, "kt")
+    assert e["effect"] == pytest.approx(0.2) and e["p"] < 0.01 and e["lo"] == pytest.approx(0.2)
+    cs = {c.id: c for c in C.correlation_claims({
+        "phi vs word frequency": {"r": -0.04, "lo": -0.06, "hi": -0.02, "n": 5000},
+        "phi vs substitution frequency": {"r": 0.45, "lo": 0.40, "hi": 0.50, "n": 900},
+        "word frequency vs substitution frequency": {"r": 0.25, "lo": 0.10, "hi": 0.38, "n": 900}})}
+    assert [c.verdict for c in cs.values()] == ["confirmed", "refuted", "undecided"]
+
+
+def test_strength_protocol_picks_on_a_fixture():
+    # mean base dev AA per candidate cosine (rising as the bound gets stricter)
+    aa = {0.50: 0.8, 0.55: 1.9, 0.60: 3.1, 0.65: 5.2, 0.70: 8.0, 0.75: 12.5, 0.80: 17.9, 0.85: 26.0,
+          0.90: 38.0, 0.95: 55.0}
+    assert S.choose(aa, 3.515) == 0.60
+    assert S.choose(aa, 44.8) == 0.90
+    assert S.choose({0.6: 2.0, 0.65: 4.0}, 3.0) == 0.65  # a tie goes to the stricter bound
+    for goal, want in ((3.515, 0.60), (20.29, 0.80), (8.84, 0.70), (44.8, 0.90), (99.0, 0.95), (0.1, 0.50)):
+        seen = {}
+        while (c := S.next_candidate(seen, goal)) is not None:
+            seen[c] = aa[c]
+        assert S.choose(seen, goal) == want, goal  # bisection lands where the full scan does
+        assert len(seen) <= 4
+    seen = {}
+    while (c := S.next_candidate(seen, 3.5, search="scan")) is not None:
+        seen[c] = aa[c]
+    assert len(seen) == 10
+    # values that are not monotone make the bisection fall back to every candidate
+    bumpy = {**aa, 0.85: 5.0}  # seen after 0.70 (8.0): 5.0 < 8.0
+    seen = {}
+    while (c := S.next_candidate(seen, 20.29)) is not None:
+        seen[c] = bumpy[c]
+    assert len(seen) == 10
+
+
+def test_strength_targets_are_the_papers():
+    assert S.target("sst2", "textfooler") == pytest.approx((5.05 + 1.98) / 2)
+    assert S.target("trec", "textfooler") == pytest.approx((44.40 + 45.20) / 2)
+    assert S.target("sst2", "gene") == pytest.approx((20.26 + 20.32) / 2)
+    assert S.target("sst2", "iga") == pytest.approx((9.83 + 7.85) / 2)
