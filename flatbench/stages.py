@@ -311,6 +311,34 @@ class InterpretStage(Stage):
         return run_interpret_stage(self, ctx, out, inputs)
 
 
+class PhiPairsStage(Stage):
+    """The phi gap |phi(w) - phi(w')| of round k's training pairs before (round k-1) and after
+    (round k) training: what FLAT's L_imp pulls down (flatbench.analysis.phi_pairs)."""
+
+    kind = "phi_pairs"
+
+    def __init__(self, model: TrainStage):
+        self.model = model  # round k >= 1
+
+    def deps(self):
+        prev = TrainStage(self.model.cell, self.model.round - 1)
+        return [prev, AttackStage.for_training(prev), self.model]
+
+    def spec(self):
+        return {"v": 1, "threads": stage_threads(self.model.cell.hp)}
+
+    def tags(self):
+        return {"stage": "phi_pairs", "round": str(self.model.round), **self.model.cell.tags()}
+
+    def label(self):
+        return f"phi_pairs[{self.model.cell.id} r{self.model.round}]"
+
+    def execute(self, ctx, out, inputs):
+        from flatbench.analysis.phi_pairs import run_phi_pairs_stage
+
+        return run_phi_pairs_stage(self, ctx, out, inputs)
+
+
 def with_dependencies(stages) -> list[Stage]:
     """The stages and everything they depend on, dependencies first, each once."""
     ordered: dict[str, Stage] = {}
@@ -340,5 +368,10 @@ def plan(grid, data_dir: str | None = None) -> tuple[list[Stage], dict]:
             t[f"attack:{a}"] = AttackStage.for_test(final, a, m.get("eval_split", "test"))
             if m.get("interpret"):
                 t[f"interpret:{a}"] = InterpretStage(t[f"attack:{a}"], cell_hp(cell))
+        if m.get("phi_pairs") and final.round > 0 and cell.model in ("lstm", "cnn"):
+            # every adversarial round of a masked word model (adv has no masks: nothing to measure)
+            if METHODS.get(cell.method).USES_MASK:
+                for k in range(1, final.round + 1):
+                    t[f"phi_pairs:{k}"] = PhiPairsStage(TrainStage(cell, k))
         targets[cell] = t
     return with_dependencies(s for t in targets.values() for s in t.values()), targets
