@@ -710,9 +710,11 @@ def datasets(data_dir):
 
 
 def _register_subcommands():
+    from flatbench.cli_claims import claims
     from flatbench.cli_strength import strength
 
     cli.add_command(strength)
+    cli.add_command(claims)
 
 
 _register_subcommands()

@@ -447,3 +447,36 @@ def correlation_claims(corr: dict | None, deviations=()) -> list[Claim]:
         c.verdict = CONFIRMED if c.lo > 0 else (REFUTED if c.hi < 0 else UNDECIDED)
         out.append(c)
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# the ledger of a set of grids, from the cache
+
+LEDGER_GRIDS = ("table3_cpu", "table4_cpu", "table5_cpu")
+
+
+def gather(ctx, grids=LEDGER_GRIDS, paper_tables: dict | None = None, online_only: dict | None = None,
+           l1_var: dict | None = None, corr: dict | None = None,
+           selection: dict | None = None) -> tuple[list[Claim], list[str]]:
+    """Every claim decidable from ``grids``' cached results (a grid's ``paper_table`` says which
+    claims it carries). ``paper_tables``: {"table3": df, "table4": df, "table5": df}; ``l1_var`` /
+    ``corr``: Fig. 5's variance comparison and Table 9's correlations where cached."""
+    from flatbench.cells import load_grid
+    from flatbench.results import collect
+
+    paper_tables = paper_tables or {}
+    out, devs = [], []
+    for g in grids:
+        grid = load_grid(g, **(selection or {}))
+        df, d, _ = collect(grid, ctx)
+        devs += d
+        kind = grid.paper_table
+        if kind == "table3":
+            out += table3_claims(df, paper_tables.get("table3"), d)
+        elif kind == "table4":
+            out += table4_claims(df, paper_tables.get("table4"), d, online_only=online_only)
+        elif kind == "table5":
+            out += table5_claims(df, paper_tables.get("table5"), d)
+            out.append(variance_claim(l1_var, d))
+    out += correlation_claims(corr)
+    return out, sorted(set(devs))

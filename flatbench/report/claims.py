@@ -1,0 +1,144 @@
+"""The claims ledger as a report: one format-neutral table of every claim (effect, CI, test, p,
+verdict), a verdict count per source, and, on the HTML page, a forest plot of the effects.
+
+Builders only: the claims are decided in flatbench.analysis.claims from the cached per-example
+records; nothing here computes a verdict.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+
+from flatbench.analysis.claims import CONFIRMED, REFUTED, UNDECIDED, Claim, summary
+from flatbench.report.document import Document, Html, Items, Para, Section, TableBlock
+from flatbench.report.table import Cell, Column, Row, Table, text
+
+VERDICT_TEXT = {CONFIRMED: "**confirmed**", REFUTED: "**refuted**", UNDECIDED: "undecided"}
+SOURCES = ("Table 3", "Table 3 (LIME)", "Table 4", "Table 5", "Fig. 5", "Table 9")
+
+
+def _digits(c: Claim) -> int:
+    return 2 if "in AA" in c.text or "in SA" in c.text else 3
+
+
+def claims_table(claims: list[Claim]) -> Table:
+    cols = [Column("source", "Source"), Column("claim", "Claim"), Column("paper", "Paper"),
+            Column("ours", "Ours"), Column("effect", "Effect [95 % CI]"), Column("test", "Test"),
+            Column("p", "p"), Column("n", "n"), Column("verdict", "Verdict"), Column("note", "Note")]
+    rows = []
+    for c in claims:
+        eff = Cell(c.effect, lo=c.lo, hi=c.hi, digits=_digits(c), signed=True)
+        p = Cell(c.p, digits=3, text=None if not math.isfinite(c.p) or c.p >= 0.001 else "<0.001")
+        paper = c.paper + ("" if c.paper_agrees in (None, True) else " (the paper's table disagrees)")
+        rows.append(Row({"id": c.id, "source": c.source, "verdict": c.verdict},
+                        {"source": text(c.source), "claim": text(c.text), "paper": text(paper),
+                         "ours": text(c.ours or "–"), "effect": eff,
+                         "test": text(c.test or "–"), "p": p, "n": Cell(c.n if c.n else None, digits=0),
+                         "verdict": text(VERDICT_TEXT[c.verdict]), "note": text(c.note or "")}))
+    return Table("claims", cols, rows)
+
+
+def summary_table(claims: list[Claim]) -> Table:
+    cols = [Column("source", "Source"), Column(CONFIRMED, "Confirmed"), Column(REFUTED, "Refuted"),
+            Column(UNDECIDED, "Undecided (not significant)"), Column("no data", "Undecided (no data)"),
+            Column("total", "Claims")]
+    rows = []
+    groups = [s for s in SOURCES if any(c.source == s for c in claims)] + ["all"]
+    for s in groups:
+        sel = claims if s == "all" else [c for c in claims if c.source == s]
+        n = summary(sel)
+        cells = {"source": text(s)}
+        cells.update({k: Cell(n[k] - (n["no data"] if k == UNDECIDED else 0), digits=0)
+                      for k in (CONFIRMED, REFUTED, UNDECIDED, "no data", "total")})
+        rows.append(Row({"source": s}, cells))
+    return Table("claims_summary", cols, rows)
+
+
+def forest_png(claims: list[Claim], title: str = "") -> bytes | None:
+    """Forest plot of the decided effects (one panel per metric unit), CIs as bars, coloured by
+    verdict; None when no claim has a number."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups: dict[str, list[Claim]] = {}
+    for c in claims:
+        if not math.isfinite(c.effect) or c.source == "Table 9":
+            continue
+        unit = "points (AA / SA)" if _digits(c) == 2 else ("Kendall's τ / top-5 share" if "Fig. 5" not in c.source
+                                                            else "variance of |φ(w) − φ(s)|")
+        groups.setdefault(unit, []).append(c)
+    if not groups:
+        return None
+    colour = {CONFIRMED: "#228833", REFUTED: "#cc3311", UNDECIDED: "#888888"}
+    heights = [max(2.0, 0.22 * len(v) + 0.8) for v in groups.values()]
+    fig, axes = plt.subplots(len(groups), 1, figsize=(8.5, sum(heights)),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, (unit, cs) in zip(axes[:, 0], groups.items()):
+        y = list(range(len(cs)))[::-1]
+        for yi, c in zip(y, cs):
+            lo = c.lo if math.isfinite(c.lo) else c.effect
+            hi = c.hi if math.isfinite(c.hi) else c.effect
+            ax.plot([lo, hi], [yi, yi], color=colour[c.verdict], lw=1.4)
+            ax.plot([c.effect], [yi], "o", color=colour[c.verdict], ms=3.5)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(y, [c.text.replace(" in ", " · ", 1)[:70] for c in cs], fontsize=5.5)
+        ax.set_xlabel(f"ours: a − b, {unit} (green confirmed, red refuted, grey undecided)", fontsize=7)
+        ax.tick_params(axis="x", labelsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=130)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def claims_document(claims: list[Claim], grids: list[str], deviations: list[str],
+                    title: str = "FLAT's claims, decided on our results") -> Document:
+    """The ledger: the verdict counts, the forest plot (HTML page), and every claim."""
+    intro = Para(
+        "Every claim the paper makes in Tables 3-5 and its text, decided on the per-example records "
+        f"of the grids {', '.join(grids)} in the stage cache (nothing is typed in). Effect = ours(a) − "
+        "ours(b) on the examples both models share (several seeds pooled by (seed, idx)); 95 % CI from a "
+        "seeded bootstrap; AA/SA by the exact McNemar test, IG KT/TI by a paired sign-flip permutation "
+        "test, LIME KT/TI unpaired (LIME explains a different random subset per model). **confirmed**: "
+        "p < 0.05 in the claimed direction; **refuted**: p < 0.05 in the other direction; undecided: "
+        "not significant, or no data (said in the note). Table 9: confirmed when the CI of Pearson r lies "
+        "inside (−0.3, 0.3), refuted when it lies wholly outside. 'The paper's table disagrees' marks "
+        "claims of the paper's text that its own numbers for that cell do not show.")
+    blocks = [intro, TableBlock(summary_table(claims), id="claims_summary")]
+    png = forest_png(claims)
+    if png is not None:
+        uri = "data:image/png;base64," + base64.b64encode(png).decode()
+        blocks.append(Html(f'<figure><img alt="forest plot of the claims" src="{uri}" style="max-width:100%">'
+                           "<figcaption>Effects with 95 % CIs, per claim.</figcaption></figure>"))
+    blocks.append(TableBlock(claims_table(claims), id="claims"))
+    if deviations:
+        blocks.append(Para("Deviations from the paper that apply to these results:"))
+        blocks.append(Items(sorted(set(deviations))))
+    return Document(title, [Section("claims", title, blocks, lead=True)], deviations=[],
+                    meta={"grids": grids, "summary": summary(claims)})
+
+
+def build_ledger(ctx, grids=None, selection: dict | None = None) -> tuple[list[Claim], list[str]]:
+    """The claims of ``grids`` (default: the CPU half's Table 3, 4 and 5 grids) from the cache,
+    with the paper's numbers; a pure read (nothing is trained, attacked or explained)."""
+    from flatbench.analysis.claims import LEDGER_GRIDS, gather
+    from flatbench.report import paper
+
+    tables = {"table3": paper.table3(), "table4": paper.table4(), "table5": paper.table5()}
+    return gather(ctx, grids or LEDGER_GRIDS, tables, online_only=_online_only(),
+                  l1_var=None, corr=None, selection=selection)
+
+
+def _online_only() -> dict:
+    """recipe -> why it cannot run here, for the Table 4 attacks (no data rather than a number)."""
+    try:
+        from flatbench.attacks.recipes import online_only  # type: ignore[attr-defined]
+    except ImportError:
+        return {}
+    return online_only()
