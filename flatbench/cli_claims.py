@@ -14,7 +14,10 @@ import click
 @click.option("--runs-dir", type=click.Path(), default="runs", show_default=True)
 @click.option("--format", "fmt", default="markdown", show_default=True, help="markdown, html, json, ...")
 @click.option("-o", "--output", type=click.Path(), default=None, help="write here (default: print)")
-def claims(grids, data_dir, runs_dir, fmt, output):
+@click.option("--seeds", default=None, help="comma-separated seeds (default: each grid's)")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="the hyper-parameter overrides the grids ran with (same keys), e.g. attack_bounds=matched")
+def claims(grids, data_dir, runs_dir, fmt, output, seeds, overrides):
     """Every claim of the paper with our effect, CI, p and verdict (confirmed / refuted /
     undecided), computed from the cache; nothing runs."""
     from flatbench.cli import _context
@@ -22,7 +25,10 @@ def claims(grids, data_dir, runs_dir, fmt, output):
     from flatbench.report.formats import render
 
     ctx = _context(runs_dir, data_dir, "claims", mlflow_on=False, compute=False)
-    found, devs = build_ledger(ctx, list(grids) or None)
+    from flatbench.cli import _overrides
+
+    found, devs = build_ledger(ctx, list(grids) or None,
+                               selection={"seeds": seeds, "hp_overrides": _overrides(overrides)})
     doc = claims_document(found, list(grids) or ["table3_cpu", "table4_cpu", "table5_cpu"], devs)
     out = render(doc, fmt)
     if output:
