@@ -51,3 +51,41 @@ def calibrate_cmd(data_dir, runs_dir, only, write, executor, no_mlflow):
             old = load_table().get("bounds", {})
             table["bounds"] = {**old, **table["bounds"]}
         click.echo(f"wrote {write_table(table)}")
+
+
+@strength.command("curves")
+@click.option("--data-dir", type=click.Path(), default=None)
+@click.option("--runs-dir", type=click.Path(), default="runs", show_default=True)
+@click.option("--format", "fmt", default="markdown", show_default=True)
+@click.option("-o", "--output", type=click.Path(), default=None)
+@click.option("--plots", type=click.Path(), default=None, help="also write the figures (PNG) here")
+def curves_cmd(data_dir, runs_dir, fmt, output, plots):
+    """Render the strength curves from the cache (run the strength_curves grids first)."""
+    from pathlib import Path
+
+    from flatbench.analysis.strength import load_table
+    from flatbench.cache import write_text_atomic
+    from flatbench.cells import load_grid
+    from flatbench.cli import _context
+    from flatbench.report.formats import render
+    from flatbench.report.strength import curves_document, curves_png
+    from flatbench.results import collect
+
+    ctx = _context(runs_dir, data_dir, "strength_curves", mlflow_on=False, compute=False)
+    df, devs, _ = collect(load_grid("strength_curves"), ctx)
+    dfi, devi, _ = collect(load_grid("strength_curves_interp"), ctx)
+    matched = {k: e["cos"] for k, e in load_table().get("bounds", {}).items()}
+    doc = curves_document(df, dfi, devs + devi, matched)
+    out = render(doc, fmt)
+    if plots:
+        for ds in ("sst2", "trec"):
+            png = curves_png(df, ds)
+            if png:
+                p = Path(plots) / f"strength_curve_{ds}.png"
+                p.parent.mkdir(parents=True, exist_ok=True)
+                p.write_bytes(png)
+    if output:
+        write_text_atomic(Path(output), out)
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(out)

@@ -1,0 +1,142 @@
+"""Strength curves (beyond the paper): AA, and KT/TI where measured, of base, adv and FLAT under
+TextFooler at several embedding bounds, with CIs; and at which strengths each ordering is
+significant. Built from the strength_curves / strength_curves_interp grids' cached results.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import re
+
+from flatbench.analysis.claims import CONFIRMED, REFUTED, aa_effect, attack_rows, consistency_effect, \
+    decide, Claim, pair_rows, pooled
+from flatbench.report.document import Document, Html, Para, Section, TableBlock
+from flatbench.report.table import Cell, Column, Row, Table, text
+
+PRETTY = {"lstm": "LSTM", "cnn": "CNN", "sst2": "SST2", "trec": "TREC", "base": "base", "adv": "adv",
+          "flat": "FLAT"}
+ORDERINGS = (("flat", "adv"), ("flat", "base"), ("adv", "base"))
+
+
+def bound_of(variant: str) -> float | None:
+    m = re.search(r"eval_attack_bounds=cos([0-9.]+)", variant or "")
+    return float(m.group(1)) if m else None
+
+
+def _records(df) -> list[dict]:
+    return [r for r in df.to_dict("records") if bound_of(r.get("variant", "")) is not None]
+
+
+def curves_table(df, metrics=("AA",)) -> Table:
+    rows = _records(df)
+    bounds = sorted({bound_of(r["variant"]) for r in rows})
+    cols = [Column("model", "Model"), Column("dataset", "Dataset"), Column("method", "Method")]
+    cols += [Column(f"{m}@{b:.2f}", f"{m} cos ≥ {b:.2f}") for m in metrics for b in bounds]
+    out = []
+    keys = sorted({(r["dataset"], r["model"], r["method"]) for r in rows},
+                  key=lambda k: (k[0], k[1], ("base", "adv", "flat").index(k[2]) if k[2] in ("base", "adv", "flat") else 9))
+    for ds, model, method in keys:
+        cells = {"model": text(PRETTY.get(model, model)), "dataset": text(PRETTY.get(ds, ds)),
+                 "method": text(PRETTY.get(method, method))}
+        for r in rows:
+            if (r["dataset"], r["model"], r["method"]) != (ds, model, method):
+                continue
+            b = bound_of(r["variant"])
+            for m in metrics:
+                d = 1 if m == "AA" else 3
+                cells[f"{m}@{b:.2f}"] = Cell(r.get(m), lo=r.get(f"{m}_lo"), hi=r.get(f"{m}_hi"), digits=d)
+        out.append(Row({"dataset": ds, "model": model, "method": method}, cells))
+    return Table("strength_curves", cols, out)
+
+
+def orderings_table(df, metrics=("AA",)) -> Table:
+    """Per (model, dataset, bound): each ordering's effect and whether it is significant."""
+    rows = _records(df)
+    cols = [Column("dataset", "Dataset"), Column("model", "Model"), Column("bound", "cos ≥")]
+    cols += [Column(f"{m}:{a}>{b}", f"{m} {PRETTY[a]} − {PRETTY[b]}") for m in metrics for a, b in ORDERINGS
+             if m == "AA" or (a, b) != ("adv", "base")]
+    out = []
+    for ds, model, bnd in sorted({(r["dataset"], r["model"], bound_of(r["variant"])) for r in rows}):
+        sel = [r for r in rows if (r["dataset"], r["model"], bound_of(r["variant"])) == (ds, model, bnd)]
+        by = {r["method"]: r for r in sel}
+        cells = {"dataset": text(PRETTY.get(ds, ds)), "model": text(PRETTY.get(model, model)),
+                 "bound": Cell(bnd, digits=2)}
+        for c in cols[3:]:
+            m, pair = c.key.split(":")
+            a, b = pair.split(">")
+            if a not in by or b not in by:
+                cells[c.key] = Cell()
+                continue
+            if m == "AA":
+                xa, xb = pooled([by[a]], attack_rows, "records"), pooled([by[b]], attack_rows, "records")
+                eff = aa_effect(xa, xb) if xa and xb else {}
+            else:
+                xa, xb = pooled([by[a]], pair_rows, "pairs"), pooled([by[b]], pair_rows, "pairs")
+                eff = consistency_effect(xa, xb, m.lower()) if xa and xb else {}
+            cl = decide(Claim(c.key, "curves", c.key, ""), eff)
+            mark = {CONFIRMED: " (sig. +)", REFUTED: " (sig. −)"}.get(cl.verdict, " (n.s.)")
+            cells[c.key] = Cell(cl.effect, lo=cl.lo, hi=cl.hi, digits=1 if m == "AA" else 3, signed=True,
+                                text=None if not math.isfinite(cl.effect) else
+                                f"{cl.effect:+.{1 if m == 'AA' else 3}f}{mark}",
+                                p={"pair": cl.p})
+        out.append(Row({"dataset": ds, "model": model, "bound": bnd}, cells))
+    return Table("strength_orderings", cols, out)
+
+
+def curves_png(df, dataset: str) -> bytes | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in _records(df) if r["dataset"] == dataset and r.get("AA") == r.get("AA")
+            and r.get("AA") is not None]
+    if not rows:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
+    colour = {"base": "#888888", "adv": "#4477aa", "flat": "#cc3311"}
+    for ax, model in zip(axes, ("lstm", "cnn")):
+        for method in ("base", "adv", "flat"):
+            pts = sorted((bound_of(r["variant"]), r["AA"], r.get("AA_lo"), r.get("AA_hi")) for r in rows
+                         if r["model"] == model and r["method"] == method)
+            if not pts:
+                continue
+            x = [p[0] for p in pts]
+            y = [p[1] for p in pts]
+            err = [[p[1] - (p[2] if p[2] == p[2] else p[1]) for p in pts],
+                   [(p[3] if p[3] == p[3] else p[1]) - p[1] for p in pts]]
+            ax.errorbar(x, y, yerr=err, marker="o", ms=3, capsize=2, color=colour[method], label=PRETTY[method])
+        ax.set_title(f"{PRETTY[model]}, {PRETTY.get(dataset, dataset)}", fontsize=9)
+        ax.set_xlabel("TextFooler embedding bound (cos ≥)")
+    axes[0].set_ylabel("after-attack accuracy (%)")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def curves_document(df_aa, df_interp, deviations: list[str], matched: dict) -> Document:
+    blocks = [Para(
+        "Beyond the paper: table3_cpu's base, adv and FLAT models (trained with TextFooler at the "
+        "strength-matched bound) attacked on the test split at six TextFooler embedding bounds "
+        "(a stricter bound = fewer substitutes = a weaker attack); KT/TI at three. 95 % CIs in brackets. "
+        "Orderings: paired effect a − b with 'sig. +' / 'sig. −' where p < 0.05 (exact McNemar for AA, "
+        "sign-flip permutation for KT/TI). A claim that holds at one strength only is a weaker claim. "
+        "Strength-matched bounds: " + ", ".join(f"{k} cos {v:.2f}" for k, v in sorted(matched.items())) + ".")]
+    blocks.append(TableBlock(curves_table(df_aa), id="strength_curves"))
+    for ds in ("sst2", "trec"):
+        png = curves_png(df_aa, ds)
+        if png is not None:
+            uri = "data:image/png;base64," + base64.b64encode(png).decode()
+            blocks.append(Html(f'<figure><img alt="strength curve {ds}" src="{uri}" style="max-width:100%">'
+                               f"<figcaption>{PRETTY[ds]}: AA against the bound, 95 % CIs.</figcaption></figure>"))
+    blocks.append(TableBlock(orderings_table(df_aa), id="strength_orderings"))
+    if df_interp is not None:
+        blocks.append(TableBlock(curves_table(df_interp, ("KT", "TI")), id="strength_curves_interp"))
+        blocks.append(TableBlock(orderings_table(df_interp, ("KT", "TI")), id="strength_orderings_interp"))
+    return Document("Strength curves: orderings across attack strengths",
+                    [Section("strength", "Strength curves", blocks, lead=True)], deviations=sorted(set(deviations)))
