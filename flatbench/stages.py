@@ -263,17 +263,17 @@ class AttackStage(Stage):
             opts["attack_bounds"] = hp["eval_attack_bounds"]
         if opts["attack_bounds"] == "matched":
             # the concrete strength-matched bound enters the key: a new table means new stages
-            from flatbench.analysis.strength import matched_cos
+            from flatbench.analysis.strength import matched_entry, matched_note
 
-            cos = matched_cos(self.model.cell.dataset, self.recipe)
-            if cos is not None:
-                opts["matched_cos"] = cos
+            entry = matched_entry(self.model.cell.dataset, self.recipe)
+            if entry is not None:
+                opts["matched_cos"], opts["matched_note"] = float(entry["cos"]), matched_note(entry)
         return opts
 
     def spec(self):
         c, opts = self.model.cell, self.options()
         return {"split": self.split, "recipe": self.recipe, "n": self.n, "seed": self.seed,
-                "budget": self.budget, "train_n": cell_hp(c)["train_n"] if self.split == "train" else None,
+                "budget": self.budget, "train_n": cell_hp(c).train_n if self.split == "train" else None,
                 "data": data_fingerprint(c.dataset, c.data_dir), "threads": stage_threads(c.hp),
                 "options": opts,
                 "resources": {r: identity(r, opts) for r in ATTACKS.get(self.recipe).RESOURCES}}

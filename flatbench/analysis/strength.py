@@ -115,10 +115,23 @@ def load_table() -> dict:
     return json.loads(p.read_text(encoding="utf-8"))
 
 
+def matched_entry(dataset: str, recipe: str) -> dict | None:
+    """The shipped strength-matched bound of a dataset and recipe, or None (not calibrated)."""
+    return load_table().get("bounds", {}).get(f"{dataset}/{recipe}")
+
+
 def matched_cos(dataset: str, recipe: str) -> float | None:
     """The shipped strength-matched cosine for a dataset and recipe, or None (not calibrated)."""
-    entry = load_table().get("bounds", {}).get(f"{dataset}/{recipe}")
+    entry = matched_entry(dataset, recipe)
     return None if entry is None else float(entry["cos"])
+
+
+def matched_note(entry: dict) -> str:
+    """The deviation line's account of how a matched bound was chosen."""
+    aa = entry["dev_aa"]
+    return (f"mean dev AA {aa['mean']:.2f} (" + ", ".join(f"{m} {aa[m]:.2f}" for m in MODELS)
+            + f"; n {aa['n']}) against the paper's mean base AA {entry['target']:.2f}, "
+            f"grid cos 0.50-0.95, {entry['search']}")
 
 
 def _cells(grid, data_dir):

@@ -49,7 +49,7 @@ OPTIONS = {"attack_bounds": ("calibrated", "matched", "youden", "original") + FI
            "sentence_encoder": ("use-m3", "minilm")}
 DEFAULT_OPTIONS = {k: v[0] for k, v in OPTIONS.items()}
 # Filled in by resolve_bounds (plan time), never by a grid: the concrete bound "matched" stands for.
-INTERNAL_OPTIONS = ("matched_cos",)
+INTERNAL_OPTIONS = ("matched_cos", "matched_note")
 
 # Every attack stage's declared hyper-parameters (the options above, the subset sizes, the budget).
 HP = {
@@ -126,9 +126,9 @@ def embedding_bound(emb, recipe: str, kind: str, original: float, options: dict 
         bound = cos if kind == "min_cos_sim" else round(2 - 2 * cos, 4)
         shown = f"{kind} = {bound}" + ("" if kind == "min_cos_sim" else f" (cos {cos:.2f})")
         if opts["attack_bounds"] == "matched":
-            return bound, [f"{recipe}: {shown}, the strength-matched bound: base after-attack accuracy on "
-                           f"dev matched to the paper's (flatbench/resources/strength_matched.json) "
-                           f"instead of {original}"]
+            return bound, [f"{recipe}: {shown}, the strength-matched bound (base after-attack accuracy on "
+                           f"dev closest to the paper's: {opts.get('matched_note', '?')}; "
+                           f"flatbench/resources/strength_matched.json) instead of {original}"]
         return bound, [f"{recipe}: {shown}, a fixed value of the strength grid, instead of {original}"]
     if opts["attack_bounds"] == "matched":
         note = " (no strength-matched bound for this dataset and recipe: the F1 bound is used)"
