@@ -14,6 +14,12 @@ A bad entry is moved aside to runs/<kind>/.bad/<key>-<time>-<pid>/ (with why.txt
 and the stage is recomputed. Work in progress lives in runs/<kind>/.tmp/<key>-<pid>@<host>-<rand>/
 until one rename commits it; `sweep_stale` removes those of processes no longer alive on this
 host at the start of a run. Resumable progress of long stages lives in runs/<kind>/.partial/<key>/.
+
+One computation per key, however many processes share the cache: a stage is computed while holding
+runs/<kind>/.locks/<key>.lock (`Cache.lock`, an OS file lock: flock), so a second process waits for
+it and then reuses the result. The OS releases the lock when its holder dies, however it dies, so a
+killed holder's lock is taken over at once (and its .partial progress resumed); the file records
+the holder (pid, host, stage) for the waiting message and is removed on a clean release.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import os
 import re
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -35,8 +42,13 @@ from pathlib import Path
 from flatbench.errors import FlatbenchError
 from flatbench.notices import warn
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no cross-process locking (as before)
+    fcntl = None
+
 MANIFEST = "manifest.json"
-TMP, PARTIAL, BAD = ".tmp", ".partial", ".bad"
+TMP, PARTIAL, BAD, LOCKS = ".tmp", ".partial", ".bad", ".locks"
 _TMP_NAME = re.compile(r"^(?P<key>.+)-(?P<pid>\d+)@(?P<host>[0-9a-f]{6})-[0-9a-f]{6}$")
 
 
@@ -324,6 +336,29 @@ class Cache:
                         shutil.rmtree(p, ignore_errors=True)
         return n
 
+    # -- one computation per key --------------------------------------------------------------
+
+    def lock_path(self, kind: str, key: str) -> Path:
+        return self.root / kind / LOCKS / f"{key}.lock"
+
+    @contextmanager
+    def lock(self, kind: str, key: str, label: str | None = None, notice_every: float = 300.0,
+             poll: float = 0.5):
+        """Hold the lock of one stage key while computing it (blocking until no other process holds
+        it). Yields a `StageLock`: `waited_for` is the holder we waited for (pid, host, label, since;
+        None if we did not wait), `took_over` the holder that died holding it (its lock file was
+        left behind; the OS released its lock). While waiting, one line names the holder, and one
+        line every `notice_every` seconds says it is still running. Works across processes and
+        threads (a flock belongs to one open of the file), not re-entrantly for the same key."""
+        path = self.lock_path(kind, key)
+        self._mkdir(path.parent)
+        held = StageLock(path, label or f"{kind}/{key}")
+        held.acquire(notice_every, poll)
+        try:
+            yield held
+        finally:
+            held.release()
+
     def partial_dir(self, kind: str, key: str) -> Path:
         """Where a long stage may keep resumable progress (survives a kill; not a result)."""
         return self._mkdir(self.root / kind / PARTIAL / key)
@@ -359,6 +394,114 @@ class Cache:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
+
+
+def notice(msg: str) -> None:
+    """One line on stderr (``flatbench: ...``): what a run is doing that is worth a line."""
+    print(f"flatbench: {msg}", file=sys.stderr, flush=True)
+
+
+def _ago(t) -> str:
+    try:
+        s = max(0, int(time.time() - float(t)))
+    except (TypeError, ValueError):
+        return "?"
+    return f"{s}s" if s < 120 else f"{s // 60}m" if s < 7200 else f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+class StageLock:
+    """One held lock file (see `Cache.lock`). Protocol: open (create) the file, flock it exclusively,
+    then check that the path still names the file we locked (a releasing holder unlinks it first;
+    whoever locked the unlinked file retries on the new one); write our pid/host/label into it.
+    Release: unlink, then close (which drops the flock)."""
+
+    def __init__(self, path: Path, label: str):
+        self.path, self.label = path, label
+        self.fd: int | None = None
+        self.waited_for: dict | None = None
+        self.took_over: dict | None = None
+        self.waited = 0.0
+
+    def holder(self, fd: int | None = None) -> dict | None:
+        """What the lock file says about its holder (None if empty or unreadable)."""
+        try:
+            if fd is not None:
+                raw = os.pread(fd, 4096, 0)
+            else:
+                raw = self.path.read_bytes()[:4096]
+            h = json.loads(raw.decode("utf-8")) if raw.strip() else None
+        except (OSError, UnicodeDecodeError, ValueError):
+            return None
+        return h if isinstance(h, dict) else None
+
+    def _describe(self, h: dict | None) -> str:
+        if not h:
+            return "another process"
+        where = "" if h.get("host") == host_tag() else f" on host {h.get('hostname') or h.get('host')}"
+        return f"pid {h.get('pid')}{where}, started {_ago(h.get('since'))} ago"
+
+    def acquire(self, notice_every: float, poll: float) -> None:
+        if fcntl is None:  # pragma: no cover
+            return
+        t0, next_notice = time.monotonic(), None
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            except OSError as e:
+                raise CacheError(f"cannot create the lock file {self.path} ({e.strerror or e})") from None
+            try:
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        now = time.monotonic()
+                        if next_notice is None:
+                            self.waited_for = self.holder(fd) or {}
+                            notice(f"waiting for {self.label}, being computed by "
+                                   f"{self._describe(self.waited_for)}; its result will be reused")
+                            next_notice = now + notice_every
+                        elif now >= next_notice:
+                            notice(f"still waiting for {self.label} ({self._describe(self.holder(fd))}; "
+                                   f"waited {_ago(time.time() - (now - t0))})")
+                            next_notice = now + notice_every
+                        time.sleep(poll)
+                    except OSError as e:  # a file system without locks (some network mounts)
+                        warn(f"cannot lock {self.path} ({e.strerror or e}); computing without the "
+                             "per-stage lock (another process may compute the same stage)")
+                        os.close(fd)
+                        return
+                try:
+                    same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+                except FileNotFoundError:
+                    same = False
+                if not same:  # released (unlinked) while we waited on it: lock the current file
+                    os.close(fd)
+                    continue
+            except BaseException:
+                os.close(fd)
+                raise
+            break
+        self.fd, self.waited = fd, time.monotonic() - t0
+        left = self.holder(fd)  # a clean release unlinks the file: anything here is a dead holder's
+        if left and left.get("pid") != os.getpid():
+            self.took_over = left
+            notice(f"{self.label}: taking over from {self._describe(left)}, which stopped without "
+                   "finishing (killed?); computing it here (saved progress, if any, is resumed)")
+        me = json.dumps({"pid": os.getpid(), "host": host_tag(), "hostname": socket.gethostname(),
+                         "label": self.label, "since": time.time()}).encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, me, 0)
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            os.unlink(self.path)  # only the holder unlinks, so this is still our file
+        except OSError:
+            pass
+        os.close(self.fd)
+        self.fd = None
 
 
 def write_text_atomic(path: Path, text: str) -> None:

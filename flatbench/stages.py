@@ -20,7 +20,7 @@ from pathlib import Path
 from flatbench.attacks.recipes._common import OPTIONS, resolve_options
 from flatbench.attacks.resources import identity
 from flatbench.attacks.stage import run_attack_stage
-from flatbench.cache import Cache, write_manifest
+from flatbench.cache import Cache, notice, write_manifest
 from flatbench import hparams as H
 from flatbench.cells import Cell, stable_hash
 from flatbench.data.datasets import load_dataset
@@ -111,7 +111,11 @@ class Stage:
 
     def run(self, ctx: Context) -> dict:
         """Run if not cached; return the manifest. Inputs are checked (sizes against their
-        manifests) before they are read; a bad one is reported, moved aside and recomputed."""
+        manifests) before they are read; a bad one is reported, moved aside and recomputed.
+        Computed once however many processes share the cache: the stage's own computation holds
+        its key's lock (Cache.lock), so a process that meets it being computed waits, then reuses
+        the result. The lock is taken after the dependencies are resolved (each under its own
+        lock), never held across them."""
         cache = ctx.cache
         m = cache.load(self.kind, self.key, self.label())
         if m is not None:
@@ -120,16 +124,23 @@ class Stage:
         manifests = [self._input(ctx, d) for d in deps]
         inputs = [cache.dir(d.kind, d.key) for d in deps]
         deviations_in = [x for dm in manifests for x in dm.get("deviations", [])]
-        t0 = time.time()
-        spec = self.spec()
-        import torch  # here, not at import: planning and reports stay torch-free
+        with cache.lock(self.kind, self.key, self.label()) as held:
+            m = cache.load(self.kind, self.key, self.label())
+            if m is not None:  # committed by another process while we resolved inputs or waited
+                pid = (held.waited_for or {}).get("pid")
+                notice(f"{self.label()}: computed by {f'pid {pid}' if pid else 'another process'} meanwhile; "
+                       "reusing it")
+                return m
+            t0 = time.time()
+            spec = self.spec()
+            import torch  # here, not at import: planning and reports stay torch-free
 
-        prev_threads = torch.get_num_threads()
-        torch.set_num_threads(stage_threads(self.owner().hp))
-        try:
-            return self._run(ctx, cache, spec, inputs, deviations_in, t0)
-        finally:
-            torch.set_num_threads(prev_threads)
+            prev_threads = torch.get_num_threads()
+            torch.set_num_threads(stage_threads(self.owner().hp))
+            try:
+                return self._run(ctx, cache, spec, inputs, deviations_in, t0)
+            finally:
+                torch.set_num_threads(prev_threads)
 
     def _input(self, ctx: Context, dep: "Stage") -> dict:
         """A dependency's manifest, after checking its outputs; recomputed when missing or bad."""
