@@ -10,14 +10,14 @@ Torch-free: planning, `--dry-run` and reports use this module.
 from __future__ import annotations
 
 import difflib
-import importlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flatbench.errors import ConfigError
-from flatbench.registry import METHODS
+from flatbench.registry import METHODS, MODELS, load_ref
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,19 @@ class P:
             return self._want()
         return None
 
+    def typed(self, v):
+        """``v`` as the declared kind (float kinds give floats, int kinds ints; None stays None)."""
+        if v is None:
+            return None
+        k = self.kind
+        if k == "float":
+            return float(v)
+        if k == "int":
+            return int(v)
+        if k == "ints":
+            return [int(w) for w in v]
+        return v
+
     def _want(self) -> str:
         k = self.kind
         if k == "per_recipe":
@@ -94,10 +107,7 @@ def _is_int(v) -> bool:
 # Declarations that belong to no single component.
 SETTINGS = {"threads": P(1, "int", "torch threads per stage (numbers depend on it, so keys do)", lo=1)}
 
-# Where each component's declarations live (torch-free modules).
-MODEL_HP = {"lstm": "flatbench.models.hp:LSTM", "cnn": "flatbench.models.hp:CNN",
-            "bert": "flatbench.models.hp:TRANSFORMER", "deberta": "flatbench.models.hp:TRANSFORMER",
-            "minilm": "flatbench.models.hp:MINILM"}
+# Where each component's declarations live (torch-free modules); models: their registry spec.
 TRAIN_HP = "flatbench.training.hp:TRAIN"
 ROUNDS_HP = "flatbench.training.hp:ROUNDS"
 ATTACK_HP = "flatbench.attacks.recipes._common:HP"
@@ -105,14 +115,12 @@ INTERPRET_HP = "flatbench.interpret.hp:HP"
 
 
 def _load(ref: str) -> dict[str, P]:
-    mod, _, attr = ref.partition(":")
-    return getattr(importlib.import_module(mod), attr)
+    return load_ref(ref)
 
 
 def model_hp(model: str) -> dict[str, P]:
-    if model not in MODEL_HP:
-        return {}
-    return _load(MODEL_HP[model])
+    """A registered model's declarations (UnknownNameError for a name the registry lacks)."""
+    return _load(MODELS.spec(model).hp)
 
 
 def train_hp() -> dict[str, P]:
@@ -143,7 +151,7 @@ def method_hp(method_module, rounds: bool = False) -> dict[str, P]:
 def all_declared() -> dict[str, P]:
     """Every hyper-parameter any registered component declares (for unknown-name checks)."""
     out: dict[str, P] = {}
-    for ref in set(MODEL_HP.values()):
+    for ref in dict.fromkeys(s.hp for s in MODELS.specs().values()):
         out.update(_load(ref))
     for m in METHODS.names():
         out.update(method_hp(METHODS.get(m), rounds=True))
@@ -182,3 +190,66 @@ def defaults(decl: dict[str, P]) -> dict:
 def pick(hp: dict, decl: dict[str, P]) -> dict:
     """The resolved values of the declared names (defaults where the grid sets none)."""
     return {k: hp.get(k, p.default) for k, p in sorted(decl.items())}
+
+
+class HPView(Mapping):
+    """Resolved hyper-parameters: every declared name with its value (the default where nothing
+    set it). Attribute access is typed by the declaration (``hp.rounds`` is an int, ``hp.beta`` a
+    float) and fails for a name no component declared, so readers never restate a default; item
+    access (``hp["lr"]``) gives the value as resolved, which is what stage keys hash.
+    Immutable: ``replace(**values)`` gives a new view."""
+
+    __slots__ = ("_values", "_decl")
+
+    def __init__(self, values: Mapping, decl: Mapping[str, P]):
+        object.__setattr__(self, "_values", dict(values))
+        object.__setattr__(self, "_decl", dict(decl))
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            v = self._values[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, self._values, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise AttributeError(f"no hyper-parameter {name!r} here{hint}") from None
+        p = self._decl.get(name)
+        return p.typed(v) if p is not None else v
+
+    def __setattr__(self, name, value):
+        raise AttributeError("resolved hyper-parameters are immutable; use replace()")
+
+    def __getitem__(self, name: str):
+        return self._values[name]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"HPView({self._values!r})"
+
+    def __reduce__(self):
+        return (HPView, (self._values, self._decl))
+
+    def replace(self, **values) -> "HPView":
+        return HPView({**self._values, **values}, self._decl)
+
+    def as_dict(self) -> dict:
+        return dict(self._values)
+
+
+def resolve(hp: Mapping | None, decl: Mapping[str, P]) -> HPView:
+    """``hp`` as a resolved view over ``decl``: each declared name's value, its default where
+    ``hp`` sets none; names ``hp`` holds beyond ``decl`` are kept. A view that already holds every
+    declared name is returned as it is (the cell's view passes through a component unchanged)."""
+    if isinstance(hp, HPView):
+        if all(k in hp._values for k in decl):
+            if all(k in hp._decl for k in decl):
+                return hp
+            return HPView(hp._values, {**hp._decl, **decl})
+        return HPView({**defaults(decl), **hp._values}, {**hp._decl, **decl})
+    return HPView({**defaults(decl), **(hp or {})}, decl)

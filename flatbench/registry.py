@@ -1,48 +1,213 @@
-"""Name -> builder for every kind of thing a cell names. Unknown names fail listing valid ones."""
+"""The registry: every dataset, model, method and attack recipe a cell can name is registered here
+once, as a spec, and every other place reads that spec (names and their order, the paper's
+spelling, the declared hyper-parameters, GPU or CPU, the cost rates behind `--dry-run`).
+
+Adding a model is one file plus one registration: the file (e.g. ``flatbench/models/gru.py``)
+holds its builder (``build``/``restore``/``preflight``), the registration is one ``ModelSpec`` in
+``MODELS`` below, pointing at the builder and at the model's declared hyper-parameters. A method
+is one file in ``flatbench/methods`` (its ``HP``/``ROUND_HP`` beside its loss) plus one
+``MethodSpec``; a recipe one file in ``flatbench/attacks/recipes`` plus one ``RecipeSpec``.
+
+Implementations are named by lazy ``"module:attr"`` references, so naming, validating, planning
+and reports never import torch (nor numpy): this module imports only the standard library.
+Unknown names fail listing the valid ones.
+"""
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass, field
 from importlib import resources
 
 from flatbench.errors import UnknownNameError
 
 
+def load_ref(ref: str):
+    """The object a ``"module:attr"`` (or ``"module"``) reference names."""
+    mod, _, attr = ref.partition(":")
+    obj = importlib.import_module(mod)
+    return getattr(obj, attr) if attr else obj
+
+
+@dataclass(frozen=True, kw_only=True)
+class Spec:
+    """What every registered component has: its name (lower case, in code and files), the
+    paper's spelling (rendered tables only) and its implementation (lazy reference)."""
+
+    name: str
+    display: str
+    impl: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelCost:
+    """Order-of-magnitude costs (`--dry-run`). ``train``: seconds per training example and epoch;
+    ``attack``: an attacked example's cost against this victim relative to an LSTM/CNN; ``ig``:
+    seconds per explained pair (IG, 50 steps); ``lime``: seconds per pair per 1,000 LIME samples.
+    CPU models: measured on this project's 2-core machine (upper bounds, one torch thread); GPU
+    models: guesses for one GPU."""
+
+    train: float
+    ig: float
+    lime: float
+    attack: float = 1.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec(Spec):
+    hp: str  # "module:attr" of the declared hyper-parameters (a torch-free module)
+    cost: ModelCost
+    gpu: bool = False  # an executor reserves a GPU for its stages (Ray: num_gpus)
+    stands_for: str | None = None  # not in the paper: shown beside this paper model's rows
+
+
+@dataclass(frozen=True, kw_only=True)
+class MethodSpec(Spec):
+    """A training method; its module declares ``HP`` (every round), ``ROUND_HP`` (rounds > 0),
+    ``ADVERSARIAL``, ``USES_MASK`` and ``batch_loss``."""
+
+    train_factor: float = 1.0  # cost of a training step against base's (`--dry-run`)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecipeSpec(Spec):
+    """An attack recipe; its module declares ``RESOURCES`` and ``build``. Every recipe reads the
+    attack options declared in `flatbench.attacks.recipes._common` (``HP``)."""
+
+    sec_per_example: float  # per attacked example of SST2's length against an LSTM/CNN
+    len_exp: float = 1.3  # cost ~ (length / 19) ** len_exp below SST2's length, linear above
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetSpec(Spec):
+    folder: str  # folder name in the local data directory
+    hub_id: str  # Hugging Face hub dataset
+    hub_text: tuple[str, ...]  # hub columns joined into the text
+    hub_label: str
+    max_len: int  # tokens for word models (authors' README: 50; IMDB 250)
+    paper: dict = field(default_factory=dict)  # Table 1: classes, avg_len, train, dev, test
+    dev_seed: int = 2022
+    attack_train_n: int | None = None  # paper: all for SST2/TREC, 10K random for IMDB/AG
+
+
 class Registry:
-    def __init__(self, kind: str, entries: dict):
+    """Specs of one kind, in registration order (the paper's order; additions follow)."""
+
+    def __init__(self, kind: str, specs):
         self.kind = kind
-        self._entries = dict(entries)
+        self._specs = {s.name: s for s in specs}
+        self._entries: dict = {}  # name -> loaded implementation
 
     def __contains__(self, name) -> bool:
-        return name in self._entries
+        return name in self._specs
+
+    def __iter__(self):
+        return iter(self._specs)
 
     def names(self) -> list[str]:
-        return list(self._entries)
+        return list(self._specs)
+
+    def spec(self, name: str):
+        if name not in self._specs:
+            raise UnknownNameError(self.kind, name, self._specs)
+        return self._specs[name]
+
+    def specs(self) -> dict:
+        return dict(self._specs)
 
     def get(self, name: str):
+        """The implementation (imported on first use); a spec without one is its own (datasets:
+        the generic loader reads the spec)."""
         if name not in self._entries:
-            raise UnknownNameError(self.kind, name, self._entries)
-        entry = self._entries[name]
-        if isinstance(entry, str):  # lazy "module:attr" or "module" reference
-            mod, _, attr = entry.partition(":")
-            obj = importlib.import_module(mod)
-            entry = getattr(obj, attr) if attr else obj
-            self._entries[name] = entry
-        return entry
+            spec = self.spec(name)
+            self._entries[name] = spec if spec.impl is None else load_ref(spec.impl)
+        return self._entries[name]
+
+    def register(self, spec) -> None:
+        """Add (or replace) a spec; for extensions and tests. The package's own registrations
+        are the lists below."""
+        self._specs[spec.name] = spec
+        self._entries.pop(spec.name, None)
+
+    def unregister(self, name: str) -> None:
+        self._specs.pop(name, None)
+        self._entries.pop(name, None)
 
 
+# --------------------------------------------------------------------------------- datasets
+DATASETS = Registry("dataset", [
+    DatasetSpec(name="sst2", display="SST2", folder="sst2", hub_id="SetFit/sst2", hub_text=("text",),
+                hub_label="label", max_len=50, paper=dict(classes=2, avg_len=19, train=6920, dev=872, test=1821)),
+    DatasetSpec(name="imdb", display="IMDB", folder="imdb", hub_id="stanfordnlp/imdb", hub_text=("text",),
+                hub_label="label", max_len=250,
+                paper=dict(classes=2, avg_len=268, train=20000, dev=5000, test=25000), attack_train_n=10000),
+    DatasetSpec(name="ag", display="AG", folder="ag_news", hub_id="fancyzhx/ag_news", hub_text=("text",),
+                hub_label="label", max_len=50,
+                paper=dict(classes=4, avg_len=32, train=114000, dev=6000, test=7600), attack_train_n=10000),
+    DatasetSpec(name="trec", display="TREC", folder="trec", hub_id="CogComp/trec", hub_text=("text",),
+                hub_label="coarse_label", max_len=50, paper=dict(classes=6, avg_len=10, train=5000, dev=452, test=500)),
+])
+DATASET_NAMES = tuple(DATASETS.names())
 
-DATASET_NAMES = ("sst2", "imdb", "ag", "trec")
-# Models by lazy "module:attr" reference: naming, validating and planning never import torch.
-MODELS = Registry("model", {"lstm": "flatbench.models.word:LSTM", "cnn": "flatbench.models.word:CNN",
-                            "bert": "flatbench.models.transformers:BERT",
-                            "deberta": "flatbench.models.transformers:DEBERTA",
-                            "minilm": "flatbench.models.transformers:MINILM"})
+# ----------------------------------------------------------------------------------- models
+# Costs: word models re-measured 2026-12-02 (table3_cpu, 3 processes on 2 cores: 0.5-1.4e-3 s per
+# example-epoch). MiniLM's attack factor was measured on 2026-12-01 against the LSTM/CNN cost of
+# then (PWWS 12x, TextFooler 3x; 6x of 0.15 s used); the runner's 2026-12-02 fast paths cut the
+# LSTM/CNN cost, not a transformer's forward pass, so the factors keep the transformer costs where
+# they were. BERT/DeBERTa: on one GPU, guesses (never measured here).
+MODELS = Registry("model", [
+    ModelSpec(name="lstm", display="LSTM", impl="flatbench.models.word:LSTM", hp="flatbench.models.hp:LSTM",
+              cost=ModelCost(train=1e-3, ig=0.1, lime=0.8)),
+    ModelSpec(name="cnn", display="CNN", impl="flatbench.models.word:CNN", hp="flatbench.models.hp:CNN",
+              cost=ModelCost(train=1e-3, ig=0.05, lime=0.8)),
+    ModelSpec(name="bert", display="BERT", impl="flatbench.models.transformers:BERT",
+              hp="flatbench.models.hp:TRANSFORMER", gpu=True,
+              cost=ModelCost(train=4e-3, attack=5.0, ig=0.5, lime=5.0)),
+    ModelSpec(name="deberta", display="DeBERTa", impl="flatbench.models.transformers:DEBERTA",
+              hp="flatbench.models.hp:TRANSFORMER", gpu=True,
+              cost=ModelCost(train=6e-3, attack=6.5, ig=0.7, lime=7.0)),
+    # not in the paper: a pretrained BERT-family encoder from a PyPI wheel, the offline CPU stand-in
+    ModelSpec(name="minilm", display="MiniLM", impl="flatbench.models.transformers:MINILM",
+              hp="flatbench.models.hp:MINILM", stands_for="bert",
+              cost=ModelCost(train=0.25, attack=30.0, ig=5.0, lime=70.0)),
+])
 # What an executor reserves for a model's stages (Ray: num_gpus); MiniLM is the CPU stand-in.
-GPU_MODELS = frozenset({"bert", "deberta"})
-METHODS = Registry("method", {m: f"flatbench.methods.{m}" for m in ("base", "adv", "flat", "freelb")})
-ATTACKS = Registry("attack", {a: f"flatbench.attacks.recipes.{a}" for a in
-                              ("textfooler", "pwws", "gene", "iga", "pso", "clare", "bae")})
+GPU_MODELS = frozenset(n for n, s in MODELS.specs().items() if s.gpu)
+
+# ---------------------------------------------------------------------------------- methods
+METHODS = Registry("method", [
+    MethodSpec(name="base", display="base", impl="flatbench.methods.base"),
+    MethodSpec(name="adv", display="adv", impl="flatbench.methods.adv"),
+    MethodSpec(name="flat", display="FLAT", impl="flatbench.methods.flat"),
+    # beyond the paper; K = 5 ascent steps: measured 3.3e-3 s per step against base's 0.5-0.7e-3
+    MethodSpec(name="freelb", display="freelb", impl="flatbench.methods.freelb", train_factor=4.0),
+])
+
+# ---------------------------------------------------------------------------------- recipes
+# Per attacked example of SST2's length (19 words) against an LSTM/CNN, TextAttack 0.3.11 through
+# our runner, scaled by (a dataset's average length / 19) ** len_exp. Re-measured 2026-12-02 after
+# the runner's fast paths, on the quiet 2-core machine, one process, trained table3_cpu models
+# re-attacking their cached test stages (benchmarks/recheck_cached_attacks.py, records identical):
+# TextFooler 0.030-0.033 s on SST2 (0.009-0.018 s for a later stage of the process on the same
+# sentences), 0.017 s on TREC; PWWS 0.014-0.018 s on SST2 (it scores every word's every WordNet
+# synonym: its cost grows faster than linearly with length); Gene 0.59 s (CNN), IGA 0.62-0.67 s
+# (LSTM). pso/clare/bae cannot run offline and are guesses.
+ATTACKS = Registry("attack", [
+    RecipeSpec(name="textfooler", display="Textfooler", impl="flatbench.attacks.recipes.textfooler",
+               sec_per_example=0.03),
+    RecipeSpec(name="pwws", display="PWWS", impl="flatbench.attacks.recipes.pwws", sec_per_example=0.02,
+               len_exp=2.5),
+    RecipeSpec(name="gene", display="Gene", impl="flatbench.attacks.recipes.gene", sec_per_example=1.0),
+    RecipeSpec(name="iga", display="IGA", impl="flatbench.attacks.recipes.iga", sec_per_example=0.7),
+    RecipeSpec(name="pso", display="PSO", impl="flatbench.attacks.recipes.pso", sec_per_example=10.0),
+    RecipeSpec(name="clare", display="Clare", impl="flatbench.attacks.recipes.clare", sec_per_example=10.0),
+    RecipeSpec(name="bae", display="BAE", impl="flatbench.attacks.recipes.bae", sec_per_example=3.0),
+])
+
+
+def display_names() -> dict[str, str]:
+    """name -> the paper's spelling, for every registered model, method, recipe and dataset."""
+    return {n: s.display for reg in (MODELS, METHODS, ATTACKS, DATASETS) for n, s in reg.specs().items()}
 
 
 def grid_names() -> list[str]:
@@ -51,6 +216,4 @@ def grid_names() -> list[str]:
 
 
 def datasets() -> Registry:
-    from flatbench.data.datasets import DATASETS
-
-    return Registry("dataset", DATASETS)
+    return DATASETS

@@ -31,14 +31,21 @@ def declared_for(cell) -> dict[str, dict]:
     return out
 
 
-def cell_hp(cell) -> dict:
-    """A cell's resolved hyper-parameters: its components' declared defaults, then the grid's
-    values; dataset-dependent defaults (max_len, attack_train_n) filled from the dataset."""
-    hp: dict = {}
-    for decl in declared_for(cell).values():
-        hp.update(H.defaults(decl))
-    hp.update(cell.hp)
-    info = dataset_info(cell.dataset)
+def cell_hp(cell) -> H.HPView:
+    """A cell's resolved hyper-parameters, as the typed view every reader uses (``hp.rounds``,
+    ``hp.beta``): its components' declared defaults, then the grid's values; dataset-dependent
+    defaults (max_len, attack_train_n) filled from the dataset's spec."""
+    decl: dict = {}
+    for d in declared_for(cell).values():
+        decl.update(d)
+    hp = {**H.defaults(decl), **cell.hp}
+    return H.HPView(with_dataset_defaults(hp, cell.dataset), decl)
+
+
+def with_dataset_defaults(hp: dict, dataset: str) -> dict:
+    """``max_len`` and ``attack_train_n`` left at None ("the dataset's default") filled from the
+    dataset's registered spec."""
+    info = dataset_info(dataset)
     if hp.get("max_len") is None:
         hp["max_len"] = info.max_len
     if "attack_train_n" in hp and hp["attack_train_n"] is None:

@@ -25,7 +25,8 @@ from flatbench import hparams as H
 from flatbench.cells import Cell, stable_hash
 from flatbench.data.datasets import load_dataset
 from flatbench.interpret.stage import run_interpret_stage
-from flatbench.registry import ATTACKS, GPU_MODELS, METHODS
+from flatbench.errors import ConfigError
+from flatbench.registry import ATTACKS, METHODS, MODELS
 from flatbench.settings import cell_hp, stage_threads
 from flatbench.tracking import Tracker
 from flatbench.training.stage import run_evaluate_stage, run_train_stage
@@ -79,7 +80,7 @@ class Stage:
     @property
     def needs(self) -> dict:
         """Resources an executor reserves for this stage (Ray: num_cpus / num_gpus)."""
-        return {"cpu": 1, "gpu": 1 if self.owner().model in GPU_MODELS else 0}
+        return {"cpu": 1, "gpu": 1 if MODELS.spec(self.owner().model).gpu else 0}
 
     def owner(self) -> Cell:
         """The cell this stage belongs to."""
@@ -210,9 +211,7 @@ class TrainStage(Stage):
         return run_train_stage(self, ctx, out, inputs)
 
 def final_train_stage(cell: Cell) -> TrainStage:
-    method = METHODS.get(cell.method)
-    rounds = int(cell_hp(cell)["rounds"]) if method.ADVERSARIAL else 0
-    return TrainStage(cell, rounds)
+    return TrainStage(cell, cell_hp(cell).rounds if METHODS.get(cell.method).ADVERSARIAL else 0)
 
 
 class EvaluateStage(Stage):
@@ -252,17 +251,23 @@ class AttackStage(Stage):
     @classmethod
     def for_training(cls, model: TrainStage) -> "AttackStage":
         hp = cell_hp(model.cell)
-        return cls(model, "train", model.cell.train_attack, hp["attack_train_n"], model.cell.seed,
-                   hp["query_budget"])
+        return cls(model, "train", model.cell.train_attack, hp.attack_train_n, model.cell.seed, hp.query_budget)
 
     @classmethod
     def for_test(cls, model: TrainStage, recipe: str, split: str = "test") -> "AttackStage":
-        """The evaluation attack (``split``: "test", or "dev" for the strength calibration)."""
+        """The evaluation attack (``split``: "test", or "dev" for the strength calibration).
+        ``attack_test_n`` per recipe (e.g. {pwws = 500, textfooler = 200}) must name ``recipe``:
+        a recipe it misses is an error, never "the whole split"."""
         hp = cell_hp(model.cell)
-        n = hp["attack_test_n"]
-        if isinstance(n, dict):  # per recipe, e.g. {pwws = 500, textfooler = 200}
-            n = n.get(recipe)
-        return cls(model, split, recipe, n, model.cell.seed, hp["query_budget"])
+        n = hp.attack_test_n
+        if isinstance(n, dict):
+            if recipe not in n:
+                raise ConfigError(
+                    f"{model.cell.id}: attack_test_n = {{{', '.join(f'{k} = {v}' for k, v in n.items())}}} "
+                    f"has no size for {recipe!r}, which this grid attacks on {split}; add {recipe} = N "
+                    f"(or give one integer for every recipe)")
+            n = n[recipe]
+        return cls(model, split, recipe, n, model.cell.seed, hp.query_budget)
 
     def deps(self):
         return [self.model]

@@ -22,44 +22,22 @@ from pathlib import Path
 
 import numpy as np
 
-from flatbench.errors import DataError, ResourceMissingError, UnknownNameError
+from flatbench.errors import DataError, ResourceMissingError
 from flatbench.offline import hf_datasets_offline
+from flatbench.registry import DATASETS as REGISTERED
+from flatbench.registry import DatasetSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-@dataclasses.dataclass(frozen=True)
-class DatasetInfo:
-    name: str
-    folder: str  # folder name in the local data directory
-    hub_id: str  # Hugging Face hub dataset
-    hub_text: tuple[str, ...]  # hub columns joined into the text
-    hub_label: str
-    max_len: int  # tokens for word models (authors' README: 50; IMDB 250)
-    # Paper Table 1: classes, avg_len, train, dev, test
-    paper: dict
-    dev_seed: int = 2022
-    attack_train_n: int | None = None  # paper: all for SST2/TREC, 10K random for IMDB/AG
+# The datasets are registered in flatbench.registry (name, paper spelling, folder, hub route,
+# max_len, Table 1 statistics, attack_train_n); the loaders below read those specs.
+DatasetInfo = DatasetSpec
+DATASETS: dict[str, DatasetSpec] = REGISTERED.specs()
 
 
-DATASETS: dict[str, DatasetInfo] = {
-    "sst2": DatasetInfo("sst2", "sst2", "SetFit/sst2", ("text",), "label", 50,
-                        dict(classes=2, avg_len=19, train=6920, dev=872, test=1821)),
-    "imdb": DatasetInfo("imdb", "imdb", "stanfordnlp/imdb", ("text",), "label", 250,
-                        dict(classes=2, avg_len=268, train=20000, dev=5000, test=25000),
-                        attack_train_n=10000),
-    "ag": DatasetInfo("ag", "ag_news", "fancyzhx/ag_news", ("text",), "label", 50,
-                      dict(classes=4, avg_len=32, train=114000, dev=6000, test=7600),
-                      attack_train_n=10000),
-    "trec": DatasetInfo("trec", "trec", "CogComp/trec", ("text",), "coarse_label", 50,
-                        dict(classes=6, avg_len=10, train=5000, dev=452, test=500)),
-}
-
-
-def dataset_info(name: str) -> DatasetInfo:
-    if name not in DATASETS:
-        raise UnknownNameError("dataset", name, DATASETS)
-    return DATASETS[name]
+def dataset_info(name: str) -> DatasetSpec:
+    return REGISTERED.spec(name)
 
 
 @dataclasses.dataclass
@@ -131,7 +109,7 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
             raise DataError(f"FLATBENCH_DATA_DIR={env} is not a directory")
         return p.resolve()
     for p in _candidate_dirs():
-        if p.is_dir() and any((p / d.folder).is_dir() for d in DATASETS.values()):
+        if p.is_dir() and any((p / d.folder).is_dir() for d in REGISTERED.specs().values()):
             return p.resolve()
     return None
 
