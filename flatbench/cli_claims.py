@@ -30,6 +30,12 @@ def claims(grids, data_dir, runs_dir, fmt, output, seeds, overrides):
     found, devs = build_ledger(ctx, list(grids) or None,
                                selection={"seeds": seeds, "hp_overrides": _overrides(overrides)})
     doc = claims_document(found, list(grids) or ["table3_cpu", "table4_cpu", "table5_cpu"], devs)
+    from flatbench.analysis.claims import gather_phi
+    from flatbench.report.claims import phi_section
+
+    phi = gather_phi(ctx, selection={"seeds": seeds, "hp_overrides": _overrides(overrides)})
+    if phi:
+        doc.sections.append(phi_section(phi))
     out = render(doc, fmt)
     if output:
         from flatbench.cache import write_text_atomic

@@ -480,3 +480,24 @@ def gather(ctx, grids=LEDGER_GRIDS, paper_tables: dict | None = None, online_onl
             out.append(variance_claim(l1_var, d))
     out += correlation_claims(corr)
     return out, sorted(set(devs))
+
+
+def gather_phi(ctx, grids=("table3_cpu", "table5_cpu"), selection: dict | None = None) -> list[dict]:
+    """The cached phi_pairs results of the grids' FLAT cells: one dict per (cell, round)."""
+    from flatbench.cells import load_grid
+    from flatbench.stages import plan
+
+    out, seen = [], set()
+    for g in grids:
+        grid = load_grid(g, **(selection or {}))
+        _, targets = plan(grid, ctx.data_dir)
+        for cell, t in targets.items():
+            for k, st in t.items():
+                if not k.startswith("phi_pairs:") or st.key in seen:
+                    continue
+                seen.add(st.key)
+                m = ctx.cache.manifest(st.kind, st.key)["metrics"] if ctx.cache.done(st.kind, st.key) else None
+                out.append({"grid": g, "model": cell.model, "dataset": cell.dataset, "method": cell.method,
+                            "train_attack": cell.train_attack, "seed": cell.seed, "variant": cell.variant or "",
+                            "gamma": cell.hp.get("gamma"), "round": int(k.split(":")[1]), "metrics": m})
+    return out

@@ -12,7 +12,7 @@ import re
 
 from flatbench.analysis.claims import CONFIRMED, REFUTED, aa_effect, attack_rows, consistency_effect, \
     decide, Claim, pair_rows, pooled
-from flatbench.report.document import Document, Html, Para, Section, TableBlock
+from flatbench.report.document import Document, Extra, Para, Section, TableBlock
 from flatbench.report.table import Cell, Column, Row, Table, text
 
 PRETTY = {"lstm": "LSTM", "cnn": "CNN", "sst2": "SST2", "trec": "TREC", "base": "base", "adv": "adv",
@@ -132,8 +132,7 @@ def curves_document(df_aa, df_interp, deviations: list[str], matched: dict) -> D
         png = curves_png(df_aa, ds)
         if png is not None:
             uri = "data:image/png;base64," + base64.b64encode(png).decode()
-            blocks.append(Html(f'<figure><img alt="strength curve {ds}" src="{uri}" style="max-width:100%">'
-                               f"<figcaption>{PRETTY[ds]}: AA against the bound, 95 % CIs.</figcaption></figure>"))
+            blocks.append(Extra("image", {"png_base64": uri.split(",", 1)[1], "alt": f"strength curve {ds}", "caption": f"{PRETTY[ds]}: AA against the bound, 95 % CIs."}))
     blocks.append(TableBlock(orderings_table(df_aa), id="strength_orderings"))
     if df_interp is not None:
         blocks.append(TableBlock(curves_table(df_interp, ("KT", "TI")), id="strength_curves_interp"))
