@@ -113,3 +113,19 @@ def test_strength_targets_are_the_papers():
     assert S.target("trec", "textfooler") == pytest.approx((44.40 + 45.20) / 2)
     assert S.target("sst2", "gene") == pytest.approx((20.26 + 20.32) / 2)
     assert S.target("sst2", "iga") == pytest.approx((9.83 + 7.85) / 2)
+
+
+def test_table2_non_inferiority():
+    base = {"model": "cnn", "dataset": "trec", "method": "base", "train_attack": "", "seed": 13,
+            "clean_acc": 90.0, "clean_n": 500}
+    rows = [base, {**base, "method": "adv", "train_attack": "pwws", "clean_acc": 90.4},   # a tie: margin holds?
+            {**base, "method": "flat", "train_attack": "pwws", "clean_acc": 80.0},        # a significant drop
+            {**base, "method": "flat", "train_attack": "textfooler", "clean_acc": float("nan")}]
+    got = {c.id: c for c in C.table2_claims(pd.DataFrame(rows))}
+    tie = got["t2/cnn/trec/adv-pwws/clean"]
+    assert tie.effect == pytest.approx(0.4) and tie.lo < 0 < tie.hi
+    assert tie.verdict == ("confirmed" if tie.lo > -2 else "undecided")
+    assert got["t2/cnn/trec/flat-pwws/clean"].verdict == "refuted"
+    assert got["t2/cnn/trec/flat-textfooler/clean"].note.startswith("no data")
+    d, lo, hi = C.newcombe(56, 70, 48, 80)  # Newcombe (1998), example (a), method 10: 0.2 [0.0524, 0.3339]
+    assert (d, lo, hi) == pytest.approx((0.2, 0.0524, 0.3339), abs=5e-4)

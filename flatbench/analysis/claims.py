@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from flatbench.analysis.stats import join_by_idx, mcnemar_exact, paired_permutation_test
+from flatbench.registry import display_names
 
 ALPHA = 0.05
 N_BOOT = 2000
@@ -38,10 +39,7 @@ SEED = 0
 IDX_STRIDE = 10_000_000  # pooled example id = seed * IDX_STRIDE + idx (as results.aggregate_seeds)
 
 CONFIRMED, REFUTED, UNDECIDED = "confirmed", "refuted", "undecided"
-PRETTY = {"lstm": "LSTM", "cnn": "CNN", "bert": "BERT", "deberta": "DeBERTa", "sst2": "SST2",
-          "trec": "TREC", "imdb": "IMDB", "ag": "AG", "textfooler": "Textfooler", "pwws": "PWWS",
-          "gene": "Gene", "iga": "IGA", "pso": "PSO", "clare": "Clare", "bae": "BAE",
-          "flat": "FLAT", "adv": "adv", "base": "base"}
+PRETTY = display_names()  # the paper's spelling of every registered name (flatbench.registry)
 
 
 @dataclass
@@ -49,7 +47,7 @@ class Claim:
     """One decided claim. ``effect`` = ours(a) - ours(b) in the metric's unit (AA in points)."""
 
     id: str
-    source: str  # "Table 3", "Table 3 (LIME)", "Table 4", "Table 5", "Fig. 5", "Table 9"
+    source: str  # "Table 2", "Table 3", "Table 3 (LIME)", "Table 4", "Table 5", "Fig. 5", "Table 9"
     text: str
     paper: str  # the paper's numbers behind the claim ("17.76 vs 12.36"), or its words
     effect: float = float("nan")
@@ -472,6 +470,7 @@ def gather(ctx, grids=LEDGER_GRIDS, paper_tables: dict | None = None, online_onl
         devs += d
         kind = grid.paper_table
         if kind == "table3":
+            out += table2_claims(df, paper_tables.get("table2"), d)
             out += table3_claims(df, paper_tables.get("table3"), d)
         elif kind == "table4":
             out += table4_claims(df, paper_tables.get("table4"), d, online_only=online_only)
@@ -501,3 +500,79 @@ def gather_phi(ctx, grids=("table3_cpu", "table5_cpu"), selection: dict | None =
                             "train_attack": cell.train_attack, "seed": cell.seed, "variant": cell.variant or "",
                             "gamma": cell.hp.get("gamma"), "round": int(k.split(":")[1]), "metrics": m})
     return out
+
+
+# Table 2 (text): "adversarial training ('adv' and 'FLAT') does not cause significant model
+# performance drop". Clean accuracy is stored per model as a count over the whole test split (no
+# per-example predictions), so the difference is compared as two independent proportions:
+# Newcombe's hybrid score interval from Wilson intervals. A non-inferiority reading with a stated
+# margin: confirmed when the CI's lower end is above -NI_MARGIN points, refuted when the whole CI
+# is below 0 (a significant drop), undecided otherwise.
+NI_MARGIN = 2.0
+
+
+def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    p = k / n
+    den = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / den
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return c - h, c + h
+
+
+def newcombe(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float, float]:
+    """(p1 - p2, lo, hi), 95 % Newcombe hybrid score interval (method 10)."""
+    p1, p2 = k1 / n1, k2 / n2
+    l1, u1 = _wilson(k1, n1)
+    l2, u2 = _wilson(k2, n2)
+    d = p1 - p2
+    return d, d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+
+
+def table2_claims(df, paper_t2=None, deviations=()) -> list[Claim]:
+    """adv and FLAT (per training attack) keep base's clean accuracy, per (model, dataset)."""
+    rows = _rows(df)
+    out = []
+    cells = sorted({(r["model"], r["dataset"], r["method"], r.get("train_attack") or "") for r in rows
+                    if r["method"] in ("adv", "flat")})
+    for model, dataset, method, train in cells:
+        name = f"{PRETTY.get(model, model)}, {PRETTY.get(dataset, dataset)}, trained with {PRETTY.get(train, train)}"
+        a = {(r["seed"]): r for r in rows if (r["model"], r["dataset"], r["method"], r.get("train_attack") or "")
+             == (model, dataset, method, train)}
+        b = {(r["seed"]): r for r in rows if (r["model"], r["dataset"], r["method"]) == (model, dataset, "base")}
+        pa = pb = None
+        if paper_t2 is not None:
+            sel = paper_t2[(paper_t2.model == model) & (paper_t2.dataset == dataset)]
+            va = sel[(sel.method == method) & (sel.train_attack == train)]["acc"]
+            vb = sel[sel.method == "base"]["acc"]
+            pa = float(va.iloc[0]) if len(va) and va.iloc[0] == va.iloc[0] else None
+            pb = float(vb.iloc[0]) if len(vb) and vb.iloc[0] == vb.iloc[0] else None
+        ptxt, _ = _paper_text(pa, pb, "SA")
+        c = Claim(f"t2/{model}/{dataset}/{method}-{train}/clean", "Table 2",
+                  f"{PRETTY[method]} keeps base's clean accuracy, no significant drop ({name})", ptxt,
+                  test=f"Newcombe interval, independent proportions; non-inferiority margin {NI_MARGIN:g} points",
+                  deviations=list(deviations), paper_agrees=None if pa is None or pb is None else pa >= pb - NI_MARGIN)
+        seeds = sorted(set(a) & set(b))
+
+        def counts(rs):
+            k = sum(round(r["clean_acc"] / 100 * r["clean_n"]) for r in rs)
+            return int(k), int(sum(r["clean_n"] for r in rs))
+
+        ok = seeds and all(_finite(a[s].get("clean_acc")) and _finite(b[s].get("clean_acc")) for s in seeds)
+        if not ok:
+            out.append(decide(c, {}))
+            continue
+        ka, na = counts([a[s] for s in seeds])
+        kb, nb = counts([b[s] for s in seeds])
+        d, lo, hi = newcombe(ka, na, kb, nb)
+        c.effect, c.lo, c.hi, c.n = 100 * d, 100 * lo, 100 * hi, na + nb
+        c.ours = f"{100 * ka / na:.2f} vs {100 * kb / nb:.2f}"
+        c.verdict = REFUTED if c.hi < 0 else (CONFIRMED if c.lo > -NI_MARGIN else UNDECIDED)
+        out.append(c)
+    return out
+
+
+def _finite(v) -> bool:
+    try:
+        return v is not None and math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False

@@ -16,11 +16,11 @@ from flatbench.report.document import Document, Extra, Items, Para, Section, Tab
 from flatbench.report.table import Cell, Column, Row, Table, text
 
 VERDICT_TEXT = {CONFIRMED: "**confirmed**", REFUTED: "**refuted**", UNDECIDED: "undecided"}
-SOURCES = ("Table 3", "Table 3 (LIME)", "Table 4", "Table 5", "Fig. 5", "Table 9")
+SOURCES = ("Table 2", "Table 3", "Table 3 (LIME)", "Table 4", "Table 5", "Fig. 5", "Table 9")
 
 
 def _digits(c: Claim) -> int:
-    return 2 if "in AA" in c.text or "in SA" in c.text else 3
+    return 2 if "in AA" in c.text or "in SA" in c.text or c.source == "Table 2" else 3
 
 
 def claims_table(claims: list[Claim]) -> Table:
@@ -129,7 +129,7 @@ def build_ledger(ctx, grids=None, selection: dict | None = None) -> tuple[list[C
     from flatbench.analysis.claims import LEDGER_GRIDS, gather
     from flatbench.report import paper
 
-    tables = {"table3": paper.table3(), "table4": paper.table4(), "table5": paper.table5()}
+    tables = {"table2": paper.table2(), "table3": paper.table3(), "table4": paper.table4(), "table5": paper.table5()}
     return gather(ctx, grids or LEDGER_GRIDS, tables, online_only=_online_only(),
                   l1_var=None, corr=None, selection=selection)
 
