@@ -63,6 +63,7 @@ from flatbench.analysis.records import (  # noqa: F401 - constants re-exported
 from flatbench.analysis.seeds import *  # noqa: F401,F403 - seeds and orderings, re-exported
 from flatbench.analysis.seeds import COMPARISONS, PAPER_METHODS  # noqa: F401
 from flatbench.interpret.consistency import rescore_pairs
+from flatbench.settings import cell_hp
 from flatbench.stages import Context, plan
 
 # ----------------------------------------------------------------------------------------------
@@ -93,11 +94,11 @@ def collect(grid, ctx: Context, *, n_boot: int = N_BOOT, n_perm: int = N_PERM) -
                 return m
             return None
 
-        rounds = int(cell.hp.get("rounds", 3))
-        if cell.train_attack and rounds < 3:
-            devs.add(f"{rounds} attack/train round(s) instead of the paper's 3-5")
-        if any(k.startswith("interpret:") for k in t) and int(cell.hp.get("lime_pairs", 1000)) < 1000:
-            devs.add(f"LIME on at most {int(cell.hp['lime_pairs'])} seeded random pairs per cell instead of the "
+        hp = cell_hp(cell)
+        if cell.train_attack and hp.rounds < 3:
+            devs.add(f"{hp.rounds} attack/train round(s) instead of the paper's 3-5")
+        if any(k.startswith("interpret:") for k in t) and hp.lime_pairs < 1000:
+            devs.add(f"LIME on at most {hp.lime_pairs} seeded random pairs per cell instead of the "
                      "paper's 1,000")
 
         ev = manifest(t["evaluate"]) if "evaluate" in t else None

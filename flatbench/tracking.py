@@ -266,6 +266,51 @@ class Tracker:
         return 1
 
 
+def run_ids(uri: str | None, keys) -> tuple[dict, str]:
+    """({stage key: (run id, experiment id, status)}, note) of the active runs tagged key=<stage key>
+    in the MLflow store at `uri`, through MLflow's client (a FINISHED run is preferred, then the
+    latest). Read only: a sqlite store that does not exist is not created (empty dict and why);
+    any failure is the empty dict and its reason."""
+    if not uri:
+        return {}, "no MLflow tracking URI: runs not looked up"
+    db = Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+    if db is not None and not db.is_file():
+        return {}, f"no MLflow store at {db}"
+    wanted = set(keys)
+    found: dict = {}
+    for name in ("mlflow", "alembic", "sqlalchemy"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    old = {k: os.environ.get(k) for k in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")}
+    os.environ.update(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", MLFLOW_HTTP_REQUEST_TIMEOUT="10")
+    try:
+        import mlflow
+
+        client = mlflow.MlflowClient(uri)
+        exps = [e.experiment_id for e in client.search_experiments()]
+        token = None
+        while exps:
+            page = client.search_runs(exps, filter_string="", max_results=5000, page_token=token)
+            for r in page:
+                key = r.data.tags.get("key")
+                if key in wanted:
+                    rank = (r.info.status == "FINISHED", r.info.start_time or 0)
+                    if key not in found or rank > found[key][0]:
+                        found[key] = (rank, (r.info.run_id, str(r.info.experiment_id), r.info.status))
+            token = page.token
+            if not token:
+                break
+    except Exception as e:  # MLflow and its stores raise many types; a report never fails on it
+        return {}, f"MLflow store {uri} could not be read ({first_line(e)})"
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    where = f"MLflow store: {db}" if db is not None else f"MLflow store: {uri}"
+    return {k: v[1] for k, v in found.items()}, f"{where} (open with: mlflow ui --backend-store-uri {uri})"
+
+
 def _flatten(d: dict, prefix: str = "") -> dict:
     out = {}
     for k, v in d.items():

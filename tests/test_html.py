@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from flatbench.report.html import EXAMPLES_PER_END, heat_spans, mlflow_runs, select_pairs
+from flatbench.report.html import EXAMPLES_PER_END, heat_spans, select_pairs
+from flatbench.tracking import run_ids as mlflow_runs
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 VOCAB = ["what", "is", "the", "capital", "of", "france", "who", "wrote", "hamlet", "how", "tall", "mountain",
@@ -47,7 +48,8 @@ def test_heat_spans_escape_normalise_per_text_and_mark_substitutes():
 
 def test_mlflow_lookup_without_a_store_says_so(tmp_path):
     assert mlflow_runs(f"sqlite:///{tmp_path}/none.db", ["k"]) == ({}, f"no MLflow store at {tmp_path}/none.db")
-    assert mlflow_runs("http://example.org", ["k"])[0] == {}
+    assert not (tmp_path / "none.db").exists()  # a report only reads: no store is created
+    assert mlflow_runs(None, ["k"])[0] == {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,13 +198,13 @@ def test_html_report_in_a_browser(browser, tmp_path, data_dir):
 
     from flatbench.cells import load_grid
     from flatbench.cli import cli
-    from flatbench.stages import plan
+    from flatbench.reporting import plan_grid
     from flatbench.tracking import Tracker
 
     g = load_grid("smoke", models="cnn", seeds="13,42")
     runs = tmp_path / "runs"
     write_cache(runs, g, data_dir)
-    stages, targets = plan(g, str(data_dir))
+    stages, targets = plan_grid(g, str(data_dir))  # with the FLAT cells' correlate stages
 
     # a real MLflow store holding the run of one stage (the others: "not logged")
     uri = f"sqlite:///{tmp_path}/mlflow.db"
@@ -285,16 +287,16 @@ def test_html_report_in_a_browser(browser, tmp_path, data_dir):
 def test_html_report_of_a_table5_grid(browser, tmp_path, data_dir, grid_name, rows):
     from flatbench.cache import Cache
     from flatbench.cells import load_grid
-    from flatbench.report.html import html_report
-    from flatbench.results import collect
+    from flatbench.report.documents import grid_document
+    from flatbench.report.formats import render
+    from flatbench.reporting import report_input
     from flatbench.stages import Context
 
     g = load_grid(grid_name)
     write_cache(tmp_path / "runs", g, data_dir)
     ctx = Context(Cache(tmp_path / "runs"), _tracker_off(), str(data_dir), grid_name)
-    df, devs, prog = collect(g, ctx, n_boot=200, n_perm=200)
     out = tmp_path / "t.html"
-    out.write_text(html_report(g, df, devs, prog, ctx), encoding="utf-8")
+    out.write_text(render(grid_document(report_input(g, ctx, page=True)), "html"), encoding="utf-8")
     page, errors, requests = open_page(browser, out)
     assert errors == [] and requests == []
     assert _rows(page, "t-main") == rows

@@ -339,7 +339,7 @@ def _write_records(d, trec, records=RECORDS):
 
 def test_run_interpret_stage_end_to_end(trained_cnn, trec, tmp_path):
     from flatbench.cells import Cell
-    from flatbench.interpret.plots import plot_topk_curves
+    from flatbench.report.plots import plot_topk_curves
     from flatbench.interpret.stage import run_interpret_stage
     from flatbench.stages import AttackStage, Context, InterpretStage, TrainStage
 

@@ -22,7 +22,17 @@ from flatbench.results import (
     orderings,
     paired_p,
 )
-from flatbench.report.tables import cell, marks, orderings_table, report, robustness_table
+from flatbench.report.builders import marks, orderings_table, robustness_table, stat
+from flatbench.report.documents import ReportInput, grid_document
+from flatbench.report.formats import render
+
+
+def report(grid, df, devs, progress, fmt="markdown"):
+    return render(grid_document(ReportInput(grid, df, devs, progress)), fmt)
+
+
+def cell(r, col, digits=2, ci_digits=None, mark=""):
+    return stat(r, col, digits, ci_digits, tested=bool(mark)).display()
 
 NAN = float("nan")
 
@@ -257,7 +267,7 @@ def _table3_rows():
 
 
 def test_markdown_table3_shows_ci_marks_both_pair_rules_and_degenerate_counts():
-    t = robustness_table(_table3_rows()).set_index("Method")
+    t = robustness_table(_table3_rows()).frame().set_index("Method")
     assert t.loc["adv", "AA ours"] == "12.33‡ [8.8, 16.4]"
     assert t.loc["FLAT", "AA ours"] == "17.76†‡ [14.3, 21.9]"
     assert t.loc["FLAT", "KT ours"] == "0.41 [0.38, 0.44]" and t.loc["FLAT", "TI ours"] == "0.66‡ [0.64, 0.68]"
@@ -289,14 +299,14 @@ def test_orderings_dataframe_and_counts():
     assert got[("adv>base", "AA")] == (True, True, False)
     c = ordering_counts(o).set_index(["comparison", "metric"])
     assert c.loc[("FLAT>base", "AA"), "significant"] == 1 and c.loc[("FLAT>adv", "KT"), "holds"] == 0
-    wide = orderings_table(o).iloc[0]
+    wide = orderings_table(o).frame().iloc[0]
     assert (wide["FLAT>adv AA"], wide["FLAT>adv KT"], wide["FLAT>base TI"]) == ("yes*", "no", "yes*")
     # a significant reversal
     df = _table3_rows()
     df.loc[df["method"] == "flat", "AA"] = 1.0
     o2 = orderings(df)
     assert o2[(o2["comparison"] == "FLAT>adv") & (o2["metric"] == "AA")]["reversed"].item()
-    assert orderings_table(o2).iloc[0]["FLAT>adv AA"] == "no*"
+    assert orderings_table(o2).frame().iloc[0]["FLAT>adv AA"] == "no*"
 
 
 def test_aggregated_rows_render_mean_sd_and_pooled_ci():
@@ -306,7 +316,7 @@ def test_aggregated_rows_render_mean_sd_and_pooled_ci():
 
     view = with_aggregates(df, agg)
     assert list(view["seed"].fillna(-1)) == [13, 42, 7, -1]
-    t = robustness_table(view)
+    t = robustness_table(view).frame()
     assert list(t["Seed"]) == ["13", "42", "7", "mean of 3"]
     lo, hi = binomial_ci(108, 900)
     assert t.iloc[3]["AA ours"] == f"12.00 ± 2.00 [{100 * lo:.1f}, {100 * hi:.1f}]"
@@ -441,13 +451,13 @@ def test_collect_report_and_csv_from_a_cache_with_three_seeds(tmp_path, data_dir
 
 
 def test_table4_and_table5_cells_carry_the_aa_ci():
-    from flatbench.report.tables import ablation_table, transfer_table
+    from flatbench.report.builders45 import ablation_table, transfer_table
 
     t4 = transfer_table(pd.DataFrame([{"model": "lstm", "dataset": "sst2", "method": "flat", "train_attack": "textfooler",
                                        "attack": "pwws", "seed": 13, "AA": 20.0, "AA_lo": 15.6, "AA_hi": 25.0,
-                                       "AA_p_adv": 0.01, "AA_p_base": 0.3}])).iloc[0]
+                                       "AA_p_adv": 0.01, "AA_p_base": 0.3}])).frame().iloc[0]
     assert (t4["AA paper"], t4["AA ours"], t4["Δ"]) == ("20.48", "20.00† [15.6, 25.0]", "-0.48")
     t5 = ablation_table(pd.DataFrame([{"model": "lstm", "dataset": "sst2", "method": "flat", "beta": 0.1, "gamma": 0.0,
                                        "seed": 13, "clean_acc": 84.0, "clean_lo": 82.3, "clean_hi": 85.6,
-                                       "attack": "textfooler", "AA": 9.0, "AA_lo": 6.2, "AA_hi": 12.4}])).iloc[0]
+                                       "attack": "textfooler", "AA": 9.0, "AA_lo": 6.2, "AA_hi": 12.4}])).frame().iloc[0]
     assert (t5["SA ours"], t5["AA ours"], t5["AA paper"]) == ("84.00 [82.3, 85.6]", "9.00 [6.2, 12.4]", "9.99")

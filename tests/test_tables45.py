@@ -56,7 +56,7 @@ def test_table5_cpu_reference_variant_is_table3_cpus_flat_cell(data_dir):
 
 
 def test_transfer_table_unavailable_cells_and_bae_tiers():
-    from flatbench.report.tables import transfer_table, transfer_wide
+    from flatbench.report.builders45 import transfer_table, transfer_wide
 
     base = {"model": "lstm", "dataset": "sst2", "train_attack": "", "seed": 13, "cell": "c"}
     df = pd.DataFrame([
@@ -64,16 +64,16 @@ def test_transfer_table_unavailable_cells_and_bae_tiers():
         {**base, "method": "base", "attack": "bae", "unavailable": "online only: needs BERT masked LM"},
         {**base, "method": "flat", "train_attack": "textfooler", "attack": "bae", "AA": 40.0, "unavailable": ""},
     ])
-    t = transfer_table(df)
+    t = transfer_table(df).frame()
     assert list(t["AA paper"]) == ["11.64", "~36.52 (C)", "39.87 (A)"]
     assert t["AA ours"].iloc[1] == "online only: needs BERT masked LM" and t["Δ"].iloc[1] == "–"
     assert t["Δ"].iloc[2] == "+0.13"
-    w = transfer_wide(df)
+    w = transfer_wide(df).frame()
     assert list(w.columns) == ["Model", "Method", "Clean", "PWWS", "BAE"] and len(w) == 2
 
 
 def _available():
-    from flatbench.cli import recipe_availability
+    from flatbench.attacks.availability import recipe_availability
 
     return recipe_availability(["pwws", "gene", "iga", "pso", "clare", "bae"])
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from flatbench.analysis.stats import mcnemar_exact
-from flatbench.interpret.plots import save_figure
+from flatbench.report.plots import save_figure
 
 PHI_THRESHOLDS = (0.1, 0.5, 0.9, 0.99)
 N_WORDS, N_SYN, SEED, N_BOOT = 1000, 10, 0, 2000
@@ -163,6 +163,24 @@ def mechanism(model_dirs: dict[str, Path], train_texts: list[str], test=None, *,
                 v["clean_p_ref"] = mcnemar_exact(correct[reference], correct[label])
             v["l1_var_p_ref"] = variance_test(out["l1"][reference], out["l1"][label])
     return out
+
+
+def grid_mechanism(grid, ctx, n_words: int = N_WORDS) -> tuple[dict | None, str | None]:
+    """(`mechanism` over the cached final models of a Table 5 grid's variants, the (0.1, 0.001)
+    reference variant); (None, reference) when no final model is cached."""
+    from flatbench.data.splits import data_for
+    from flatbench.stages import bind_data, final_train_stage
+
+    dirs, ds, train = {}, None, None
+    for c in grid.cells:
+        c = bind_data(c, ctx.data_dir)
+        final = final_train_stage(c)
+        if ctx.cache.done(final.kind, final.key):
+            dirs[c.variant or c.id] = ctx.cache.dir(final.kind, final.key)
+            ds, train, _ = data_for(c, ctx)
+    ref = next((c.variant for c in grid.cells if c.hp.get("beta") == 0.1 and c.hp.get("gamma") == 0.001), None)
+    mech = mechanism(dirs, train.texts, ds.test, n_words=n_words, reference=ref) if dirs else None
+    return mech, ref
 
 
 def plot_phi_histograms(phis: dict[str, np.ndarray], path, title: str = "") -> Path:

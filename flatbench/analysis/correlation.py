@@ -1,7 +1,9 @@
 """Fig. 4 / Table 9: how FLAT's global importance phi relates to word frequency and to how
 often a word is substituted by the attack (the paper studies LSTM-FLAT, Textfooler, SST2).
 
-Reads only cached stages: the final FLAT model and the training-set attacks of its rounds.
+Reads only cached stages: the final FLAT model and the training-set attacks of its rounds. It is the
+body of the cached correlate stage (flatbench.analysis.stage); the report side renders its result
+(flatbench.report.correlation, flatbench.report.plots.plot_fig4).
 
 "Substitution frequency" (the paper's Fig. 4) is read as how often a word was *replaced* in the
 successful adversarial examples of the rounds' training-set attacks ("the replaced words are not
@@ -21,7 +23,6 @@ from scipy import stats
 
 from flatbench.data.text import tokenize
 from flatbench.errors import FlatbenchError
-from flatbench.interpret.plots import save_figure
 from flatbench.models.bundle import ModelBundle
 from flatbench.training.adversarial import read_records
 
@@ -74,11 +75,6 @@ def correlate(model_dir, attack_dirs, train_texts, min_count: int = 1) -> dict:
 # (x, y) of Fig. 4 (a), (b), (c), then the secondary "used as a substitute" reading
 PAIRS = (("freq", "replaced"), ("freq", "phi"), ("replaced", "phi"), ("freq", "substituted"),
          ("substituted", "phi"))
-FIG4 = {("freq", "replaced"): "(a) substitution frequency vs. word frequency",
-        ("freq", "phi"): "(b) global importance vs. word frequency",
-        ("replaced", "phi"): "(c) global importance vs. substitution frequency"}
-LABELS = {"freq": "word frequency", "replaced": "substitution frequency (times replaced)",
-          "substituted": "times used as a substitute", "phi": "global importance φ"}
 
 
 def _log(name: str, v: np.ndarray) -> np.ndarray:
@@ -109,113 +105,3 @@ def correlation_row(xname: str, yname: str, x: np.ndarray, y: np.ndarray) -> dic
     se = np.sqrt((1 + r * r / 2) / (n - 3)) if n > 3 and np.isfinite(r) else None
     out["spearman_lo"], out["spearman_hi"] = fisher_ci(r, n, se)
     return out
-
-
-def plot_fig4(table: list[dict], out_dir, prefix: str, title: str = "") -> list:
-    """Fig. 4's three scatter plots, one PNG each and the three side by side."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from pathlib import Path
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cols = {k: np.array([r[k] for r in table], float) for k in ("freq", "replaced", "phi")}
-    written = []
-
-    def draw(ax, x, y, name):
-        ax.scatter(cols[x], cols[y], s=3, alpha=0.4, color="#4477aa")
-        if x in ("freq", "replaced"):
-            ax.set_xscale("symlog", linthresh=1)
-        if y == "replaced":
-            ax.set_yscale("symlog", linthresh=1)
-        ax.set_xlabel(LABELS[x], fontsize=8)
-        ax.set_ylabel(LABELS[y], fontsize=8)
-        ax.set_title(name, fontsize=9)
-
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    for ax, ((x, y), name) in zip(axes, FIG4.items()):
-        draw(ax, x, y, name)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    written.append(save_figure(fig, out_dir / f"{prefix}_fig4.png"))
-    for tag, ((x, y), name) in zip("abc", FIG4.items()):
-        fig, ax = plt.subplots(figsize=(4.4, 3.6))
-        draw(ax, x, y, name)
-        fig.tight_layout()
-        written.append(save_figure(fig, out_dir / f"{prefix}_fig4{tag}_{y}_vs_{x}.png"))
-    return written
-
-
-def _fmt_r(row: dict, key: str) -> str:
-    r, lo, hi = row.get(key), row.get(f"{key}_lo"), row.get(f"{key}_hi")
-    if r is None or not np.isfinite(r):
-        return "–"
-    return f"{r:+.3f} [{lo:+.3f}, {hi:+.3f}]"
-
-
-def correlation_frame(res: dict):
-    import pandas as pd
-
-    rows = []
-    for c in res["correlations"]:
-        fig = {("freq", "replaced"): "Fig. 4a", ("freq", "phi"): "Fig. 4b", ("replaced", "phi"): "Fig. 4c"}.get(
-            (c["x"], c["y"]), "secondary")
-        rows.append({"Figure": fig, "y": LABELS[c["y"]], "x": LABELS[c["x"]], "n": c["n"],
-                     "Pearson [95% CI]": _fmt_r(c, "pearson"), "Pearson log [95% CI]": _fmt_r(c, "pearson_log"),
-                     "Spearman [95% CI]": _fmt_r(c, "spearman"), "Paper (Table 9)": "not available"})
-    return pd.DataFrame(rows)
-
-
-NOTE = ("Pearson on the raw counts (as Fig. 4 plots them) and on log(count) / log(1 + count); Spearman on ranks. "
-        "95 % CIs by Fisher's z (Spearman: Bonett–Wright standard error). Words: the training split's words in the "
-        "model's vocabulary; word frequency = occurrences in the training split; substitution frequency = times a "
-        "word was replaced in the successful adversarial examples of the model's training-set attacks (the "
-        "rounds' D'); \"times used as a substitute\" is the secondary reading. Paper: Table 9 (Appendix D) is not "
-        "available (shared/paper/README.md: the source has no appendix), so no paper number is shown. The paper's "
-        "claim (main text): any two of the three \"do not have strong correlations\".")
-
-
-def correlation_report(label: str, res: dict, deviations: list[str], grid: str) -> str:
-    from tabulate import tabulate
-
-    t = correlation_frame(res)
-    lines = [f"## Fig. 4 / Table 9: correlations, {label} (grid {grid})", "",
-             tabulate(t, headers="keys", tablefmt="github", showindex=False, disable_numparse=True), "", NOTE, "",
-             f"{res['n_words']} words; {res['n_replaced']} of them replaced and {res['n_substituted']} used as "
-             f"substitutes, over {res['n_adversarial']} successful adversarial training examples.", "",
-             "Highest φ: " + ", ".join(f"{w} {p:.2f}" for w, p in res["top_words"]),
-             "Lowest φ: " + ", ".join(f"{w} {p:.2f}" for w, p in res["bottom_words"])]
-    if deviations:
-        lines += ["", "## Deviations from the paper", ""] + [f"- {d}" for d in deviations]
-    return "\n".join(lines) + "\n"
-
-
-def correlation_latex(res: dict, *, caption: str, label: str, deviations: list[str] = ()) -> str:
-    """A booktabs table (ASCII only) of the correlations with their CIs."""
-    from flatbench.report.latex import Raw, escape
-
-    def r(c, key):
-        v = c.get(key)
-        if v is None or not np.isfinite(v):
-            return "--"
-        return f"${v:+.3f}$ {{\\scriptsize [${c[key + '_lo']:+.3f}$, ${c[key + '_hi']:+.3f}$]}}"
-
-    names = {"freq": "word freq.", "replaced": "subst. freq.", "substituted": "times a substitute",
-             "phi": "$\\phi$"}
-    body = []
-    for c in res["correlations"]:
-        body.append(f"{names[c['y']]} vs. {names[c['x']]} & {c['n']} & {r(c, 'pearson')} & {r(c, 'pearson_log')} & "
-                    f"{r(c, 'spearman')} & n/a \\\\")
-    note = ("95\\% CIs by Fisher's z. Pearson on raw counts and on logs; Spearman on ranks. Paper Table 9: not "
-            "available (no appendix in the source).")
-    out = ["\\begin{table}[t]", "\\centering", "\\small", "\\begin{tabular}{lrrrrr}", "\\toprule",
-           "Pair & $n$ & Pearson & Pearson (log) & Spearman & Paper \\\\", "\\midrule", *body, "\\bottomrule",
-           "\\end{tabular}", f"\\caption{{{escape(caption)}}}", f"\\label{{{label}}}",
-           f"\\par\\smallskip\\footnotesize {note}", "\\end{table}"]
-    for d in deviations:
-        out.append("% deviation: " + escape(Raw(d)))
-    text = "\n".join(out) + "\n"
-    return text.encode("ascii", "replace").decode("ascii")

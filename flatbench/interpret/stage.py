@@ -280,7 +280,7 @@ def interpret_pairs(bundle, records: list[dict], hp: dict, seed: int, out: Path 
                 f.write(json.dumps(row) + "\n")
         n_fig = min(int(cfg["interp_figures"] or 0), n)
         if n_fig:
-            from flatbench.interpret.plots import render_pair
+            from flatbench.report.plots import render_pair
 
             (out / "figures").mkdir(exist_ok=True)
             for row in rows[:n_fig]:

@@ -12,13 +12,14 @@ import pandas as pd
 
 from flatbench.analysis.seeds import ALPHA, N_BOOT, N_PERM, ordering_counts
 from flatbench.report import paper
+from flatbench.registry import MODELS
 from flatbench.report.paper import PRETTY
 from flatbench.report.table import MISSING, Cell, Column, Row, Table, num
 
 MARK_ADV, MARK_BASE = "†", "‡"
 CLEAN_CI = ("clean_lo", "clean_hi")
 # Models not in the paper, shown beside the paper row of the model they stand in for.
-ORIENTATION = {"minilm": "bert"}
+ORIENTATION = {n: s.stands_for for n, s in MODELS.specs().items() if s.stands_for}
 KEY_FIELDS = ("model", "dataset", "method", "train_attack", "attack", "seed", "variant", "n_seeds")
 # IG completeness (interpret stage metrics ig_rel_delta_*): a warning when the median relative
 # delta reaches IG_DELTA_MEDIAN or the largest reaches IG_DELTA_MAX

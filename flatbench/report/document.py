@@ -2,7 +2,8 @@
 
 Blocks: `TableBlock` (a format-neutral `Table`), `Para` (a paragraph), `Items` (a bullet list),
 `Comment` (a remark the paper-layout format keeps as a comment), `PaperTable` (a table in one of
-the paper's own layouts, for the LaTeX format), `Html` (page-only markup: figures, heat-maps).
+the paper's own layouts, for the LaTeX format), `Extra` (page-only content drawn from data: "image"
+= {png_base64, alt, caption}; "interpretation" = top-k curves and attribution heat-maps).
 Every block says who shows it (``show``): "text" blocks are the prose report (Markdown, HTML,
 JSON, ...), "page" blocks only the HTML page, "paper" blocks only the paper-layout LaTeX. A
 format lists the kinds it shows (its module's SHOWS); see flatbench.report.formats.
@@ -56,8 +57,11 @@ class PaperTable(Block):
 
 
 @dataclass
-class Html(Block):
-    html: str
+class Extra(Block):
+    """Page-only content a page renderer draws from data (e.g. "interpretation": curves and pairs)."""
+
+    kind: str
+    data: Any = None
     show: str = field(default="page", kw_only=True)
 
 
@@ -87,5 +91,5 @@ def visible(blocks, shows) -> list[Block]:
     return [b for b in blocks if b.show in shows]
 
 
-__all__ = ["Block", "TableBlock", "Para", "Items", "Comment", "PaperTable", "Html", "Section", "Document",
+__all__ = ["Block", "TableBlock", "Para", "Items", "Comment", "PaperTable", "Extra", "Section", "Document",
            "visible"]

@@ -1,18 +1,16 @@
-"""`flatbench report --format html`: one self-contained HTML page of a grid, from the cache only.
+"""HTML: one self-contained page of a report (`flatbench report --format html`), from the cache only.
 
 Nothing is fetched when the page is viewed: styles and the sorting script are inline, figures are
-base64 PNGs (matplotlib), attribution heat-maps are coloured HTML spans. Sections:
+base64 PNGs (matplotlib), attribution heat-maps are coloured HTML spans. The page shows a
+document's prose blocks (the same tables and notes as the Markdown report) and its page extras:
 
-- the grid's table (Table 3-like AA/KT/TI with CIs and significance marks, or Table 4 / Table 5 /
-  clean accuracy, as the markdown report), paper beside ours, sortable by clicking a column header
-  (numeric sort on the value before the CI; missing values last), the legend and the deviations;
-- the orderings (FLAT > adv > base?) and their summary, LIME consistency, clean accuracy;
+- every table sortable by clicking a column header (numeric sort on the value before the CI;
+  missing values last); the deviations under the main table;
 - per model/dataset/attack: the IG top-k intersection curve (k = 1..10) of every method, and
   example pairs as word-attribution heat-maps chosen by `EXAMPLE_RULE`;
-- the correlation of FLAT's phi with word / substitution frequency (Fig. 4 / Table 9) for FLAT
-  cells whose final model is cached (needs torch; skipped with its reason otherwise);
-- every stage's cache key and MLflow run id, looked up by the stage's `key` tag in the local
-  sqlite store the Tracker uses ("not logged" where there is no store or no run).
+- the correlation of FLAT's phi with word / substitution frequency (Fig. 4 / Table 9) from the
+  cached correlate stages;
+- every stage's cache key and MLflow run id (looked up beforehand through MLflow's client).
 """
 
 from __future__ import annotations
@@ -22,16 +20,19 @@ import html
 import json
 import math
 import re
-import sqlite3
 import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
 
-from flatbench.report import tables as T
-from flatbench.report.paper import PRETTY
-from flatbench.results import aggregate_seeds, has_several_seeds, orderings, with_aggregates
+from flatbench.report.builders import pretty as _p
+from flatbench.report.document import Document, Extra, Items, Para, TableBlock, visible
+from flatbench.report.table import Table
+from flatbench.report.table import num as _f
+
+SUFFIX = ".html"
+SHOWS = ("text", "page")
 
 EXAMPLES_PER_END = 2
 EXAMPLE_RULE = (f"Example pairs: for every interpreted cell (each seed), the {EXAMPLES_PER_END} pairs with the "
@@ -104,14 +105,6 @@ code{background:#f4f4f4;padding:0 3px}
 
 def esc(x) -> str:
     return html.escape("" if x is None else str(x), quote=True)
-
-
-def _p(x) -> str:
-    return PRETTY.get(x, x)
-
-
-def _f(v) -> float | None:
-    return T._f(v)
 
 
 _NUM = re.compile(r"^\s*[+\-\u2212]?\d+(\.\d+)?")
@@ -226,20 +219,6 @@ def read_full_pairs(interpret_dir) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def label_names(dataset: str, data_dir) -> list[str] | None:
-    """The class names from the local data directory's labels.json (None: not there)."""
-    if not data_dir:
-        return None
-    try:
-        from flatbench.data.datasets import DATASETS
-
-        folder = DATASETS[dataset].folder if dataset in DATASETS else dataset
-        m = json.loads((Path(data_dir) / folder / "labels.json").read_text())
-        return [m[str(i)] for i in range(len(m))]
-    except Exception:  # names only label the examples
-        return None
-
-
 # ----------------------------------------------------------------------------------------------
 # figures
 
@@ -264,7 +243,7 @@ def _method_label(r: dict) -> str:
 
 def topk_curve(rows: list[dict], title: str, tmp: Path, name: str) -> str | None:
     """The IG top-k curves of `rows` (one per method) as an <img> with a PNG data URI."""
-    from flatbench.interpret.plots import plot_topk_curves
+    from flatbench.report.plots import plot_topk_curves
 
     results = {}
     for r in rows:
@@ -277,178 +256,8 @@ def topk_curve(rows: list[dict], title: str, tmp: Path, name: str) -> str | None
     return f"<img src='{png_data_uri(p)}' alt='{esc(title)}' width='550'>"
 
 
-# ----------------------------------------------------------------------------------------------
-# MLflow
-
-
-def mlflow_runs(uri: str | None, keys) -> tuple[dict, str]:
-    """({stage key: (run id, experiment id, status)}, note) for the runs tagged key=<stage key>
-    in a local sqlite MLflow store (the Tracker's); a FINISHED run is preferred over others, then
-    the latest. An empty dict and the reason when there is no readable local store."""
-    if not uri or not uri.startswith("sqlite:///"):
-        return {}, f"MLflow store {uri!r} is not a local sqlite file: runs not looked up"
-    db = Path(uri[len("sqlite:///"):])
-    if not db.is_file():
-        return {}, f"no MLflow store at {db}"
-    keys = sorted(set(keys))
-    found: dict = {}
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        try:
-            for i in range(0, len(keys), 500):
-                chunk = keys[i:i + 500]
-                q = ("SELECT t.value, r.run_uuid, r.experiment_id, r.status, r.start_time FROM tags t "
-                     "JOIN runs r ON r.run_uuid = t.run_uuid WHERE t.key = 'key' AND r.lifecycle_stage = 'active' "
-                     f"AND t.value IN ({','.join('?' * len(chunk))})")
-                for key, rid, eid, status, start in con.execute(q, chunk):
-                    rank = (status == "FINISHED", start or 0)
-                    if key not in found or rank > found[key][0]:
-                        found[key] = (rank, (rid, str(eid), status))
-        finally:
-            con.close()
-    except sqlite3.Error as e:
-        return {}, f"MLflow store {db} could not be read ({e})"
-    return {k: v[1] for k, v in found.items()}, f"MLflow store: {db} (open with: mlflow ui --backend-store-uri {uri})"
-
-
-def mlflow_table(stages, cache, uri) -> tuple[pd.DataFrame, str]:
-    runs, note = mlflow_runs(uri, [s.key for s in stages])
-    rows = []
-    for s in stages:
-        run = runs.get(s.key)
-        rows.append({"Cell": s.owner().id, "Stage": s.label(), "Cache key": f"{s.kind}/{s.key}",
-                     "Cached": "yes" if cache.done(s.kind, s.key) else "no",
-                     "MLflow run": f"{run[0]} (experiment {run[1]}, {run[2]})" if run else "not logged"})
-    return pd.DataFrame(rows), note
-
-
-# ----------------------------------------------------------------------------------------------
-# correlation
-
-
-def correlation_table(targets: dict, ctx) -> tuple[pd.DataFrame, list[str]]:
-    """Fig. 4 / Table 9 for every FLAT cell whose final model and training attacks are cached:
-    Pearson / Spearman of phi with log word frequency and log(1 + times substituted)."""
-    from flatbench.stages import with_dependencies
-
-    rows, notes = [], []
-    for cell, t in targets.items():
-        if cell.method != "flat":
-            continue
-        final = t["train"]
-        deps = with_dependencies([final])
-        if not all(ctx.cache.done(s.kind, s.key) for s in deps):
-            continue
-        if not (ctx.cache.dir(final.kind, final.key) / "model.pt").is_file():
-            notes.append(f"{cell.id}: correlation skipped (no saved model in {ctx.cache.dir(final.kind, final.key)})")
-            continue
-        try:
-            from flatbench.analysis.correlation import correlate
-            from flatbench.data.splits import data_for
-
-            _, train, _ = data_for(cell, ctx)
-            res = correlate(ctx.cache.dir(final.kind, final.key),
-                            [ctx.cache.dir(s.kind, s.key) for s in deps if s.kind == "attack"], train.texts)
-        except Exception as e:  # noqa: BLE001 - a section of a report never fails the report
-            notes.append(f"{cell.id}: correlation skipped ({type(e).__name__}: {e})")
-            continue
-        rows.append({"Cell": cell.id, "Words": res["n_words"], "Substituted": res["n_substituted"],
-                     "φ~log freq Pearson": f"{res['pearson_freq']:+.3f}",
-                     "φ~log freq Spearman": f"{res['spearman_freq']:+.3f}",
-                     "φ~log(1+subst) Pearson": f"{res['pearson_subst']:+.3f}",
-                     "φ~log(1+subst) Spearman": f"{res['spearman_subst']:+.3f}",
-                     "Highest φ": ", ".join(f"{w} {p:.2f}" for w, p in res["top_words"][:5]),
-                     "Lowest φ": ", ".join(f"{w} {p:.2f}" for w, p in res["bottom_words"][-5:])})
-    return pd.DataFrame(rows), notes
-
-
-# ----------------------------------------------------------------------------------------------
-# the page
-
-
-def html_report(grid, df: pd.DataFrame, deviations: list[str], progress: dict, ctx, *,
-                correlation: bool = True) -> str:
-    """The whole page (a str) for `collect`'s rows of `grid`; ctx: the Context the rows came from
-    (its cache, data_dir and tracker URI)."""
-    from flatbench.stages import plan
-
-    stages, targets = plan(grid, ctx.data_dir)
-    kind = T._kind(grid, df)
-    agg = aggregate_seeds(df) if not df.empty else df
-    view = with_aggregates(df, agg) if not df.empty and has_several_seeds(df) else df
-    secs: list[tuple[str, str, str]] = []  # (anchor, heading, body)
-
-    main_title = {"table3": "Robustness and interpretation consistency (Table 3)",
-                  "table4": "Transfer to unforeseen attacks (Table 4)",
-                  "table5": "β / γ ablation (Table 5)",
-                  "table2": "Clean accuracy (Table 2)"}[kind]
-    dev_html = ("<h3>Deviations from the paper</h3>" + _list(deviations)) if deviations else ""
-    if kind == "table3":
-        body = table_html(T.robustness_table(view), "t-main") + _para(T.LEGEND, "legend") + _para(T.RANKING_NOTE)
-        stand_ins = sorted(set(df["model"]) & set(T.ORIENTATION)) if "model" in df.columns else []
-        if stand_ins:
-            body += _para("; ".join(f"{_p(m)} rows show the paper's {_p(T.ORIENTATION[m])} numbers, for orientation "
-                                    "only" for m in stand_ins))
-    elif kind == "table4":
-        body = table_html(T.transfer_table(view), "t-main") + _para(T.LEGEND_SHORT, "legend")
-    elif kind == "table5":
-        body = table_html(T.ablation_table(view), "t-main") + _para(T.ABLATION_NOTE, "legend")
-    else:
-        body = table_html(T.clean_table(view), "t-main") + _para(T.CLEAN_NOTE, "legend")
-    secs.append(("main", main_title, body + dev_html))
-
-    if kind in ("table3", "table4") and not agg.empty:
-        orders = orderings(agg)
-        if not orders.empty:
-            summary = [s[2:] if s.startswith("- ") else s for s in T.orderings_summary(orders).splitlines()]
-            secs.append(("orderings", "Orderings (FLAT > adv > base?)",
-                         table_html(T.orderings_table(orders), "t-orderings") + _para(T.ORDERINGS_NOTE)
-                         + _list(summary)))
-    if kind == "table3":
-        lime = T.lime_table(view)
-        if not lime.empty:
-            secs.append(("lime", "LIME consistency (paper: appendix Table 8, numbers not available to us)",
-                         table_html(lime, "t-lime")))
-        secs.append(("clean", "Clean accuracy (Table 2 cells)",
-                     table_html(T.clean_table(view), "t-clean") + _para(T.CLEAN_NOTE)))
-
-    interp = _interpretation_section(df, agg, ctx)
-    if interp:
-        secs.append(("interpretation", "Interpretation consistency: top-k curves and example pairs (IG)", interp))
-
-    if correlation:
-        corr, notes = correlation_table(targets, ctx)
-        if not corr.empty or notes:
-            body = table_html(corr, "t-corr", "(no correlation computed)") + (_list(notes) if notes else "")
-            body += _para("Pearson and Spearman correlation of FLAT's global word importance φ with the log "
-                          "training-set frequency of a word and with log(1 + times the word was used as a "
-                          "substitute by the successful training attacks of all rounds), as `flatbench "
-                          "correlate`; the paper reports no numbers to compare with.")
-            secs.append(("correlation", "Correlation of φ with frequency (Fig. 4 / Table 9)", body))
-
-    mt, note = mlflow_table(stages, ctx.cache, getattr(ctx.tracker, "uri", None))
-    secs.append(("mlflow", "Stages and MLflow runs",
-                 _para(note) + table_html(mt, "t-mlflow")
-                 + _para("A run is found by the stage's cache key (MLflow tag `key`); \"not logged\": no run "
-                         "with that key in the store (e.g. run with --no-mlflow, or another store).")))
-
-    title = f"{grid.name}: {grid.description}".strip()
-    nav = "".join(f"<a href='#{a}'>{esc(h.split(' (')[0])}</a>" for a, h, _ in secs)
-    parts = ["<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
-             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-             f"<title>{esc('flatbench report: ' + grid.name)}</title>", f"<style>{STYLE}</style></head><body>",
-             f"<h1>{esc(title)}</h1>",
-             _para(f"{progress['done']}/{progress['total']} stages complete. Generated "
-                   f"{time.strftime('%Y-%m-%d %H:%M:%S')} by flatbench report --format html from the stage cache "
-                   f"{ctx.cache.root}."),
-             f"<nav>{nav}</nav>"]
-    for a, h, b in secs:
-        parts.append(f"<section id='{esc(a)}'><h2>{esc(h)}</h2>{b}</section>")
-    parts.append(f"<script>{SCRIPT}</script></body></html>")
-    return "\n".join(parts) + "\n"
-
-
-def _interpretation_section(df: pd.DataFrame, agg: pd.DataFrame, ctx) -> str:
+def interpretation_section(data: dict) -> str:
+    df, agg, names = data["df"], data["agg"], data.get("label_names") or {}
     if df.empty or "interpret_dir" not in df.columns or not df["interpret_dir"].notna().any():
         return ""
     out = [_para(EXAMPLE_RULE)]
@@ -459,7 +268,6 @@ def _interpretation_section(df: pd.DataFrame, agg: pd.DataFrame, ctx) -> str:
     for r in recs:
         if isinstance(r.get("attack"), str) and r["attack"]:
             groups.setdefault((r["model"], r["dataset"], r["attack"]), []).append(r)
-    names: dict = {}
     with tempfile.TemporaryDirectory(prefix="flatbench-html-") as tmp:
         for n, ((model, dataset, attack), rows) in enumerate(groups.items()):
             if not any(isinstance(r.get("interpret_dir"), str) and r["interpret_dir"] for r in rows):
@@ -471,8 +279,6 @@ def _interpretation_section(df: pd.DataFrame, agg: pd.DataFrame, ctx) -> str:
             img = topk_curve(curve_rows, f"IG top-k intersection, {title}", Path(tmp), f"curve{n}")
             out.append(f"<div class='curve'>{img}</div>" if img else
                        _para("(no top-k values for this setting)"))
-            if dataset not in names:
-                names[dataset] = label_names(dataset, ctx.data_dir)
             blocks = []
             for r in sorted(rows, key=lambda r: (order.get(r["method"], 9), str(r.get("train_attack")),
                                                  str(r.get("variant")), _f(r.get("seed")) or 0)):
@@ -485,10 +291,61 @@ def _interpretation_section(df: pd.DataFrame, agg: pd.DataFrame, ctx) -> str:
                 prs = select_pairs(read_full_pairs(idir))
                 if not prs:
                     blocks.append(_para("(no pairs with a defined Kendall's tau)"))
-                blocks += [pair_block(p, why, names[dataset]) for why, p in prs]
+                blocks += [pair_block(p, why, names.get(dataset)) for why, p in prs]
             out.append("<div class='pairs'>" + "".join(blocks) + "</div></div>")
     return "".join(out)
 
 
-__all__ = ["html_report", "select_pairs", "heat_spans", "pair_block", "mlflow_runs", "table_html",
-           "EXAMPLE_RULE", "EXAMPLES_PER_END"]
+# ----------------------------------------------------------------------------------------------
+# the page
+
+
+def table(t: Table, id: str = "", empty: str = "(no results yet)", **_) -> str:
+    return table_html(t.frame(), id or t.name, empty)
+
+
+def block(b) -> str:
+    if isinstance(b, TableBlock):
+        return table(b.table, b.id, b.empty)
+    if isinstance(b, Para):
+        return _para(b.text, b.style)
+    if isinstance(b, Items):
+        return _list(b.lines)
+    if isinstance(b, Extra) and b.kind == "interpretation":
+        return interpretation_section(b.data)
+    if isinstance(b, Extra) and b.kind == "image":  # data: png_base64, alt, caption
+        d = b.data
+        cap = f"<figcaption class='note'>{esc(d['caption'])}</figcaption>" if d.get("caption") else ""
+        return (f"<figure><img src='data:image/png;base64,{d['png_base64']}' alt='{esc(d.get('alt', ''))}' "
+                f"style='max-width:100%'>{cap}</figure>")
+    raise TypeError(f"html cannot render {type(b).__name__}")
+
+
+def document(doc: Document) -> str:
+    """The whole page: the title, progress, a navigation bar, one <section> per shown section
+    (the deviations under the main one)."""
+    secs = []
+    for s in doc.sections:
+        shown = visible(s.blocks, SHOWS)
+        if not shown:
+            continue
+        body = "".join(block(b) for b in shown)
+        if s.lead and doc.deviations:
+            body += "<h3>Deviations from the paper</h3>" + _list(doc.deviations)
+        secs.append((s.id, s.heading, body))
+    nav = "".join(f"<a href='#{a}'>{esc(h.split(' (')[0])}</a>" for a, h, _ in secs)
+    parts = ["<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
+             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+             f"<title>{esc('flatbench report: ' + doc.meta.get('name', doc.title))}</title>",
+             f"<style>{STYLE}</style></head><body>", f"<h1>{esc(doc.title)}</h1>",
+             _para(f"{doc.progress or ''} Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by flatbench report --format "
+                   f"html from the stage cache {doc.meta.get('cache_root', '')}.".lstrip()),
+             f"<nav>{nav}</nav>"]
+    for a, h, b in secs:
+        parts.append(f"<section id='{esc(a)}'><h2>{esc(h)}</h2>{b}</section>")
+    parts.append(f"<script>{SCRIPT}</script></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+__all__ = ["document", "table", "select_pairs", "heat_spans", "pair_block", "table_html", "EXAMPLE_RULE",
+           "EXAMPLES_PER_END"]

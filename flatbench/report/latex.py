@@ -1,592 +1,110 @@
-"""LaTeX tables in the paper's own layouts (booktabs), for a paper to ``\\input``.
+"""LaTeX (booktabs, ASCII only), for a paper to ``\\input``: the report format of the paper's layouts.
 
-Input is a DataFrame of our results, one row per model x dataset x method x train_attack x
-attack (seeds aggregated by the caller) with the columns
-
-    model, dataset, method, train_attack ('' for base), attack (NaN for clean-only rows),
-    clean_acc, clean_lo, clean_hi, AA, AA_lo, AA_hi, KT, KT_lo, KT_hi, TI, TI_lo, TI_hi,
-    AA_p_adv, AA_p_base, KT_p_adv, KT_p_base, TI_p_adv, TI_p_base (FLAT rows only).
-
-Any value may be missing (NaN / None: rendered ``--``) or a string giving the reason it
-could not be measured (rendered ``\\emph{n/a}`` with a mark, the reason in the table's note).
-A value with both CI bounds is rendered ``value$\\pm$h`` with h = (hi - lo) / 2.
-
-Every function returns ASCII-only text that compiles in
-
-    \\documentclass{article}\\usepackage{booktabs,multirow,graphicx}\\begin{document}...
-
-(see :func:`standalone_document`). Free text (captions, notes, reasons, unknown names) is
-escaped; wrap text in :class:`Raw` to pass LaTeX through unescaped.
+A document's "paper" blocks are rendered in order, joined by a newline: `PaperTable` blocks in the
+layout they name (`LAYOUTS`: the paper's Tables 2-5 from flatbench.report.latex_layouts, the
+correlation table, or plain booktabs of the shown texts), `Comment` blocks as ``%`` lines. A
+single `Table` renders as plain booktabs. Free text is escaped; see flatbench.report.latex_base.
 """
 
 from __future__ import annotations
 
-import math
-import re
-import unicodedata
-from dataclasses import dataclass, field
-
+import numpy as np
 import pandas as pd
 
-from flatbench.report.paper import DATASET_COLS, PRETTY
-from flatbench.registry import ATTACKS, DATASET_NAMES
+from flatbench.report.document import Comment, Document, PaperTable, visible
+from flatbench.report.latex_base import Raw, escape  # noqa: F401 - re-exported
+from flatbench.report.latex_layouts import table2_latex, table3_latex, table4_latex, table5_latex
+from flatbench.report.table import Table
 
-__all__ = ["Raw", "escape", "table2_latex", "table3_latex", "table4_latex", "table5_latex",
-           "standalone_document", "PREAMBLE"]
-
-MODEL_ORDER = ["lstm", "cnn", "bert", "deberta", "minilm"]
-METHOD_ORDER = ["base", "adv", "flat"]
-ATTACK_ORDER = ATTACKS.names()  # the registry's order: the paper's
-DATASET_ORDER = list(DATASET_NAMES)
-METRICS = ("AA", "KT", "TI")
-ALPHA = 0.05
+SUFFIX = ".tex"
+SHOWS = ("paper",)
 PREAMBLE = "\\documentclass{article}\n\\usepackage{booktabs,multirow,graphicx}\n"
 
-# Symbols for "not available" reasons; dagger and double dagger are the significance marks.
-_NA_SYMBOLS = ["*", "\\S", "\\P", "\\|", "**", "\\S\\S", "\\P\\P", "\\|\\|"]
+
+def comment(text: str) -> str:
+    return "\n".join("% " + escape(Raw(line)) for line in str(text).splitlines() or [""])
 
 
-class Raw(str):
-    """Text that is already LaTeX: passed through unescaped (non-ASCII is still replaced)."""
+def rows_frame(t: Table) -> pd.DataFrame:
+    """A table's raw values as the long-format rows the paper layouts read (clean CI as clean_lo/hi)."""
+    return pd.DataFrame(t.records()).rename(columns={"clean_acc_lo": "clean_lo", "clean_acc_hi": "clean_hi"})
 
 
-_SPECIALS = {"\\": "\\textbackslash{}", "{": "\\{", "}": "\\}", "_": "\\_", "%": "\\%", "&": "\\&",
-             "#": "\\#", "$": "\\$", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}"}
-_UNICODE = {"β": "$\\beta$", "γ": "$\\gamma$", "Δ": "$\\Delta$", "δ": "$\\delta$", "α": "$\\alpha$",
-            "τ": "$\\tau$", "±": "$\\pm$", "×": "$\\times$", "≤": "$\\leq$", "≥": "$\\geq$",
-            "≈": "$\\approx$", "→": "$\\rightarrow$", "–": "--", "—": "---", "−": "-", "…": "\\ldots{}",
-            "‘": "`", "’": "'", "“": "``", "”": "''", "•": "$\\bullet$", "°": "$^{\\circ}$",
-            "\u00a0": "~"}
-
-
-def _unicode_to_ascii(text: str) -> str:
-    out = []
-    for ch in text:
-        if ord(ch) < 128:
-            out.append(ch)
-        elif ch in _UNICODE:
-            out.append(_UNICODE[ch])
-        else:  # accented letters lose their accent; anything else becomes '?'
-            base = "".join(c for c in unicodedata.normalize("NFKD", ch) if ord(c) < 128)
-            out.append(base or "?")
-    return "".join(out)
-
-
-def escape(text) -> str:
-    """Free text -> LaTeX: specials escaped, non-ASCII replaced. :class:`Raw` text is not escaped."""
-    if isinstance(text, Raw):
-        return _unicode_to_ascii(text)
-    text = "" if text is None else str(text)
-    return _unicode_to_ascii("".join(_SPECIALS.get(ch, ch) for ch in text))
-
-
-def _name(x) -> str:
-    return escape(PRETTY.get(x, x))
-
-
-def _order(values, order) -> list:
-    vals = [v for v in dict.fromkeys(values) if isinstance(v, str) and v]
-    known = [v for v in order if v in vals]
-    return known + sorted(v for v in vals if v not in order)
-
-
-def _num(v):
-    """A float, a reason string (not measurable), or None (not measured)."""
-    if v is None:
-        return None
-    if isinstance(v, str):
-        return v.strip() or None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(f) else f
-
-
-def _get(row, col):
-    if row is None or col not in row.index:
-        return None
-    return _num(row[col])
-
-
-def _fixed(v: float, digits: int) -> str:
-    s = f"{v:.{digits}f}"
-    if s.startswith("-"):
-        s = s[1:] if float(s) == 0 else "$-$" + s[1:]
-    return s
-
-
-def _prep(df: pd.DataFrame) -> pd.DataFrame:
-    d = df.copy()
-    for c in ("model", "dataset", "method", "train_attack", "attack"):
-        if c in d.columns:
-            d[c] = d[c].map(lambda x: x.strip().lower() if isinstance(x, str) else x)
-    if "train_attack" in d.columns:
-        d["train_attack"] = d["train_attack"].map(lambda x: x if isinstance(x, str) else "")
-    else:
-        d["train_attack"] = ""
-    if "attack" in d.columns:
-        d["attack"] = d["attack"].map(lambda x: x if isinstance(x, str) and x else None)
-    return d
-
-
-@dataclass
-class _Ctx:
-    """Rendering state of one table: which marks were used, for its note."""
-
-    reasons: dict = field(default_factory=dict)
-    used: set = field(default_factory=set)
-    tested: bool = False
-    bold_text: str = "Bold: best of the methods within a model (higher is better)."
-
-    def na(self, reason: str) -> str:
-        if reason not in self.reasons:
-            i = len(self.reasons)
-            self.reasons[reason] = _NA_SYMBOLS[i] if i < len(_NA_SYMBOLS) else f"*{i + 1}"
-        return "\\emph{n/a}$^{%s}$" % self.reasons[reason]
-
-    def cell(self, v, lo=None, hi=None, *, digits=2, bold=False, marks="") -> str:
-        if v is None:
-            self.used.add("missing")
-            return "--"
-        if isinstance(v, str):
-            return self.na(v)
-        s = _fixed(v, digits)
-        if bold:
-            self.used.add("bold")
-            s = "\\textbf{%s}" % s
-        if isinstance(lo, float) and isinstance(hi, float):
-            h = abs(hi - lo) / 2
-            self.used.add("pm")
-            s += "$\\pm$" + _fixed(h, 1 if h >= 1 else 2)
-        if marks:
-            s += "$^{%s}$" % marks
-        return s
-
-    def paper(self, v, digits=2) -> str:
-        self.used.add("paper")
-        if v is None:
-            self.used.add("paper_missing")
-            return "{\\scriptsize --}"
-        if isinstance(v, str):
-            return "{\\scriptsize %s}" % self.na(v)
-        return "{\\scriptsize\\textit{%s}}" % _fixed(v, digits)
-
-    def marks(self, row, metric) -> str:
-        # as the Markdown tables: FLAT vs adv (dagger) and vs base; every other method but base vs base
-        if row is None or row.get("method") in (None, "base"):
-            return ""
-        p_adv = _get(row, f"{metric}_p_adv") if row.get("method") == "flat" else None
-        p_base = _get(row, f"{metric}_p_base")
-        m = ""
-        for p, sym in ((p_adv, "\\dagger"), (p_base, "\\ddagger")):
-            if isinstance(p, float):
-                self.tested = True
-                if p < ALPHA:
-                    m += sym
-        return m
-
-    def note(self, extra=None) -> str:
-        parts = []
-        if "pm" in self.used:
-            parts.append("value$\\pm$h: our estimate and the half-width h of its 95\\% confidence interval.")
-        if "bold" in self.used:
-            parts.append(self.bold_text)
-        if self.tested:
-            parts.append(f"$^{{\\dagger}}$: FLAT differs significantly from adv; $^{{\\ddagger}}$: FLAT, adv "
-                         f"or another defence differs significantly from base ($p<{ALPHA:g}$).")
-        if "paper" in self.used:
-            parts.append("\\textit{Italic} lines: the paper's numbers.")
-        if "missing" in self.used:
-            parts.append("--: not measured.")
-        if "paper_missing" in self.used:
-            parts.append("-- on a paper line: no number in the paper.")
-        for reason, sym in self.reasons.items():
-            parts.append("$^{%s}$n/a: %s." % (sym, escape(reason).rstrip(".")))
-        if extra:
-            parts.append(escape(extra))
-        return " ".join(parts)
-
-
-def _bold_set(values: dict, digits=2) -> set:
-    """Keys of the best (highest, as displayed) values; empty when fewer than two are numbers."""
-    nums = {k: round(v, digits) for k, v in values.items() if isinstance(v, float)}
-    if len(nums) < 2:
-        return set()
-    best = max(nums.values())
-    return {k for k, v in nums.items() if v == best}
-
-
-def _header(label_names: list[str], levels: list[list[tuple[str, int]]], leaf: list[str]) -> list[str]:
-    """booktabs header: grouped levels (text, span) over the value columns, with cmidrules."""
-    n = len(label_names)
-    lines = ["\\toprule"]
-    for level in levels:
-        cells, rules, col = [""] * n, [], n + 1
-        for text, span in level:
-            cells.append("\\multicolumn{%d}{c}{%s}" % (span, text))
-            if text:
-                rules.append("\\cmidrule(lr){%d-%d}" % (col, col + span - 1))
-            col += span
-        lines.append(" & ".join(cells) + " \\\\")
-        lines.append(" ".join(rules))
-    lines.append(" & ".join(label_names + ["\\multicolumn{1}{c}{%s}" % x for x in leaf]) + " \\\\")
-    lines.append("\\midrule")
-    return lines
-
-
-def _wrap(colspec: str, header: list[str], body: list[str], *, caption, label, note: str, star: bool,
-          size: str = "\\small") -> str:
-    env = "table*" if star else "table"
-    out = [f"\\begin{{{env}}}[t]", "\\centering", size, "\\setlength{\\tabcolsep}{3pt}",
-           "\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%",
-           f"\\begin{{tabular}}{{@{{}}{colspec}@{{}}}}", *header, *body, "\\bottomrule",
-           "\\end{tabular}}"]
-    if note:
-        out += ["\\par\\smallskip", "\\parbox{\\linewidth}{\\footnotesize\\raggedright %s}" % note]
-    out += ["\\caption{%s}" % escape(caption), "\\label{%s}" % re.sub(r"[^A-Za-z0-9:._/+-]", "-", str(label)),
-            f"\\end{{{env}}}"]
-    text = "\n".join(line for line in out if line) + "\n"
-    text.encode("ascii")  # guaranteed by construction; fail loudly otherwise
+def booktabs(t: Table, *, caption: str = "", label: str = "") -> str:
+    """The shown texts of any table as a booktabs table* (ASCII); "" for an empty table."""
+    if t.empty:
+        return ""
+    df = t.frame()
+    body = [" & ".join(escape(x) for x in r) + " \\\\" for r in df.astype(str).values.tolist()]
+    head = " & ".join(escape(c) for c in df.columns) + " \\\\"
+    out = ["\\begin{table*}[t]", "\\centering", "\\scriptsize",
+           "\\resizebox{\\linewidth}{!}{%", "\\begin{tabular}{l" + "r" * (len(df.columns) - 1) + "}", "\\toprule",
+           head, "\\midrule", *body, "\\bottomrule", "\\end{tabular}}",
+           "\\caption{%s}" % escape(caption or t.name), "\\label{%s}" % (label or f"tab:{t.name}"), "\\end{table*}"]
+    text = "\n".join(out) + "\n"
+    text.encode("ascii")
     return text
 
 
-_MARKS = re.compile(r"\$\^\{((?:\\d?dagger)+)\}\$$")
+def correlation_layout(t: Table, *, caption: str, label: str, deviations=()) -> str:
+    """Fig. 4 / Table 9: one line per pair of quantities, Pearson (raw, log) and Spearman with CIs."""
+
+    def r(c, key):
+        v = c.get(key)
+        if v is None or not np.isfinite(v):
+            return "--"
+        return f"${v:+.3f}$ {{\\scriptsize [${c[key + '_lo']:+.3f}$, ${c[key + '_hi']:+.3f}$]}}"
+
+    names = {"freq": "word freq.", "replaced": "subst. freq.", "substituted": "times a substitute",
+             "phi": "$\\phi$"}
+    body = [f"{names[c['y']]} vs. {names[c['x']]} & {c['n']} & {r(c, 'pearson')} & {r(c, 'pearson_log')} & "
+            f"{r(c, 'spearman')} & n/a \\\\" for c in t.records()]
+    note = ("95\\% CIs by Fisher's z. Pearson on raw counts and on logs; Spearman on ranks. Paper Table 9: not "
+            "available (no appendix in the source).")
+    out = ["\\begin{table}[t]", "\\centering", "\\small", "\\begin{tabular}{lrrrrr}", "\\toprule",
+           "Pair & $n$ & Pearson & Pearson (log) & Spearman & Paper \\\\", "\\midrule", *body, "\\bottomrule",
+           "\\end{tabular}", f"\\caption{{{escape(caption)}}}", f"\\label{{{label}}}",
+           f"\\par\\smallskip\\footnotesize {note}", "\\end{table}"]
+    out += ["% deviation: " + escape(Raw(d)) for d in deviations]
+    return ("\n".join(out) + "\n").encode("ascii", "replace").decode("ascii")
 
 
-def _align_marks(rows, first: int) -> None:
-    """Right-aligned columns stay aligned on the number when some cells carry significance
-    marks: every cell of a column with marks gets an invisible superscript filling it up to
-    the column's widest mark (dagger and double dagger are equally wide). In place on
-    rows = [(our_cells, paper_cells or None)]; value cells start at index ``first``."""
-    if not rows:
-        return
-    for j in range(first, len(rows[0][0])):
-        counts = []
-        for cells, _ in rows:
-            m = _MARKS.search(cells[j])
-            counts.append(0 if m is None else m.group(1).count("dagger"))
-        k = max(counts)
-        if not k:
-            continue
-        for (cells, pcells), n in zip(rows, counts):
-            fill = "\\phantom{%s}" % ("\\dagger" * (k - n)) if k > n else ""
-            cells[j] = cells[j][:-2] + fill + "}$" if n else cells[j] + "$^{%s}$" % fill
-            if pcells is not None:
-                pcells[j] = pcells[j] + "$^{\\phantom{%s}}$" % ("\\dagger" * k)
+LAYOUTS = {
+    "table2": lambda t, **kw: table2_latex(rows_frame(t), **kw),
+    "table3": lambda t, **kw: table3_latex(rows_frame(t), **kw),
+    "table4": lambda t, **kw: table4_latex(rows_frame(t), **kw),
+    "table5": lambda t, **kw: table5_latex(rows_frame(t), **kw),
+    "correlation": correlation_layout,
+    "booktabs": booktabs,
+}
 
 
-def _multirow(n: int, text: str) -> str:
-    return text if n <= 1 else "\\multirow{%d}{*}{%s}" % (n, text)
+def table(t: Table, **kw) -> str:
+    return booktabs(t, **kw)
 
 
-def _body(blocks, ncols: int, n_outer: int) -> list[str]:
-    """blocks: [(outer_text or None, model_text, [(our_cells, paper_cells or None), ...])].
-
-    outer_text starts a new outer group (a \\multirow in the first column, \\midrule before it);
-    each block is one model (a \\multirow over its lines, \\cmidrule between models)."""
-    lines: list[str] = []
-    # how many lines each outer group spans
-    spans: list[int] = []
-    for outer, _, rows in blocks:
-        nl = sum(1 + (p is not None) for _, p in rows)
-        if outer is not None or not spans:
-            spans.append(nl)
-        else:
-            spans[-1] += nl
-    gi = -1
-    for bi, (outer, model, rows) in enumerate(blocks):
-        if outer is not None:
-            gi += 1
-            if bi:
-                lines.append("\\midrule")
-        elif bi:
-            lines.append("\\cmidrule(lr){%d-%d}" % (n_outer + 1, ncols))
-        nl = sum(1 + (p is not None) for _, p in rows)
-        first = True
-        for ours, paper_cells in rows:
-            lead = []
-            if n_outer:
-                lead.append(_multirow(spans[gi], outer) if (first and outer is not None) else "")
-            lead.append(_multirow(nl, model) if first else "")
-            lines.append(" & ".join(lead + ours) + " \\\\")
-            if paper_cells is not None:
-                lines.append(" & ".join([""] * len(lead) + paper_cells) + " \\\\")
-            first = False
-    return lines
+def block(b) -> str:
+    if isinstance(b, Comment):
+        return comment(b.text)
+    if isinstance(b, PaperTable):
+        try:
+            return LAYOUTS[b.layout](b.table, **b.options)
+        except ValueError as e:  # a layout with nothing to show yet
+            return comment(f"no table yet: {e}")
+    raise TypeError(f"latex cannot render {type(b).__name__}")
 
 
-def _paper_label() -> str:
-    return "{\\scriptsize\\textit{paper}}"
-
-
-# --------------------------------------------------------------------------------------------
-# Table 3: robustness (AA, KT, TI)
-
-
-def table3_latex(df: pd.DataFrame, *, caption, label, paper: pd.DataFrame | None = None,
-                 attacks_as: str = "rows", metrics=METRICS, note=None, star: bool = True) -> str:
-    """The paper's Table 3: AA / KT / TI per dataset, rows grouped attack x model x method.
-
-    ``attacks_as="rows"`` is the paper's layout (one row block per attack, datasets as column
-    groups); ``"columns"`` makes attack x dataset the column groups instead. Base rows appear
-    under every attack they were attacked with; adv/FLAT rows only under their train_attack.
-    ``paper``: long format (attack, model, method, dataset, AA, KT, TI), adds an italic line
-    under each of our rows."""
-    if attacks_as not in ("rows", "columns"):
-        raise ValueError("attacks_as must be 'rows' or 'columns'")
-    d = _prep(df)
-    d = d[d["attack"].notna()]
-    # base and defences without a train attack (freelb) under every attack; adv/FLAT under their own
-    ta = d["train_attack"].fillna("").astype(str)
-    d = d[(d["method"] == "base") | (ta == "") | (ta == d["attack"])]
-    if d.empty:
-        raise ValueError("no Table 3 rows (attacked rows of base models, or of adv/FLAT models "
-                         "evaluated with their own train_attack)")
-    ours = {}
-    for _, r in d.iterrows():
-        ours.setdefault((r["attack"], r["model"], r["method"], r["dataset"]), r)
-    ref = {}
-    if paper is not None:
-        for _, r in _prep(paper).iterrows():
-            ref[(r["attack"], r["model"], r["method"], r["dataset"])] = r
-    attacks = _order(d["attack"], ATTACK_ORDER)
-    datasets = _order(d["dataset"], DATASET_ORDER)
-    models = _order(d["model"], MODEL_ORDER)
-    metrics = list(metrics)
-    ctx = _Ctx()
-
-    if attacks_as == "rows":
-        groups = [(None, ds) for ds in datasets]
-        levels = [[(_name(ds), len(metrics)) for ds in datasets]]
-        label_names = ["Attack", "Model", "Method"]
-        plan = [(a, m) for a in attacks for m in models]
-    else:
-        groups = [(a, ds) for a in attacks for ds in datasets if any(k[0] == a and k[3] == ds for k in ours)]
-        levels = [[(_name(a), len(metrics) * sum(g[0] == a for g in groups)) for a in attacks],
-                  [(_name(ds), len(metrics)) for _, ds in groups]]
-        label_names = ["Model", "Method"]
-        plan = [(None, m) for m in models]
-    cols = [(a, ds, met) for a, ds in groups for met in metrics]
-
-    blocks, last_outer = [], object()
-    for a_row, m in plan:
-        methods = [me for me in METHOD_ORDER + sorted(set(d["method"]) - set(METHOD_ORDER))
-                   if any(k[1] == m and k[2] == me and (a_row is None or k[0] == a_row) for k in ours)]
-        if not methods:
-            continue
-        keyed = {}
-        for me in methods:
-            for a, ds, met in cols:
-                key = (a or a_row, m, me, ds)
-                keyed[(me, a, ds, met)] = (ours.get(key), ref.get(key))
-        bold = set()
-        for a, ds, met in cols:
-            bold |= {(me, a, ds, met) for me in
-                     _bold_set({me: _get(keyed[(me, a, ds, met)][0], met) for me in methods})}
-        rows = []
-        for me in methods:
-            cells, pcells = [_name(me)], [_paper_label()]
-            for a, ds, met in cols:
-                r, p = keyed[(me, a, ds, met)]
-                cells.append(ctx.cell(_get(r, met), _get(r, f"{met}_lo"), _get(r, f"{met}_hi"),
-                                      bold=(me, a, ds, met) in bold, marks=ctx.marks(r, met)))
-                pcells.append(_get(p, met))
-            has_paper = any(v is not None for v in pcells[1:])
-            rows.append((cells, [pcells[0]] + [ctx.paper(v) for v in pcells[1:]] if has_paper else None))
-        outer = None
-        if a_row is not None and a_row != last_outer:
-            outer, last_outer = _name(a_row), a_row
-        blocks.append((outer, _name(m), rows))
-
-    _align_marks([r for b in blocks for r in b[2]], 1)
-    n_label = len(label_names)
-    body = _body(blocks, n_label + len(cols), n_label - 2)
-    colspec = "l" * n_label + "r" * len(cols)
-    return _wrap(colspec, _header(label_names, levels, [met for _, _, met in cols]), body, caption=caption, label=label,
-                 note=ctx.note(note), star=star)
-
-
-# --------------------------------------------------------------------------------------------
-# Table 2: clean accuracy
-
-
-def _paper_long_table2(paper: pd.DataFrame) -> dict:
-    p = _prep(paper)
-    if "dataset" not in p.columns:
-        cols = [c for c in p.columns if c in DATASET_COLS or c.lower() in DATASET_ORDER]
-        p = p.melt(id_vars=["model", "method", "train_attack"], value_vars=cols, var_name="dataset",
-                   value_name="acc")
-        p["dataset"] = p["dataset"].str.lower()
-    val = "acc" if "acc" in p.columns else "clean_acc"
-    return {(r["model"], r["method"], r["train_attack"], r["dataset"]): _num(r[val]) for _, r in p.iterrows()}
-
-
-def _method_label(method: str, train_attack: str, show_train: bool = True) -> str:
-    s = _name(method)
-    return s + f" ({_name(train_attack)})" if (train_attack and show_train) else s
-
-
-def table2_latex(df: pd.DataFrame, *, caption, label, paper: pd.DataFrame | None = None, bold: bool = False,
-                 note=None, star: bool = False) -> str:
-    """The paper's Table 2: clean test accuracy (%), rows model x method (train attack), columns
-    datasets. ``paper``: table2_clean_accuracy.csv (wide) or paper.table2() (long)."""
-    d = _prep(df)
-    if d.empty:
-        raise ValueError("no Table 2 rows")
-    # clean-only rows (attack NaN) first, then any attacked row carrying the same clean accuracy
-    d = d.assign(_attacked=d["attack"].notna() if "attack" in d.columns else False).sort_values(
-        "_attacked", kind="stable")
-    ours = {}
-    for _, r in d.iterrows():
-        k = (r["model"], r["method"], r["train_attack"], r["dataset"])
-        if k not in ours or (_get(ours[k], "clean_acc") is None and _get(r, "clean_acc") is not None):
-            ours[k] = r
-    ref = _paper_long_table2(paper) if paper is not None else {}
-    datasets = _order(d["dataset"], DATASET_ORDER)
-    ctx = _Ctx()
-    blocks = []
-    for m in _order(d["model"], MODEL_ORDER):
-        keys = sorted({k[1:3] for k in ours if k[0] == m}, key=_method_sort_key)
-        if not keys:
-            continue
-        bolds = {}
-        if bold:
-            for ds in datasets:
-                bolds[ds] = _bold_set({mt: _get(ours.get((m,) + mt + (ds,)), "clean_acc") for mt in keys})
-        rows = []
-        for mt in keys:
-            cells, pvals = [_method_label(*mt)], []
-            for ds in datasets:
-                r = ours.get((m,) + mt + (ds,))
-                cells.append(ctx.cell(_get(r, "clean_acc"), _get(r, "clean_lo"), _get(r, "clean_hi"),
-                                      bold=mt in bolds.get(ds, ())))
-                pvals.append(ref.get((m,) + mt + (ds,)))
-            prow = [_paper_label()] + [ctx.paper(v) for v in pvals] if any(v is not None for v in pvals) else None
-            rows.append((cells, prow))
-        blocks.append((None, _name(m), rows))
-    body = _body(blocks, 2 + len(datasets), 0)
-    header = _header(["Model", "Method"], [], [_name(ds) for ds in datasets])
-    return _wrap("ll" + "r" * len(datasets), header, body, caption=caption, label=label,
-                 note=ctx.note(note), star=star)
-
-
-def _method_sort_key(mt: tuple) -> tuple:
-    """(method, train attack) rows in the paper's order: base, adv, FLAT, each by attack."""
-    return (METHOD_ORDER.index(mt[0]) if mt[0] in METHOD_ORDER else 99,
-            ATTACK_ORDER.index(mt[1]) if mt[1] in ATTACK_ORDER else -1, mt)
-
-
-# --------------------------------------------------------------------------------------------
-# Table 4: transfer to unforeseen attacks (AA)
-
-
-def _paper_long_table4(paper: pd.DataFrame) -> dict:
-    p = _prep(paper)
-    if "attack" not in p.columns or p["attack"].isna().all():
-        cols = [c for c in paper.columns if c.lower() in ATTACK_ORDER]
-        p = p.drop(columns=["attack"], errors="ignore").melt(
-            id_vars=["model", "method"], value_vars=cols, var_name="attack", value_name="AA")
-        p["attack"] = p["attack"].str.lower()
-    return {(r["model"], r["method"], r["attack"]): _num(r["AA"]) for _, r in p.iterrows()}
-
-
-def table4_latex(df: pd.DataFrame, *, caption, label, paper: pd.DataFrame | None = None, note=None,
-                 star: bool = False, paper_dataset: str = "sst2", paper_train_attack: str = "textfooler") -> str:
-    """The paper's Table 4: after-attack accuracy (%) per attack, rows model x method.
-
-    A cell may hold a string (why it was not measured): rendered n/a with a mark and the
-    reason in the note. With several datasets the attacks are grouped under each dataset.
-    ``paper`` (table4_transfer_sst2.csv, wide, or long model/method/attack/AA) is matched only
-    for ``paper_dataset`` rows whose models were trained with ``paper_train_attack``."""
-    d = _prep(df)
-    d = d[d["attack"].notna()]
-    if d.empty:
-        raise ValueError("no Table 4 rows (no attacked rows)")
-    ours = {}
-    for _, r in d.iterrows():
-        ours.setdefault((r["model"], r["method"], r["train_attack"], r["dataset"], r["attack"]), r)
-    ref = _paper_long_table4(paper) if paper is not None else {}
-    datasets = _order(d["dataset"], DATASET_ORDER)
-    groups = [(ds, a) for ds in datasets for a in _order(d["attack"], ATTACK_ORDER)
-              if any(k[3] == ds and k[4] == a for k in ours)]
-    show_train = len({t for t in d["train_attack"] if t}) > 1
-    ctx = _Ctx()
-    blocks = []
-    for m in _order(d["model"], MODEL_ORDER):
-        keys = sorted({k[1:3] for k in ours if k[0] == m}, key=_method_sort_key)
-        if not keys:
-            continue
-        bolds = {g: _bold_set({mt: _get(ours.get((m,) + mt + g), "AA") for mt in keys}) for g in groups}
-        rows = []
-        for mt in keys:
-            cells, pvals = [_method_label(*mt, show_train=show_train)], []
-            for g in groups:
-                r = ours.get((m,) + mt + g)
-                cells.append(ctx.cell(_get(r, "AA"), _get(r, "AA_lo"), _get(r, "AA_hi"), bold=mt in bolds[g],
-                                      marks=ctx.marks(r, "AA")))
-                ok = g[0] == paper_dataset and (mt[0] == "base" or mt[1] == paper_train_attack)
-                pvals.append(ref.get((m, mt[0], g[1])) if ok else None)
-            prow = [_paper_label()] + [ctx.paper(v) for v in pvals] if any(v is not None for v in pvals) else None
-            rows.append((cells, prow))
-        blocks.append((None, _name(m), rows))
-    _align_marks([r for b in blocks for r in b[2]], 1)
-    levels = [[(_name(ds), sum(g[0] == ds for g in groups)) for ds in datasets]] if len(datasets) > 1 else []
-    header = _header(["Model", "Method"], levels, [_name(a) for _, a in groups])
-    body = _body(blocks, 2 + len(groups), 0)
-    return _wrap("ll" + "r" * len(groups), header, body, caption=caption, label=label,
-                 note=ctx.note(note), star=star)
-
-
-# --------------------------------------------------------------------------------------------
-# Table 5: ablation over (beta, gamma)
-
-
-def table5_latex(df: pd.DataFrame, *, caption, label, paper: pd.DataFrame | None = None, note=None,
-                 star: bool = False) -> str:
-    """The paper's Table 5: SA (clean_acc) and AA of LSTM-FLAT per (beta, gamma), ours beside the
-    paper's (``paper``: table5_ablation.csv, columns beta, gamma, SA, AA)."""
-    if df.empty or not {"beta", "gamma"} <= set(df.columns):
-        raise ValueError("Table 5 needs rows with beta and gamma columns")
-    pairs = sorted({(float(b), float(g)) for b, g in zip(df["beta"], df["gamma"])}, key=lambda x: (-x[0], -x[1]))
-
-    def pick(rows, col, lo, hi):
-        for _, r in rows.iterrows():
-            v = _get(r, col)
-            if v is not None:
-                return v, _get(r, lo), _get(r, hi)
-        return None, None, None
-
-    ours = {}
-    for b, g in pairs:
-        rows = df[(df["beta"].astype(float) == b) & (df["gamma"].astype(float) == g)]
-        ours[(b, g)] = {"SA": pick(rows, "clean_acc", "clean_lo", "clean_hi"), "AA": pick(rows, "AA", "AA_lo", "AA_hi")}
-    ref = {}
-    if paper is not None:
-        for _, r in paper.iterrows():
-            ref[(float(r["beta"]), float(r["gamma"]))] = {"SA": _num(r["SA"]), "AA": _num(r["AA"])}
-    ctx = _Ctx(bold_text="Bold: the best of our rows (higher is better).")
-    bolds = {c: _bold_set({k: ours[k][c][0] for k in pairs}) for c in ("SA", "AA")}
-    body = []
-    for k in pairs:
-        cells = ["$%g$" % k[0], "$%g$" % k[1]]
-        for c in ("SA", "AA"):
-            cells.append(ctx.cell(*ours[k][c], bold=k in bolds[c]))
-            if paper is not None:
-                v = ref.get(k, {}).get(c)
-                cells.append("--" if v is None else "\\textit{%s}" % _fixed(v, 2))
-        body.append(" & ".join(cells) + " \\\\")
-    if paper is not None:
-        ctx.used.discard("paper")
-        levels = [[("SA (\\%)", 2), ("AA (\\%)", 2)]]
-        leaf = ["Ours", "\\textit{Paper}"] * 2
-    else:
-        levels, leaf = [], ["SA (\\%)", "AA (\\%)"]
-    header = _header(["$\\beta$", "$\\gamma$"], levels, leaf)
-    return _wrap("ll" + "r" * len(leaf), header, body, caption=caption, label=label, note=ctx.note(note),
-                 star=star)
+def document(doc: Document) -> str:
+    text = "\n".join(block(b) for s in doc.sections for b in visible(s.blocks, SHOWS))
+    text = text if text.endswith("\n") else text + "\n"
+    text.encode("ascii")
+    return text
 
 
 def standalone_document(*tables: str) -> str:
     """A minimal compilable document (article + booktabs, multirow, graphicx) holding the tables."""
     return PREAMBLE + "\\begin{document}\n" + "\n".join(tables) + "\\end{document}\n"
+
+
+__all__ = ["Raw", "escape", "comment", "table2_latex", "table3_latex", "table4_latex", "table5_latex",
+           "standalone_document", "PREAMBLE", "LAYOUTS", "booktabs", "rows_frame"]

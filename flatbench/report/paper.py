@@ -7,11 +7,10 @@ from importlib import resources
 
 import pandas as pd
 
+from flatbench.registry import display_names
+
 DATASET_COLS = {"SST2": "sst2", "IMDB": "imdb", "AG": "ag", "TREC": "trec"}
-PRETTY = {"lstm": "LSTM", "cnn": "CNN", "bert": "BERT", "deberta": "DeBERTa", "minilm": "MiniLM",
-          "base": "base", "adv": "adv", "flat": "FLAT", "textfooler": "Textfooler", "pwws": "PWWS",
-          "gene": "Gene", "iga": "IGA", "pso": "PSO", "clare": "Clare", "bae": "BAE",
-          "sst2": "SST2", "imdb": "IMDB", "ag": "AG", "trec": "TREC"}
+PRETTY = display_names()  # the paper's spelling of every registered name (flatbench.registry)
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,6 +1,6 @@
 """The format-neutral table every report is made of.
 
-A builder (flatbench.report.tables, .tables45, .correlation, ...) turns results into a `Table`;
+A builder (flatbench.report.builders, .builders45, .correlation, ...) turns results into a `Table`;
 a renderer registered by name (flatbench.report.formats: markdown, latex, html, json, ...) turns
 a `Table` into text. Nothing here knows a format.
 
@@ -18,8 +18,8 @@ a `Table` into text. Nothing here knows a format.
 - `Table`: ``name`` (the kind, e.g. "table3"), ``columns``, ``rows``, ``notes`` (text under it)
   and ``meta`` (anything a renderer of this kind may use, e.g. the paper layout's inputs).
   ``frame()``: the shown texts as a DataFrame (titles as columns); ``records()``: raw values,
-  one dict per row (``<col>``, ``<col>_lo``, ``<col>_hi``, ``<col>_sd``, ``<col>_p_<ref>``,
-  ``<col>_marks`` besides the row key); ``to_dict()``: JSON-able.
+  one dict per row (the row key, then ``<col>``, ``<col>_lo``, ``<col>_hi``, ``<col>_sd``,
+  ``<col>_p_<ref>``, ``<col>_marks``); ``to_dict()``: JSON-able.
 
 Example (a builder of a new kind)::
 
@@ -97,6 +97,16 @@ class Cell:
             s += f" [{self.lo:.{cd}f}, {self.hi:.{cd}f}]"
         return s
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able: the shown text, the value and whatever else the cell carries."""
+        out: dict[str, Any] = {"text": self.display(), "value": self.value}
+        for k in ("lo", "hi", "sd", "marks", "p", "note"):
+            if getattr(self, k) not in (None, "", {}):
+                out[k] = getattr(self, k)
+        if self.deviations:
+            out["deviations"] = list(self.deviations)
+        return out
+
     def raw(self, prefix: str) -> dict[str, Any]:
         """Machine-readable fields of this cell, named after its column."""
         out: dict[str, Any] = {prefix: self.value if self.text is None or self.value is not None else self.text}
@@ -160,19 +170,21 @@ class Table:
                             columns=[c.title for c in self.columns])
 
     def records(self) -> list[dict[str, Any]]:
-        """Raw values: per row its key, then each cell's `Cell.raw` fields."""
+        """Raw values: per row its key, then each cell's `Cell.raw` fields (a label cell named like
+        a key field, e.g. "method" shown "FLAT (PWWS)", leaves the key's raw value)."""
         out = []
         for r in self.rows:
             rec = dict(r.key)
             for c in self.columns:
-                rec.update(r.get(c.key).raw(c.key))
+                if c.key not in r.key:
+                    rec.update(r.get(c.key).raw(c.key))
             out.append(rec)
         return out
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "columns": [{"key": c.key, "title": c.title} for c in self.columns],
-                "rows": [{"key": r.key, "cells": {c.key: {"text": r.get(c.key).display(), **r.get(c.key).raw("value")}
-                                                  for c in self.columns}} for r in self.rows],
+                "rows": [{"key": r.key, "cells": {c.key: r.get(c.key).to_dict() for c in self.columns}}
+                         for r in self.rows],
                 "notes": list(self.notes)}
 
 

@@ -1,10 +1,13 @@
-"""Figures for interpretation consistency.
+"""Figures of the reports (PNG via matplotlib, HTML for pair visuals), all from cached results:
 
 - `render_pair`: a Fig. 3-style visual of one (x, x') pair: each word coloured by its attribution
   toward the gold label (red = for it, blue = against it; one colour scale for both texts so
   they compare), substituted words underlined/boxed, the model's prediction in brackets.
-  Written as HTML and PNG (matplotlib).
+  Written as HTML and PNG (matplotlib). The interpret stage draws a few with its outputs.
 - `plot_topk_curves`: top-k intersection for k = 1..10, one curve per model/method (Appendix C).
+- `write_plots`: `flatbench report --plots DIR`: the top-k curves and the stages' pair visuals.
+- `plot_transfer`: Table 4 as bars with CIs and the paper's values.
+- `plot_fig4`: Fig. 4's three scatter plots from a correlate stage's per-word table.
 """
 
 from __future__ import annotations
@@ -13,6 +16,12 @@ import html
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+
+from flatbench.report.builders import pretty, rows_of
+from flatbench.report.builders45 import TRANSFER_ORDER, transfer_paper_cell, unavailable
+from flatbench.report.correlation import LABELS
+from flatbench.report.table import num
 
 
 def _colour(v: float, scale: float) -> tuple[float, float, float]:
@@ -173,3 +182,127 @@ def save_figure(fig, path, dpi: int = 120) -> Path:
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
+
+
+def write_plots(df: pd.DataFrame, out_dir) -> list:
+    """Top-k curves (k = 1..10) per model/method for IG and LIME, and the Fig. 3-style pair
+    visuals the interpret stages drew, copied beside them."""
+    import shutil
+    from pathlib import Path
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    if "interpret_dir" not in df.columns:
+        return written
+    rows = df[df["interpret_dir"].notna()]
+    for (attack, dataset), g in rows.groupby(["attack", "dataset"]):
+        results = {f"{pretty(r.model)}-{pretty(r.method)}": {c: getattr(r, c) for c in df.columns if "_topk_" in c}
+                   for r in g.itertuples()}
+        for method in ("ig", "lime"):
+            p = out / f"topk_{method}_{attack}_{dataset}.png"
+            plot_topk_curves(results, p, method=method, title=f"{method.upper()} top-k, {pretty(attack)}, {pretty(dataset)}")
+            written.append(p)
+        for r in g.itertuples():
+            for fig in sorted(Path(r.interpret_dir).glob("figures/pair_*.*"))[:2]:
+                dst = out / f"{r.cell}-{attack}-{fig.name}"
+                shutil.copyfile(fig, dst)
+                written.append(dst)
+    return written
+
+
+def plot_transfer(df: pd.DataFrame, path, title: str = "") -> list:
+    """Table 4 as a figure: AA (%) per attack, one bar per model/method with its 95 % CI, the
+    paper's value as a marker (hollow for a reconstructed BAE tier B/C estimate); attacks not run
+    here are labelled with the reason. Returns [path] (nothing without attacked rows)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    d = df[df["attack"].apply(lambda a: isinstance(a, str))] if "attack" in df.columns else df.iloc[0:0]
+    if d.empty:
+        return []
+    attacks = [a for a in TRANSFER_ORDER if a in set(d["attack"])] + sorted(set(d["attack"]) - set(TRANSFER_ORDER))
+    groups = list(dict.fromkeys(zip(d["model"], d["method"])))
+    width = 0.8 / max(1, len(groups))
+    fig, ax = plt.subplots(figsize=(1.6 + 1.5 * len(attacks), 3.8))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    recs = {(r["model"], r["method"], r["attack"]): r for r in rows_of(d)}
+    for gi, (m, meth) in enumerate(groups):
+        xs, ys, lo, hi, px, py, hollow = [], [], [], [], [], [], []
+        for ai, a in enumerate(attacks):
+            r = recs.get((m, meth, a), {})
+            x = ai - 0.4 + width * (gi + 0.5)
+            v = num(r.get("AA"))
+            if v is not None and not unavailable(r):
+                xs.append(x)
+                ys.append(v)
+                lo.append(v - (num(r.get("AA_lo")) if num(r.get("AA_lo")) is not None else v))
+                hi.append((num(r.get("AA_hi")) if num(r.get("AA_hi")) is not None else v) - v)
+            pv, _, tier = transfer_paper_cell(m, meth, a)
+            if pv is not None:
+                px.append(x)
+                py.append(pv)
+                hollow.append(tier in ("B", "C"))
+        c = colours[gi % len(colours)]
+        ax.bar(xs, ys, width, yerr=[lo, hi], color=c, capsize=2, label=f"{pretty(m)}-{pretty(meth)}")
+        for x, y, h in zip(px, py, hollow):
+            ax.plot([x], [y], marker="o", mfc="none" if h else "k", mec="k", ms=4)
+    for ai, a in enumerate(attacks):
+        why = next((unavailable(r) for r in rows_of(d) if r["attack"] == a and unavailable(r)), "")
+        if why:
+            ax.text(ai, 55, why.replace("online only: needs ", "online only,\nneeds ").replace(", ", ",\n"),
+                    ha="center", va="center", fontsize=6, color="0.3")
+    ax.set_xticks(np.arange(len(attacks)), [pretty(a) for a in attacks])
+    ax.set_ylabel("after-attack accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title((title + "\n" if title else "") + "bars: ours, 95 % CI; dots: paper (hollow: reconstructed BAE B/C)",
+                 fontsize=8)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return [save_figure(fig, path)]
+
+
+FIG4_TITLES = {("freq", "replaced"): "(a) substitution frequency vs. word frequency",
+               ("freq", "phi"): "(b) global importance vs. word frequency",
+               ("replaced", "phi"): "(c) global importance vs. substitution frequency"}
+
+
+def plot_fig4(table: list[dict], out_dir, prefix: str, title: str = "") -> list:
+    """Fig. 4's three scatter plots, one PNG each and the three side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from pathlib import Path
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cols = {k: np.array([r[k] for r in table], float) for k in ("freq", "replaced", "phi")}
+    written = []
+
+    def draw(ax, x, y, name):
+        ax.scatter(cols[x], cols[y], s=3, alpha=0.4, color="#4477aa")
+        if x in ("freq", "replaced"):
+            ax.set_xscale("symlog", linthresh=1)
+        if y == "replaced":
+            ax.set_yscale("symlog", linthresh=1)
+        ax.set_xlabel(LABELS[x], fontsize=8)
+        ax.set_ylabel(LABELS[y], fontsize=8)
+        ax.set_title(name, fontsize=9)
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for ax, ((x, y), name) in zip(axes, FIG4_TITLES.items()):
+        draw(ax, x, y, name)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    written.append(save_figure(fig, out_dir / f"{prefix}_fig4.png"))
+    for tag, ((x, y), name) in zip("abc", FIG4_TITLES.items()):
+        fig, ax = plt.subplots(figsize=(4.4, 3.6))
+        draw(ax, x, y, name)
+        fig.tight_layout()
+        written.append(save_figure(fig, out_dir / f"{prefix}_fig4{tag}_{y}_vs_{x}.png"))
+    return written

@@ -1,0 +1,150 @@
+"""Reports of a grid, end to end: plan, read what the cache and the tracking store hold, build the
+document, render it (flatbench.report), write it. The CLI's table commands and `flatbench report`
+call these; the report layer itself only renders what it is given.
+
+- `plan_grid`: a grid's stages, with the analysis stages (correlate) of its FLAT word-model cells;
+- `report_input`: what a report shows (collect's rows with CIs and tests; for Table 4 grids the
+  attacks that cannot run here; for the HTML page the stages, their MLflow runs, the cached
+  correlations and the class names);
+- `grid_report`: a grid's report text in one format; `write_report`: <name>.md and .tex, the
+  leaderboard CSV and JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from flatbench.analysis.seeds import csv_frame
+from flatbench.analysis.stage import correlate_stages, read_result
+from flatbench.report import formats
+from flatbench.report.document import Document
+from flatbench.report.documents import ReportInput, grid_document
+from flatbench.results import collect
+from flatbench.stages import plan, with_dependencies
+from flatbench.tracking import run_ids
+
+
+def plan_grid(grid, data_dir):
+    """(stages, targets): `flatbench.stages.plan` plus a correlate stage per FLAT word-model cell."""
+    stages, targets = plan(grid, data_dir)
+    if grid.measure.get("correlate", True):
+        have = {s.key for s in stages}
+        stages = stages + [s for s in with_dependencies(correlate_stages(targets)) if s.key not in have]
+    return stages, targets
+
+
+def transfer_plan(grid):
+    """(planned attacks, {attack: why it cannot run here}, the grid of the runnable attacks) of a
+    Table 4 grid."""
+    from flatbench.attacks.availability import recipe_availability
+
+    planned = grid.eval_attacks(grid.cells[0])
+    unavailable = recipe_availability(planned)
+    runnable = [a for a in planned if a not in unavailable]
+    return planned, unavailable, dataclasses.replace(grid, measure={**grid.measure, "eval_attacks": runnable})
+
+
+def with_unavailable(df: pd.DataFrame, planned, unavailable) -> pd.DataFrame:
+    """`collect`'s rows plus, per cell, one row per unavailable attack (AA NaN, `unavailable` =
+    the reason), ordered by the planned attack order."""
+    if "unavailable" not in df.columns:
+        df = df.assign(unavailable="")
+    if not unavailable or df.empty:
+        return df
+    keep = ["model", "dataset", "method", "train_attack", "seed", "cell", "variant", "beta", "gamma", "clean_acc",
+            "clean_n", "clean_lo", "clean_hi", "train_seconds"]
+    extra = []
+    for _, first in df.drop_duplicates("cell").iterrows():
+        for a, why in unavailable.items():
+            extra.append({**{k: first[k] for k in keep if k in df.columns}, "attack": a, "unavailable": why})
+    out = pd.concat([df, pd.DataFrame(extra)], ignore_index=True)
+    order = {a: i for i, a in enumerate(planned)}
+    cells = {c: i for i, c in enumerate(dict.fromkeys(df["cell"]))}
+    out["_o"] = [cells.get(c, 0) * 100 + order.get(a, 99) for c, a in zip(out["cell"], out["attack"])]
+    return out.sort_values("_o", kind="stable").drop(columns="_o").reset_index(drop=True)
+
+
+def label_names(dataset: str, data_dir) -> list[str] | None:
+    """The class names from the local data directory's labels.json (None: not there)."""
+    if not data_dir:
+        return None
+    try:
+        from flatbench.data.datasets import DATASETS
+
+        folder = DATASETS[dataset].folder if dataset in DATASETS else dataset
+        m = json.loads((Path(data_dir) / folder / "labels.json").read_text())
+        return [m[str(i)] for i in range(len(m))]
+    except Exception:  # names only label the examples
+        return None
+
+
+def page_extras(grid, ctx, df: pd.DataFrame) -> dict:
+    """What only the HTML page shows: the stages with their MLflow runs, the cached correlations
+    of FLAT cells, the class names."""
+    stages, targets = plan_grid(grid, ctx.data_dir)
+    rows = [{"cell": s.owner().id, "label": s.label(), "kind": s.kind, "key": s.key,
+             "cached": ctx.cache.done(s.kind, s.key)} for s in stages]
+    runs, note = run_ids(getattr(ctx.tracker, "uri", None), [s.key for s in stages])
+    corr, notes = [], []
+    for st in correlate_stages(targets):
+        cell = st.model.cell
+        if ctx.cache.done(st.kind, st.key):
+            corr.append({"cell": cell.id, "result": read_result(ctx.cache.dir(st.kind, st.key))})
+        elif ctx.cache.done(st.model.kind, st.model.key):
+            notes.append(f"{cell.id}: its correlate stage is not in the cache yet (`flatbench run` computes it)")
+    datasets = dict.fromkeys(df["dataset"]) if "dataset" in df.columns else {}
+    return {"stages": rows, "runs": runs, "runs_note": note, "correlations": corr, "correlation_notes": notes,
+            "label_names": {d: label_names(d, ctx.data_dir) for d in datasets}, "cache_root": str(ctx.cache.root)}
+
+
+def report_input(grid, ctx, *, page: bool = False, transfer=None, **extra) -> ReportInput:
+    """Everything a report of `grid` shows, from the cache (and, for a page, the MLflow store).
+    ``transfer``: `transfer_plan`'s result for a Table 4 grid (computed here when None)."""
+    if grid.paper_table == "table4":
+        planned, unavailable, run_grid = transfer or transfer_plan(grid)
+        df, devs, prog = collect(run_grid, ctx)
+        df = with_unavailable(df, planned, unavailable)
+        extra.setdefault("unavailable", unavailable)
+    else:
+        df, devs, prog = collect(grid, ctx)
+    inp = ReportInput(grid, df, devs, prog, **extra)
+    if page:
+        inp = dataclasses.replace(inp, **page_extras(grid, ctx, df))
+    return inp
+
+
+def grid_report(grid, ctx, fmt: str = "markdown") -> tuple[str, ReportInput]:
+    """A grid's report in `fmt` (any registered format), and what it was made from."""
+    formats.renderer(fmt)  # an unknown format fails before any work
+    inp = report_input(grid, ctx, page="page" in formats.renderer(fmt).SHOWS)
+    return formats.render(grid_document(inp), fmt), inp
+
+
+def write_report(doc: Document, name: str, reports_dir, leaderboards_dir, df: pd.DataFrame | None = None) -> list:
+    """<reports_dir>/<name>.md and .tex; with results rows also <leaderboards_dir>/<name>.csv (our
+    numbers, CIs, p-values) and <name>.json (the report's format-neutral tables)."""
+    rd, ld = Path(reports_dir), Path(leaderboards_dir)
+    rd.mkdir(parents=True, exist_ok=True)
+    out = [rd / f"{name}.md", rd / f"{name}.tex"]
+    out[0].write_text(formats.render(doc, "markdown"), encoding="utf-8")
+    out[1].write_text(formats.render(doc, "latex"), encoding="ascii")
+    if df is not None:
+        ld.mkdir(parents=True, exist_ok=True)
+        out += [ld / f"{name}.csv", ld / f"{name}.json"]
+        df.to_csv(out[-2], index=False, float_format="%.4f")
+        out[-1].write_text(formats.render(doc, "json"), encoding="utf-8")
+    return out
+
+
+def write_csv(df: pd.DataFrame, path) -> None:
+    """`flatbench report --csv`: every per-seed row and each seed group's aggregate."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    csv_frame(df).to_csv(path, index=False, float_format="%.4f")
+
+
+__all__ = ["plan_grid", "transfer_plan", "with_unavailable", "report_input", "grid_report", "write_report",
+           "write_csv", "label_names", "page_extras"]
