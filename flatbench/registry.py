@@ -58,6 +58,7 @@ class ModelSpec(Spec):
     hp: str  # "module:attr" of the declared hyper-parameters (a torch-free module)
     cost: ModelCost
     gpu: bool = False  # an executor reserves a GPU for its stages (Ray: num_gpus)
+    word_level: bool = False  # whole-word vocabulary over word vectors (phi is a function of the word)
     stands_for: str | None = None  # not in the paper: shown beside this paper model's rows
 
 
@@ -157,9 +158,9 @@ DATASET_NAMES = tuple(DATASETS.names())
 # they were. BERT/DeBERTa: on one GPU, guesses (never measured here).
 MODELS = Registry("model", [
     ModelSpec(name="lstm", display="LSTM", impl="flatbench.models.word:LSTM", hp="flatbench.models.hp:LSTM",
-              cost=ModelCost(train=1e-3, ig=0.1, lime=0.8)),
+              word_level=True, cost=ModelCost(train=1e-3, ig=0.1, lime=0.8)),
     ModelSpec(name="cnn", display="CNN", impl="flatbench.models.word:CNN", hp="flatbench.models.hp:CNN",
-              cost=ModelCost(train=1e-3, ig=0.05, lime=0.8)),
+              word_level=True, cost=ModelCost(train=1e-3, ig=0.05, lime=0.8)),
     ModelSpec(name="bert", display="BERT", impl="flatbench.models.transformers:BERT",
               hp="flatbench.models.hp:TRANSFORMER", gpu=True,
               cost=ModelCost(train=4e-3, attack=5.0, ig=0.5, lime=5.0)),

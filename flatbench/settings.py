@@ -39,15 +39,26 @@ def cell_hp(cell) -> H.HPView:
     for d in declared_for(cell).values():
         decl.update(d)
     hp = {**H.defaults(decl), **cell.hp}
-    return H.HPView(with_dataset_defaults(hp, cell.dataset), decl)
+    hp.update(dataset_defaults(hp, cell.dataset))
+    return H.HPView(hp, decl)
 
 
-def with_dataset_defaults(hp: dict, dataset: str) -> dict:
-    """``max_len`` and ``attack_train_n`` left at None ("the dataset's default") filled from the
-    dataset's registered spec."""
+def dataset_defaults(hp, dataset: str) -> dict:
+    """Values for ``max_len`` and ``attack_train_n`` left at None ("the dataset's default"),
+    from the dataset's registered spec."""
     info = dataset_info(dataset)
+    out = {}
     if hp.get("max_len") is None:
-        hp["max_len"] = info.max_len
+        out["max_len"] = info.max_len
     if "attack_train_n" in hp and hp["attack_train_n"] is None:
-        hp["attack_train_n"] = info.attack_train_n
-    return hp
+        out["attack_train_n"] = info.attack_train_n
+    return out
+
+
+def component_hp(hp, decl: dict, dataset: str | None = None) -> H.HPView:
+    """What a component reads: ``hp`` (a cell's view, or a plain dict when a component is used on
+    its own, e.g. in tests) resolved over the component's declarations ``decl``, with the
+    dataset's defaults filled. A cell's view passes through unchanged."""
+    view = H.resolve(hp, decl)
+    fill = dataset_defaults(view, dataset) if dataset is not None else {}
+    return view.replace(**fill) if fill else view

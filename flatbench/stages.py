@@ -384,7 +384,7 @@ def plan(grid, data_dir: str | None = None) -> tuple[list[Stage], dict]:
             t[f"attack:{a}"] = AttackStage.for_test(final, a, m.get("eval_split", "test"))
             if m.get("interpret"):
                 t[f"interpret:{a}"] = InterpretStage(t[f"attack:{a}"], cell_hp(cell))
-        if m.get("phi_pairs") and final.round > 0 and cell.model in ("lstm", "cnn"):
+        if m.get("phi_pairs") and final.round > 0 and MODELS.spec(cell.model).word_level:
             # every adversarial round of a masked word model (adv has no masks: nothing to measure)
             if METHODS.get(cell.method).USES_MASK:
                 for k in range(1, final.round + 1):

@@ -34,21 +34,21 @@ import sys
 import time
 from pathlib import Path
 
+from flatbench.hparams import model_hp
+
 # The grid's base hyper-parameters for LSTM/CNN (flatbench/grids/table2.toml, table3_cpu.toml).
 BASE_HP: dict = {
     "embedding": "glove50", "vocab_extra": 20000, "freeze_emb": False, "hidden": 150,
     "filters": 100, "widths": [3, 4, 5], "optimizer": "adam", "grad_clip": 5.0,
     "batch_size": 64, "lr": 0.001, "epochs": 10, "dropout": None, "max_len": 50,
 }
-# Model-class defaults for dropout (LSTMClassifier 0.3, CNNClassifier 0.5): the grids set none.
-MODEL_DEFAULT_DROPOUT = {"lstm": 0.3, "cnn": 0.5}
 GRID_SEED = 13
 SEARCH_EPOCHS = 15
 
 
 def defaults(model: str) -> dict:
     hp = dict(BASE_HP)
-    hp["dropout"] = MODEL_DEFAULT_DROPOUT[model]
+    hp["dropout"] = model_hp(model)["dropout"].default  # the model's declared default: the grids set none
     return hp
 
 

@@ -24,7 +24,7 @@ def data_for(cell, ctx):
     hp = cell_hp(cell)
     devs = list(ds.deviations)
     train = ds.train
-    if hp.get("train_n"):
-        train = train.subset(subset_indices(len(train), int(hp["train_n"]), cell.seed))
+    if hp.train_n:
+        train = train.subset(subset_indices(len(train), hp.train_n, cell.seed))
         devs.append(f"{cell.dataset}: trained on a seeded subset of {len(train)} training rows (train_n)")
     return ds, train, devs

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flatbench.hparams import defaults
+from flatbench.hparams import defaults, resolve
 from flatbench.interpret.hp import HP
 from flatbench.errors import UnknownNameError
 from flatbench.interpret.consistency import (
@@ -152,7 +152,7 @@ def interpret_pairs(bundle, records: list[dict], hp: dict, seed: int, out: Path 
     from flatbench.interpret.ig import integrated_gradients
     from flatbench.interpret.lime import lime_explain
 
-    cfg = {k: hp.get(k, v) for k, v in DEFAULTS.items()}
+    cfg = resolve(hp, HP)  # the cell's view; a plain dict gets the declared defaults
     pairs, removed = pair_selection(records, cfg["interp_pairs"])
     n = len(pairs)
     tok = bundle.tokenizer

@@ -7,7 +7,7 @@ so L_imp is computed from the replaced/substitute words themselves and keeps its
 the mask network (the official code's BERT L_imp was built with torch.tensor(list): no gradient).
 """
 
-from flatbench.hparams import P
+from flatbench.hparams import P, resolve
 
 NAME = "flat"
 USES_MASK = True
@@ -20,9 +20,9 @@ ROUND_HP = {"gamma": P(0.001, "float", "weight of L_imp, adversarial rounds only
 def batch_loss(bundle, batch, hp):
     from flatbench.training.objectives import importance_loss, masked_prediction_loss  # torch: only when training (plans stay torch-free)
 
+    hp = resolve(hp, {**HP, **ROUND_HP})
+    beta, gamma = hp.beta, hp.gamma
     out = bundle.model.forward_full(batch.ids)
-    beta = float(hp.get("beta", HP["beta"].default))
-    gamma = float(hp.get("gamma", ROUND_HP["gamma"].default))
     loss = masked_prediction_loss(out.logits, batch.y, out.entropy, beta)
     logs = {"entropy": float(out.entropy.detach().mean())}
     if gamma and batch.pair_words:

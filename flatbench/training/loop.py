@@ -12,6 +12,8 @@ import torch
 from tqdm.auto import tqdm
 
 from flatbench.errors import ConfigError, TrainingError
+from flatbench.hparams import resolve
+from flatbench.training.hp import TRAIN
 
 
 @dataclass
@@ -46,28 +48,29 @@ def accuracy(bundle, split, batch_size: int = 512) -> float:
     return float((bundle.predict(split.texts, batch_size) == np.asarray(split.labels)).mean())
 
 
-def train(bundle, method, examples: list[Example], dev_split, hp: dict, seed: int,
+def train(bundle, method, examples: list[Example], dev_split, hp, seed: int,
           progress: str | None = None) -> dict:
-    """Train `bundle.model` in place with `method.batch_loss`; keep the best dev epoch.
+    """Train `bundle.model` in place with `method.batch_loss`; keep the best dev epoch. ``hp``:
+    the cell's resolved view (or a plain dict: the loop's declared defaults fill the rest).
 
     Returns a history dict (per-epoch loss and dev accuracy, best epoch)."""
+    hp = resolve(hp, TRAIN)
     torch.manual_seed(seed)
     rng = random.Random(seed)
     model = bundle.model
     params = [p for p in model.parameters() if p.requires_grad]
-    opt_name = hp.get("optimizer", "adam").lower()
+    opt_name = hp.optimizer.lower()
     try:
-        lr = float(hp["lr"])
+        lr = hp.lr
         if opt_name == "adamw":
-            opt = torch.optim.AdamW(params, lr=lr, weight_decay=float(hp.get("weight_decay", 0.01)))
+            opt = torch.optim.AdamW(params, lr=lr, weight_decay=hp.weight_decay)
         elif opt_name == "adam":
             opt = torch.optim.Adam(params, lr=lr)
         else:
             raise ValueError(f"unknown optimizer {opt_name!r}; valid: adam, adamw")
     except (ValueError, TypeError) as e:
         raise ConfigError(f"{progress or 'training'}: {e}") from None
-    epochs, bs = int(hp["epochs"]), int(hp["batch_size"])
-    clip = float(hp.get("grad_clip", 5.0))
+    epochs, bs, clip = hp.epochs, hp.batch_size, hp.grad_clip
     history = {"epoch_loss": [], "dev_acc": [], "extra": []}
     best = (-1.0, -1, None)
     for epoch in range(epochs):

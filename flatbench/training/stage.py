@@ -29,8 +29,8 @@ def run_train_stage(stage, ctx, out: Path, inputs: list[Path]) -> tuple[dict, li
         bundle = ModelBundle.load(inputs[0], ctx.device)
         adv, adv_stats = adversarial_examples(inputs[1])
         examples += adv
-        thp = {**hp, "epochs": hp["round_epochs"] or hp["epochs"], "lr": hp["round_lr"] or hp["lr"]}
-    if method.USES_MASK and hp["masks_fixed"]:
+        thp = hp.replace(epochs=hp.round_epochs or hp.epochs, lr=hp.round_lr or hp.lr)
+    if method.USES_MASK and hp.masks_fixed:
         bundle.model.mask.fixed_ones = True
     hist = train(bundle, method, examples, ds.dev, thp, c.seed + stage.round, progress=stage.label())
     bundle.deviations = sorted(set(bundle.deviations) | set(devs))
