@@ -141,6 +141,9 @@ def _interpret_columns(mm: dict, d: Path, n_boot: int) -> dict:
     row.update({f"{m}_topk_{k}": mm.get(f"{m}_topk_{k}") for m in ("ig", "lime") for k in range(1, 11)})
     row.update(KT=mm.get("ig_kendall_tau"), TI=mm.get("ig_topk_5"),
                LIME_KT=mm.get("lime_kendall_tau"), LIME_TI=mm.get("lime_topk_5"))
+    # IG completeness (|sum of attributions - (F(x) - F(baseline))| relative to |F(x) - F(baseline)|),
+    # where the interpret stage recorded it
+    row.update({k: mm[k] for k in ("ig_rel_delta_median", "ig_rel_delta_p95", "ig_rel_delta_max") if k in mm})
     pairs = read_pairs(d)
     if pairs is not None:
         cs = consistency_stats(pairs, n_boot=n_boot)

@@ -197,14 +197,14 @@ def robustness_table(df: pd.DataFrame) -> Table:
 
 def ig_delta_warning(table: Table) -> str | None:
     """One line naming the Table 3 rows whose IG completeness delta is over the thresholds."""
-    bad = [r for r in table.rows if r.get("ig_delta").text and r.get("ig_delta").text.endswith("⚠")]
+    bad = [r for r in table.rows if (r.get("ig_delta").text or "").endswith("⚠")]
     if not bad:
         return None
-    names = "; ".join(" ".join(c.display() for k, c in r.cells.items() if k in ("model", "method", "dataset", "attack",
-                                                                             "seed")) for r in bad)
+    names = "; ".join(" ".join(r.get(k).display() for k in ("model", "method", "dataset", "attack"))
+                      + (f" seed {r.get('seed').display()}" if "seed" in r.cells else "") for r in bad)
     return (f"⚠ IG completeness: the relative delta |Σ attributions − (F(x) − F(baseline))| / |F(x) − F(baseline)| "
-            f"has median ≥ {IG_DELTA_MEDIAN:g} or max ≥ {IG_DELTA_MAX:g} in: {names} (more IG steps would tighten "
-            "these attributions).")
+            f"has median ≥ {IG_DELTA_MEDIAN:g} or max ≥ {IG_DELTA_MAX:g} in: {names} (more IG steps would "
+            "tighten these attributions).")
 
 
 def lime_table(df: pd.DataFrame) -> Table:
