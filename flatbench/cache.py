@@ -32,7 +32,6 @@ import shutil
 import socket
 import sys
 import tempfile
-import threading
 import time
 import uuid
 import zipfile
@@ -40,6 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flatbench.errors import FlatbenchError
+from flatbench.io import write_json, write_text_atomic  # noqa: F401 - the shared atomic writes
 from flatbench.notices import warn
 
 try:
@@ -502,23 +502,6 @@ class StageLock:
             pass
         os.close(self.fd)
         self.fd = None
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a file whole or not at all: a temporary file beside it (unique per process and
-    thread), flushed to disk, then one rename. The one atomic-write helper of flatbench."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_json(path: Path, obj) -> None:
-    """Write JSON atomically (write_text_atomic)."""
-    write_text_atomic(path, json.dumps(obj, indent=1, default=str))
 
 
 def write_manifest(d: Path, kind: str, key: str, spec: dict, metrics: dict, deviations: list[str],

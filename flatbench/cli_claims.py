@@ -38,7 +38,7 @@ def claims(grids, data_dir, runs_dir, fmt, output, seeds, overrides):
         doc.sections.append(phi_section(phi))
     out = render(doc, fmt)
     if output:
-        from flatbench.cache import write_text_atomic
+        from flatbench.io import write_text_atomic
 
         write_text_atomic(Path(output), out)
         n = doc.meta["summary"]

@@ -64,7 +64,7 @@ def curves_cmd(data_dir, runs_dir, fmt, output, plots):
     from pathlib import Path
 
     from flatbench.analysis.strength import load_table
-    from flatbench.cache import write_text_atomic
+    from flatbench.io import write_text_atomic
     from flatbench.cells import load_grid
     from flatbench.cli import _context
     from flatbench.report.formats import render

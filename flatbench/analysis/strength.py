@@ -188,13 +188,9 @@ def calibrate(ctx, run_stages, groups=None, echo=print) -> dict:
 
 
 def write_table(table: dict, path: Path | None = None) -> Path:
-    """Write the table atomically (temporary file + rename) into the package's resources."""
-    import os
-    import tempfile
+    """Write the table atomically (flatbench.io) into the package's resources."""
+    from flatbench.io import write_text_atomic
 
     path = path or table_path()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(json.dumps(table, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(table, indent=1, sort_keys=True) + "\n")
     return path

