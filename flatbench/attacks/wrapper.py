@@ -3,7 +3,8 @@
 Eval mode (the official FLAT code attacked models in train mode, with dropout and sampled
 masks on), `torch.inference_mode`, batched queries, truncation to the model's max length
 (TextAttack's HF wrapper pads every query to 512 tokens: ~6x slower). It also measures the
-time spent inside the model's forward pass, for the benchmark's forward-time share.
+time spent inside the model's forward pass, for the benchmark's forward-time share. A bundle
+with a method's inference attached (SAFER) is queried through it: the attack sees that model.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ class BundleWrapper(ModelWrapper):
     @torch.inference_mode()
     def __call__(self, text_input_list):
         t0 = time.perf_counter()
+        if self.bundle.inference is not None:  # a method's own inference (SAFER: the smoothed vote)
+            scores = torch.from_numpy(self.bundle.inference.probs(list(text_input_list)))
+            self.forward_seconds += time.perf_counter() - t0
+            self.calls += 1
+            self.texts += len(text_input_list)
+            return scores  # class probabilities: TextAttack uses rows that sum to 1 as they are
         self.bundle.model.eval()
         out = []
         tok, dev = self.bundle.tokenizer, self.bundle.device

@@ -1,4 +1,11 @@
-"""Model bundles: a classifier, its tokenizer and its config, saved and loaded together."""
+"""Model bundles: a classifier, its tokenizer and its config, saved and loaded together.
+
+A training method may change inference (SAFER: a smoothed classifier that votes over random word
+substitutions). Such a method writes ``config["inference"] = {"method": NAME, ...}`` while it
+trains; `ModelBundle.load` then attaches ``METHODS.get(NAME).inference(bundle, cfg)`` as
+``bundle.inference``, and every prediction made from texts — `ModelBundle.logits`/`predict`
+(evaluation, LIME) and the attacks' model wrapper — goes through it, so the attack stage attacks
+the model the method defines. ``bundle.model`` stays the base classifier (training, IG)."""
 
 from __future__ import annotations
 
@@ -53,6 +60,8 @@ class ModelBundle:
     tokenizer: WordTokenizer
     config: dict
     deviations: list[str] = field(default_factory=list)
+    # the method's inference when it is not the plain classifier (set by `load`; see module doc)
+    inference: object = field(default=None, repr=False, compare=False)
 
     @property
     def device(self) -> torch.device:
@@ -60,7 +69,10 @@ class ModelBundle:
 
     @torch.inference_mode()
     def logits(self, texts, batch_size: int = 256) -> np.ndarray:
-        """Eval-mode logits for raw texts (the wrapper attacks and evaluation use)."""
+        """Eval-mode logits for raw texts (the wrapper attacks and evaluation use); with a method's
+        inference attached, the log of its class probabilities (e.g. SAFER's vote shares)."""
+        if self.inference is not None:
+            return self.inference.log_probs(list(texts))
         was_training = self.model.training
         self.model.eval()
         out = []
@@ -113,7 +125,7 @@ class ModelBundle:
 
     @classmethod
     def load(cls, d: Path, device: str = "cpu") -> "ModelBundle":
-        from flatbench.registry import MODELS
+        from flatbench.registry import METHODS, MODELS
 
         d = Path(d)
         meta = json.loads((d / "model.json").read_text())
@@ -123,4 +135,7 @@ class ModelBundle:
         bundle.model.load_state_dict(state)
         bundle.model.to(device).eval()
         bundle.deviations = meta["deviations"]
+        inf = meta["config"].get("inference")
+        if inf:
+            bundle.inference = METHODS.get(inf["method"]).inference(bundle, inf)
         return bundle
