@@ -184,6 +184,7 @@ METHODS = Registry("method", [
     MethodSpec(name="freelb", display="freelb", impl="flatbench.methods.freelb", train_factor=4.0),
     # train_factor: a step against base's on 64 TREC questions, LSTM/CNN, 2026-12 (this machine)
     MethodSpec(name="safer", display="SAFER", impl="flatbench.methods.safer", train_factor=1.0),
+    MethodSpec(name="ascc", display="ASCC", impl="flatbench.methods.ascc", train_factor=15.0),
 ])
 
 # ---------------------------------------------------------------------------------- recipes
