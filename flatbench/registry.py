@@ -185,6 +185,7 @@ METHODS = Registry("method", [
     # train_factor: a step against base's on 64 TREC questions, LSTM/CNN, 2026-12 (this machine)
     MethodSpec(name="safer", display="SAFER", impl="flatbench.methods.safer", train_factor=1.0),
     MethodSpec(name="ascc", display="ASCC", impl="flatbench.methods.ascc", train_factor=15.0),
+    MethodSpec(name="pgd", display="PGD-K", impl="flatbench.methods.pgd", train_factor=5.5),
 ])
 
 # ---------------------------------------------------------------------------------- recipes
