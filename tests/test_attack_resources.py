@@ -120,9 +120,31 @@ def test_prepare_is_idempotent_and_reports(prepared):
         assert bool(r["deviation"]) == (r["status"] == "offline-substitute")
         assert "\n" not in r["deviation"] and "\n" not in r["fix"]
     assert by_name["counterfitted"]["status"] != "missing"
-    again = R.prepare(online=False)
+    again = R.prepare(online=False)  # nothing is redone (its time: benchmarks/test_timings.py)
     assert all(a in ("exists", "tag map present") for a in again["actions"].values())
-    assert again["seconds"] < 10
+
+
+@pytest.mark.parametrize("status", ["online-original", "offline-substitute", "missing"])
+def test_a_deviation_exactly_where_a_substitute_is_used(status):
+    """Whatever is found here: the original carries no deviation and needs no fix, a substitute
+    says so in one line, a missing resource says how to get it."""
+    r = R.AttackResource("wordnet", "WordNet 3.0", lambda: (status, "/somewhere"), "get it").status()
+    assert bool(r.deviation) == (status == "offline-substitute")
+    assert r.fix == ("" if status == "online-original" else "get it")
+    assert "pwws" in r.recipes
+
+
+def test_original_space_keeps_the_recipes_bounds():
+    """TextAttack's own paragramcf (online) takes the published bound with no deviation, whatever
+    the bound option; only the derived space is bounded by the calibrated or chosen values."""
+    from flatbench.attacks.recipes._common import embedding_bound
+
+    class Paragramcf:
+        flatbench_source = "paragramcf"
+
+    for opt in ({}, {"attack_bounds": "youden"}, {"attack_bounds": "cos0.70"}):
+        assert embedding_bound(Paragramcf(), "textfooler", "min_cos_sim", 0.5, opt) == (0.5, [])
+        assert embedding_bound(Paragramcf(), "gene", "max_mse_dist", 0.5, opt) == (0.5, [])
 
 
 def test_wordnet_after_prepare(prepared):
@@ -175,18 +197,23 @@ def test_recipe_attacks_real_sentences(name, bow_wrapper, data_dir):
 
 
 def test_textfooler_deviations_name_substitutes(prepared, bow_wrapper):
+    """A deviation line names each substitute in use, and only those: checked online and offline."""
     from flatbench.attacks.recipes import build_attack
 
     _, deviations = build_attack("textfooler", bow_wrapper)
     text = " | ".join(deviations)
-    if R.resource("sentence_encoder").status == "offline-substitute":
-        assert "Universal Sentence Encoder v3" in text
-        assert "min_cos_sim = " in text and "calibrated" in text
+    encoder = R.resource("sentence_encoder").status
+    assert encoder != "missing"  # `prepared` makes a substitute where the original is unreachable
+    assert ("Universal Sentence Encoder v3" in text) == (encoder == "offline-substitute")
+    derived = R.resource("counterfitted").status == "offline-substitute"
+    assert ("min_cos_sim = " in text and "calibrated" in text) == derived
+    assert ("counter-fitted embeddings" in text) == derived
+    assert ("spaCy" in text) == (R.resource("pos_tagger").status == "offline-substitute")
+    # the encoder option chooses among the substitutes; with TF-Hub's USE v4 it changes nothing
     _, minilm = build_attack("textfooler", bow_wrapper, options={"sentence_encoder": "minilm"})
-    if R.resource("sentence_encoder").status == "offline-substitute":
-        assert "all-MiniLM-L6-v2" in " | ".join(minilm) and "0.840845057" in " | ".join(minilm)
-    if R.resource("pos_tagger").status == "offline-substitute":
-        assert "spaCy" in text
+    m = " | ".join(minilm)
+    assert ("all-MiniLM-L6-v2" in m and "0.840845057" in m) == (encoder == "offline-substitute")
+    assert "Universal Sentence Encoder v3" not in m
 
 
 @pytest.mark.parametrize("name", ["iga", "gene"])
@@ -195,9 +222,12 @@ def test_embedding_recipes_build_offline(name, bow_wrapper):
 
     attack, deviations = build_attack(name, bow_wrapper)
     assert attack.transformation.max_candidates == describe(name)["max_candidates"]
-    assert deviations and all(d.strip() for d in deviations)
-    if name == "gene" and R.resource("google_lm").status == "missing":
-        assert any("Google 1-billion-words LM" in d for d in deviations)
+    assert all(d.strip() and "\n" not in d for d in deviations)
+    derived = R.resource("counterfitted").status == "offline-substitute"
+    assert any("counter-fitted embeddings" in d for d in deviations) == derived
+    if name == "gene":  # the LM constraint is dropped exactly where its model is missing
+        dropped = any("Google 1-billion-words LM" in d for d in deviations)
+        assert dropped == (R.resource("google_lm").status != "online-original")
 
 
 @pytest.mark.parametrize("name,resources", [("pso", ("hownet", "flair_pos")),

@@ -395,8 +395,7 @@ def _fake_cache(root, grid, data_dir):
 
 
 def test_collect_report_and_csv_from_a_cache_with_three_seeds(tmp_path, data_dir):
-    import time
-
+    # its time is measured in benchmarks/test_timings.py, not asserted here
     from click.testing import CliRunner
 
     from flatbench.cache import Cache
@@ -409,12 +408,9 @@ def test_collect_report_and_csv_from_a_cache_with_three_seeds(tmp_path, data_dir
     g = load_grid("smoke", models="cnn", seeds="13,42,7")
     _fake_cache(tmp_path / "runs", g, data_dir)
     ctx = Context(Cache(tmp_path / "runs"), Tracker(enabled=False), str(data_dir), "smoke")
-    t0 = time.time()
     df, devs, prog = collect(g, ctx)
     agg = aggregate_seeds(df)
-    secs = time.time() - t0
     assert prog["done"] == prog["total"] == 36 and len(df) == 9 and len(agg) == 3
-    assert secs < 30, secs
     for r in df.to_dict("records"):
         recs = [json.loads(x) for x in open(f"{r['attack_dir']}/records.jsonl")]
         assert (r["AA_lo"], r["AA_hi"]) == pytest.approx(tuple(100 * x for x in binomial_ci(
