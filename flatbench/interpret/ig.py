@@ -1,20 +1,30 @@
 """Integrated Gradients (Sundararajan et al. 2017) on the embedding layer, batched.
 
 Settings (named, recorded by the interpret stage):
-- layer: `model.embedding` via Captum `LayerIntegratedGradients`. Masked (FLAT) models read phi
-  from the embedding table directly, so phi stays a function of the word while the embedding
-  output is interpolated (the attribution covers the path through the masked embedding).
-- baseline "pad" (default): the pad id (0) at every position of the row, i.e. the pad embedding
-  (a zero row for the word-level models). "pad_special": the same but special-token positions
-  (those `tokenizer.align` maps to -1, e.g. [CLS]/[SEP]) keep their own ids.
+- layer: `model.ig_layer` (default `model.embedding`, the word-embedding table) via Captum
+  `LayerIntegratedGradients`; DeBERTa's is its whole embedding layer, whose output is
+  LayerNorm(word-piece embedding) (`flatbench.models.transformers.norm_only_embeddings`: the
+  straight line through a scale-invariant norm from a zero row is not integrable with 50 steps).
+  Masked (FLAT) models read phi from the embedding table directly, so phi stays a function of the
+  word while the layer output is interpolated (the attribution covers the path through the mask).
+- baseline "pad" (default): the pad id (0) at every position of the row, i.e. the layer's output
+  for the pad ids (the zero pad row for the word-piece table; 0 for DeBERTa's embedding layer,
+  which zeroes padding positions). "pad_special": the same but special-token positions (those
+  `tokenizer.align` maps to -1, e.g. [CLS]/[SEP]) keep their own ids.
 - target: a given label per example (the stage passes the pair's gold label).
 - n_steps (default 50) with Captum's default Gauss-Legendre rule.
 - per-position attribution = sum over embedding dimensions; per-word attribution = sum over
   the positions (pieces) of that word (completeness is preserved); special-token positions
   belong to no word.
 - convergence delta = sum of all position attributions - (f(x)[t] - f(baseline)[t]), with
-  f(baseline) evaluated along the same path as IG (the real ids drive the padding mask and phi,
-  only the embedding output is replaced), so it measures the integration error only.
+  f(baseline) evaluated at the path's start (the real ids drive the padding mask and phi, only the
+  layer output is replaced), so it measures the integration error only. Captum's own
+  `return_convergence_delta` instead evaluates the model on the baseline ids
+  (`f_baseline_input`: their padding mask and phi too), which adds the gap between that and the
+  path's start to the integration error (`captum_delta`); the two agree where nothing but the
+  layer reads the ids (BERT, unmasked CNN). `flatbench.interpret.completeness` checks both
+  against an independent 1,000-step Riemann sum of the same path.
+- always float32, whatever the model's `precision` (bf16 gradients would swamp the delta).
 
 The model runs in eval mode (no dropout; masks multiply by phi) and is restored afterwards.
 Texts are grouped by row length and batched within a group (no padding beyond a text's own row),
@@ -31,6 +41,9 @@ import torch
 from flatbench.errors import UnknownNameError
 
 BASELINES = ("pad", "pad_special")
+# A cell's IG passes the completeness check when, over its texts, the median relative delta is
+# below REL_DELTA_MEDIAN and the largest below REL_DELTA_MAX (50 steps; the interpret stage warns).
+REL_DELTA_MEDIAN, REL_DELTA_MAX = 0.01, 0.05
 
 
 @dataclass
@@ -43,10 +56,23 @@ class IGResult:
     f_baseline: float  # logit of `target` at the baseline
     logits: np.ndarray  # (C,) logits at the input (in this padded batch)
     special: float = 0.0  # attribution mass on positions that belong to no word
+    f_baseline_input: float = float("nan")  # logit of `target` of the model run on the baseline ids
+    mass: float = float("nan")  # sum of |position attributions|: the scale KT/TI rank on
 
     @property
     def rel_delta(self) -> float:
+        """|delta| / |f(x)[t] - f(baseline)[t]|: the integration error relative to what IG
+        distributes (the per-cell check: median < 0.01, max < 0.05 at 50 steps). A text whose f(x)
+        is close to f(baseline) reads large however small |delta| is (a CNN text: |delta| 0.001 on
+        a span of 0.007); relative to the attribution mass instead (`mass`) a broken path reads
+        small, because its attributions are large (DeBERTa before its fix: median 0.006 instead
+        of 0.38), so the span it is."""
         return abs(self.delta) / max(abs(self.f_x - self.f_baseline), 1e-12)
+
+    @property
+    def captum_delta(self) -> float:
+        """Captum's convergence delta: f(baseline) taken on the baseline ids (module docstring)."""
+        return self.delta - self.f_baseline + self.f_baseline_input
 
 
 def _words_from_positions(pos_attr: np.ndarray, pos2word: list[int], n_words: int) -> tuple[np.ndarray, float]:
@@ -58,6 +84,46 @@ def _words_from_positions(pos_attr: np.ndarray, pos2word: list[int], n_words: in
         else:
             out[w] += float(pos_attr[p])
     return out, special
+
+
+def baseline_ids(tok, ids, pos2words, baseline: str = "pad"):
+    """The baseline ids of a batch of equal-length rows: the pad id everywhere ("pad"), special
+    tokens keeping their own ids ("pad_special"; `pos2words[r][p] < 0`)."""
+    if baseline not in BASELINES:
+        raise UnknownNameError("IG baseline", baseline, BASELINES)
+    base = torch.full_like(ids, int(getattr(tok, "pad_id", 0) or 0))
+    if baseline == "pad_special":
+        for r, pos2word in enumerate(pos2words):
+            for p, w in enumerate(pos2word):
+                if w < 0:
+                    base[r, p] = ids[r, p]
+    return base
+
+
+def ig_layer(model):
+    """The module whose output IG interpolates: `model.ig_layer` where the model names one."""
+    layer = getattr(model, "ig_layer", None)
+    return model.embedding if layer is None else layer
+
+
+def _run_capturing(model, layer, ids):
+    """(float logits of model(ids), the output `layer` produced in that run)."""
+    got = []
+    h = layer.register_forward_hook(lambda m, inp, out: got.append(out))
+    try:
+        logits = model(ids).float()
+    finally:
+        h.remove()
+    return logits, got[0]
+
+
+def _run_replacing(model, layer, ids, out):
+    """Float logits of model(ids) with `layer`'s output replaced by `out` (the path at alpha)."""
+    h = layer.register_forward_hook(lambda m, inp, o: out)
+    try:
+        return model(ids).float()
+    finally:
+        h.remove()
 
 
 def integrated_gradients(bundle, texts: list[str], targets: list[int], n_steps: int = 50,
@@ -76,7 +142,6 @@ def integrated_gradients(bundle, texts: list[str], targets: list[int], n_steps: 
         raise ValueError(f"{len(texts)} texts but {len(targets)} targets")
     model, tok = bundle.model, bundle.tokenizer
     dev = bundle.device
-    pad_id = int(getattr(tok, "pad_id", 0) or 0)
     aligned = [tok.align(t) for t in texts]
     # Batches hold rows of one length only: no example is padded beyond its own length, so its
     # attributions never depend on which texts share its batch (models whose output depends on
@@ -88,40 +153,36 @@ def integrated_gradients(bundle, texts: list[str], targets: list[int], n_steps: 
     results: list[IGResult | None] = [None] * len(texts)
     was_training = model.training
     model.eval()
-    lig = LayerIntegratedGradients(model, model.embedding)
+    layer = ig_layer(model)
+    lig = LayerIntegratedGradients(model, layer)
     try:
-        for chunk in chunks:
-            ids = tok.batch([texts[i] for i in chunk]).to(dev)
-            base = torch.full_like(ids, pad_id)
-            if baseline == "pad_special":
+        # float32 whatever the model's precision: bf16 gradients would swamp the delta
+        with torch.autocast(torch.device(dev).type, enabled=False):
+            for chunk in chunks:
+                ids = tok.batch([texts[i] for i in chunk]).to(dev)
+                base = baseline_ids(tok, ids, [aligned[i][1] for i in chunk], baseline)
+                tgt = torch.tensor([int(targets[i]) for i in chunk], device=dev)
+                attr = lig.attribute(ids, baselines=base, target=tgt, n_steps=n_steps, method=method,
+                                     internal_batch_size=internal_batch_size)
+                pos_attr = attr.sum(-1).detach().float().cpu().numpy()  # (B, L)
+                with torch.no_grad():
+                    logits_x = model(ids).float()
+                    logits_bi, base_out = _run_capturing(model, layer, base)
+                    logits_b = _run_replacing(model, layer, ids, base_out)
+                rows = torch.arange(len(chunk), device=dev)
+                fx = logits_x[rows, tgt].cpu().numpy()
+                fb = logits_b[rows, tgt].cpu().numpy()
+                fbi = logits_bi[rows, tgt].cpu().numpy()
+                lx = logits_x.cpu().numpy()
                 for r, i in enumerate(chunk):
-                    for p, w in enumerate(aligned[i][1]):
-                        if w < 0:
-                            base[r, p] = ids[r, p]
-            tgt = torch.tensor([int(targets[i]) for i in chunk], device=dev)
-            attr = lig.attribute(ids, baselines=base, target=tgt, n_steps=n_steps, method=method,
-                                 internal_batch_size=internal_batch_size)
-            pos_attr = attr.sum(-1).detach().float().cpu().numpy()  # (B, L)
-            with torch.no_grad():
-                logits_x = model(ids).float()
-                base_emb = model.embedding(base)
-                hook = model.embedding.register_forward_hook(lambda m, inp, out: base_emb)
-                try:
-                    logits_b = model(ids).float()
-                finally:
-                    hook.remove()
-            rows = torch.arange(len(chunk), device=dev)
-            fx = logits_x[rows, tgt].cpu().numpy()
-            fb = logits_b[rows, tgt].cpu().numpy()
-            lx = logits_x.cpu().numpy()
-            for r, i in enumerate(chunk):
-                words, pos2word = aligned[i]
-                n_pos = len(pos2word)
-                wa, special = _words_from_positions(pos_attr[r, :n_pos], pos2word, len(words))
-                total = float(pos_attr[r].sum(dtype=np.float64))
-                results[i] = IGResult(list(words), wa, int(targets[i]),
-                                      total - float(fx[r] - fb[r]), float(fx[r]), float(fb[r]),
-                                      lx[r].copy(), special)
+                    words, pos2word = aligned[i]
+                    n_pos = len(pos2word)
+                    wa, special = _words_from_positions(pos_attr[r, :n_pos], pos2word, len(words))
+                    total = float(pos_attr[r].sum(dtype=np.float64))
+                    results[i] = IGResult(list(words), wa, int(targets[i]),
+                                          total - float(fx[r] - fb[r]), float(fx[r]), float(fb[r]),
+                                          lx[r].copy(), special, float(fbi[r]),
+                                          float(np.abs(pos_attr[r, :n_pos]).sum(dtype=np.float64)))
     finally:
         model.train(was_training)
     return results  # type: ignore[return-value]

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -42,6 +43,7 @@ import numpy as np
 
 from flatbench.hparams import defaults, resolve
 from flatbench.interpret.hp import HP
+from flatbench.interpret.ig import REL_DELTA_MAX, REL_DELTA_MEDIAN
 from flatbench.errors import UnknownNameError
 from flatbench.interpret.consistency import (
     KS,
@@ -207,6 +209,7 @@ def interpret_pairs(bundle, records: list[dict], hp: dict, seed: int, out: Path 
                "prob_x": _r(_softmax(gx.logits)), "prob_adv": _r(_softmax(ga.logits)),
                "ig": {"x": sx, "adv": sa,
                       "delta_x": _r(gx.delta), "delta_adv": _r(ga.delta),
+                      "rel_delta_x": _r(gx.rel_delta), "rel_delta_adv": _r(ga.rel_delta),
                       "f_x": _r(gx.f_x), "f_baseline_x": _r(gx.f_baseline),
                       "f_adv": _r(ga.f_x), "f_baseline_adv": _r(ga.f_baseline),
                       "flagged": _flagged(gx) or _flagged(ga),
@@ -226,6 +229,7 @@ def interpret_pairs(bundle, records: list[dict], hp: dict, seed: int, out: Path 
         rows.append(row)
 
     deltas = [abs(r.delta) for r in ig]
+    rel = np.array([r.rel_delta for r in ig], dtype=np.float64)
     n_mismatch = sum(1 for a in aligns if not a.identity)
     n_resplit_bad = sum(1 for v in lime_res.values() for r in v if not r.resplit_ok)
     metrics = {"n_pairs": n, "n_records": len(records), **removed,
@@ -237,6 +241,13 @@ def interpret_pairs(bundle, records: list[dict], hp: dict, seed: int, out: Path 
                "ig_delta_mean": float(np.mean(deltas)) if deltas else float("nan"),
                "ig_delta_max": float(np.max(deltas)) if deltas else float("nan"),
                "ig_flagged": sum(1 for r in rows if r["ig"]["flagged"]),
+               # completeness of the cell over every explained text (x and x'): IGResult.rel_delta,
+               # checked against REL_DELTA_MEDIAN / REL_DELTA_MAX (a deviation line when exceeded)
+               "ig_rel_delta_median": float(np.median(rel)) if n else float("nan"),
+               "ig_rel_delta_p95": float(np.percentile(rel, 95)) if n else float("nan"),
+               "ig_rel_delta_max": float(rel.max()) if n else float("nan"),
+               "ig_rel_delta_exceeds": int(bool(n) and (float(np.median(rel)) >= REL_DELTA_MEDIAN
+                                                        or float(rel.max()) >= REL_DELTA_MAX)),
                "lime_pairs_explained": n_lime,
                "lime_seconds_per_pair": lime_secs / n_lime if n_lime else float("nan")}
     metrics.update(_aggregate("ig", ig_rows, labels, statuses))
@@ -251,8 +262,20 @@ def interpret_pairs(bundle, records: list[dict], hp: dict, seed: int, out: Path 
                           "model words with spaces")
     if n == 0:
         deviations.append("interpret: no pairs to explain (no adversarial texts of the selected kind)")
+    # A failed completeness check is a property of the cell's numbers, not a deviation from the
+    # paper: it is in the metrics (ig_rel_delta_*), in summary.json, and said on stderr now.
+    completeness_warning = None
+    if metrics["ig_rel_delta_exceeds"]:
+        completeness_warning = (
+            f"IG completeness check failed: relative delta median {metrics['ig_rel_delta_median']:.4f} "
+            f"(limit {REL_DELTA_MEDIAN}), p95 {metrics['ig_rel_delta_p95']:.4f}, max "
+            f"{metrics['ig_rel_delta_max']:.4f} (limit {REL_DELTA_MAX}) over {2 * n} texts at "
+            f"{int(cfg['ig_steps'])} steps: these attributions are not IG's to that precision")
+        print(f"{progress or 'interpret'}: warning: {completeness_warning}", file=sys.stderr)
 
-    extra = {"settings": {**cfg, "ig_layer": "model.embedding", "ig_method": "gausslegendre",
+    post_ln = bool(getattr(bundle.model, "post_ln", False))
+    extra = {"settings": {**cfg, "ig_layer": "model.ig_layer: the HF embedding layer's output" if post_ln
+                          else "model.embedding", "ig_method": "gausslegendre", "ig_precision": "float32",
                           "ig_word_aggregation": "sum over embedding dims, then over a word's pieces",
                           "ranking": "signed attribution toward the gold label",
                           "kendall_tau": "scipy tau-b over aligned positioned words; NaN (degenerate) "
@@ -261,12 +284,16 @@ def interpret_pairs(bundle, records: list[dict], hp: dict, seed: int, out: Path 
                                   "positioned words",
                           "unpositioned_words": "words cut off by max_len dropped from both sides",
                           "class_average": "macro over gold labels of the pairs",
-                          "delta_flag": f"|delta| > max({DELTA_ABS}, {DELTA_REL} * |f(x)-f(baseline)|)"},
+                          "delta_flag": f"|delta| > max({DELTA_ABS}, {DELTA_REL} * |f(x)-f(baseline)|)",
+                          "rel_delta": "|delta| / max(|f(x)-f(baseline)|, sum |position attributions|); "
+                                       f"check: median < {REL_DELTA_MEDIAN} and max < {REL_DELTA_MAX} over the "
+                                       "cell's texts"},
              "per_class": {"ig_kendall_tau": _breakdown([r["kendall_tau"] for r in ig_rows], labels),
                            "ig_topk_5": _breakdown([r["topk"][4] for r in ig_rows], labels),
                            "lime_kendall_tau": _breakdown([r["kendall_tau"] for r in lime_rows], lime_labels),
                            "lime_topk_5": _breakdown([r["topk"][4] for r in lime_rows], lime_labels)},
-             "lime_idx": [pairs[i]["idx"] for i in lime_idx]}
+             "lime_idx": [pairs[i]["idx"] for i in lime_idx],
+             "ig_completeness_warning": completeness_warning}
 
     if out is not None:
         out = Path(out)

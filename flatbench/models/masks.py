@@ -37,13 +37,14 @@ class VariationalWordMask(nn.Module):
             return torch.ones(word_emb.shape[:-1], device=word_emb.device, dtype=word_emb.dtype)
         return F.softmax(self.logits(word_emb), dim=-1)[..., 1]
 
-    def forward(self, word_emb: torch.Tensor, x: torch.Tensor, pad: torch.Tensor):
-        """Mask the input representation x (B, L, D) using masks from word_emb (B, L, E).
-
-        Returns (masked x, phi (B, L), entropy per example (B,) averaged over real words)."""
+    def sample(self, word_emb: torch.Tensor, pad: torch.Tensor):
+        """(mask weights W (B, L): a straight-through Gumbel sample in training, phi at inference;
+        phi (B, L); entropy per example (B,) averaged over the real words `pad`). Models whose
+        embedding layer would cancel a multiplication (DeBERTa: LayerNorm of the word-piece
+        embedding alone) apply W after that layer instead of to its input."""
         if self.fixed_ones:
-            ones = torch.ones(x.shape[:2], device=x.device, dtype=x.dtype)
-            return x, ones, torch.zeros(x.shape[0], device=x.device, dtype=x.dtype)
+            ones = torch.ones(word_emb.shape[:2], device=word_emb.device, dtype=word_emb.dtype)
+            return ones, ones, torch.zeros(word_emb.shape[0], device=word_emb.device, dtype=word_emb.dtype)
         logits = self.logits(word_emb)
         probs = F.softmax(logits, dim=-1)
         phi = probs[..., 1]
@@ -53,6 +54,13 @@ class VariationalWordMask(nn.Module):
             w = phi
         logp = F.log_softmax(logits, dim=-1)
         ent = -(probs * logp).sum(-1)  # H(Bernoulli(phi)) per word
-        padf = pad.to(x.dtype)
+        padf = pad.to(ent.dtype)
         ent = (ent * padf).sum(1) / padf.sum(1).clamp(min=1.0)
-        return x * w.unsqueeze(-1), phi, ent
+        return w, phi, ent
+
+    def forward(self, word_emb: torch.Tensor, x: torch.Tensor, pad: torch.Tensor):
+        """Mask the input representation x (B, L, D) using masks from word_emb (B, L, E).
+
+        Returns (masked x, phi (B, L), entropy per example (B,) averaged over real words)."""
+        w, phi, ent = self.sample(word_emb, pad)
+        return x * w.unsqueeze(-1).to(x.dtype), phi, ent

@@ -12,10 +12,19 @@
 Word masks on subword models: the inference network reads each position's word-piece embedding
 row alone (`word_embeddings` table, no position/segment embedding), so phi is global: one value per
 piece id, identical at every position (the official code computed phi after the whole embedding
-layer, which made it position-dependent). The sampled mask (phi at inference) multiplies the
-input word-piece embeddings, which go to the HF model as `inputs_embeds`; position/segment
-embeddings and LayerNorm are added after it inside the HF embedding layer. `model.embedding` is the
-word-piece embedding module, so Captum's LayerIntegratedGradients on it sees exactly what is masked.
+layer, which made it position-dependent). Where the mask acts, and the layer IG interpolates
+(`model.ig_layer`), depend on the embedding layer:
+- BERT / MiniLM: the sampled mask (phi at inference) multiplies the input word-piece embeddings,
+  which go to the HF model as `inputs_embeds`; position/segment embeddings and LayerNorm are added
+  after it inside the HF embedding layer. IG interpolates the word-piece embedding (`model.embedding`).
+- DeBERTa (relative positions only): the HF embedding layer is LayerNorm(word-piece embedding)
+  with nothing added before the norm. LayerNorm is scale-invariant, so a mask multiplying its input
+  was cancelled (phi in (0, 1] changed the logits by ~1e-5 and the task loss gave phi no gradient),
+  and IG's straight line from the zero pad row passed through the norm's singular point (the
+  logit moves within alpha < 1e-2 and is flat after it: 50-step IG's relative completeness error
+  had median 0.05-1.1). So the mask multiplies the embedding layer's output (per position, still a
+  function of the piece alone) and IG interpolates that output, from the layer's output for the
+  pad ids (0: the layer zeroes padding positions) (`norm_only_embeddings`).
 The attention mask is NOT multiplied by the word mask: it stays the padding mask. g(x) = W * x acts
 on the input representation as in the paper; multiplying the attention mask instead would turn a
 sampled 0 into deleting the token, and phi at inference into a soft additive attention bias
@@ -162,6 +171,18 @@ def _train_bpe(texts, vocab_size: int, out: Path):
 # Model
 
 
+def norm_only_embeddings(net: nn.Module) -> bool:
+    """Whether the HF embedding layer is LayerNorm(word-piece embedding) with nothing added before
+    the norm (DeBERTa with relative positions only: position_biased_input false, no segment
+    embedding). LayerNorm is scale-invariant, so such a layer cancels a multiplication of its
+    input (a word mask phi in (0, 1] has no effect) and maps the straight line from the zero pad
+    row to an embedding into a jump within alpha < ~1e-2 (IG cannot integrate it)."""
+    emb = getattr(getattr(net, "base_model", None), "embeddings", None)
+    return (emb is not None and getattr(emb, "position_biased_input", True) is False
+            and getattr(emb, "token_type_embeddings", None) is None
+            and hasattr(net.base_model, "encoder"))
+
+
 class TransformerClassifier(TextClassifier):
     """A HF encoder behind the `TextClassifier` protocol: padded ids (B, L) -> logits (B, C).
 
@@ -174,6 +195,9 @@ class TransformerClassifier(TextClassifier):
         self.net, self.head_kind, self.max_len, self.pad_id = net, head, int(max_len), int(pad_id)
         self.register_buffer("special_ids", torch.tensor(sorted(special_ids), dtype=torch.long), persistent=False)
         emb_dim = self.embedding.weight.shape[1]
+        # the opened-up forward needs the ...ForSequenceClassification head parts (DeBERTa v1/v2)
+        self.post_ln = norm_only_embeddings(net) and (
+            head != "hf" or all(hasattr(net, a) for a in ("pooler", "dropout", "classifier")))
         self.mask = VariationalWordMask(emb_dim, mask_hidden) if mask_hidden else None
         if head == "mean":
             hid = net.config.hidden_size
@@ -183,8 +207,15 @@ class TransformerClassifier(TextClassifier):
             raise ValueError(f"unknown head {head!r}")
 
     @property
-    def embedding(self) -> nn.Embedding:  # the word-piece table: the IG target (not registered twice)
+    def embedding(self) -> nn.Embedding:  # the word-piece table (not registered twice)
         return self.net.get_input_embeddings()
+
+    @property
+    def ig_layer(self) -> nn.Module:
+        """The module whose output IG interpolates (and, for masked models, that the mask
+        follows): the word-piece table, or the whole HF embedding layer where that layer is a
+        LayerNorm of the word-piece embedding alone (see `norm_only_embeddings`)."""
+        return self.net.base_model.embeddings if self.post_ln else self.embedding
 
     def _special(self, ids: torch.Tensor) -> torch.Tensor:
         return torch.isin(ids, self.special_ids)
@@ -192,21 +223,37 @@ class TransformerClassifier(TextClassifier):
     def forward_full(self, ids: torch.Tensor) -> Output:
         att = ids != self.pad_id
         x = self.embedding(ids)
-        phi = ent = None
+        phi = ent = w = None
         if self.mask is not None:
             special = self._special(ids)
-            xm, phi, ent = self.mask(self.word_embeddings(ids), x, att & ~special)
-            x = torch.where(special.unsqueeze(-1), x, xm)  # [CLS]/[SEP] never masked
+            w, phi, ent = self.mask.sample(self.word_embeddings(ids), att & ~special)
+            w = w.masked_fill(special, 1.0)  # [CLS]/[SEP] never masked
             phi = phi.masked_fill(special, 1.0)
-        return Output(self.encode(x, att), phi, ent)
+            if not self.post_ln:
+                x = x * w.unsqueeze(-1).to(x.dtype)
+                w = None
+        return Output(self.encode(x, att, w), phi, ent)
 
-    def encode(self, x: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, pad: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits from word-piece embeddings x (B, L, E). `w` (B, L): word-mask weights applied to
+        the embedding layer's output (post_ln models only; the others get x already masked)."""
         am = pad.long()
-        if self.head_kind == "hf":
+        if self.post_ln:
+            # DebertaModel.forward with z_steps = 0, opened up so the mask can act between the
+            # embedding layer and the encoder (checked equal to net(inputs_embeds=...) in tests).
+            base = self.net.base_model
+            h = base.embeddings(inputs_embeds=x, mask=am)
+            if w is not None:
+                h = h * w.unsqueeze(-1).to(h.dtype)
+            seq = base.encoder(h, am, output_hidden_states=False, return_dict=True).last_hidden_state
+            if self.head_kind == "hf":
+                return self.net.classifier(self.net.dropout(self.net.pooler(seq)))
+        elif self.head_kind == "hf":
             return self.net(inputs_embeds=x, attention_mask=am).logits
-        h = self.net(inputs_embeds=x, attention_mask=am).last_hidden_state
-        w = pad.unsqueeze(-1).to(h.dtype)
-        pooled = (h * w).sum(1) / w.sum(1).clamp(min=1.0)
+        else:
+            seq = self.net(inputs_embeds=x, attention_mask=am).last_hidden_state
+        wt = pad.unsqueeze(-1).to(seq.dtype)
+        pooled = (seq * wt).sum(1) / wt.sum(1).clamp(min=1.0)
         return self.classifier(self.drop(pooled))
 
     def word_phi(self, ids: torch.Tensor) -> torch.Tensor:
@@ -302,10 +349,13 @@ def _config_from_dict(d: dict):
 # Registry entries
 
 
-def _mask_deviation(name: str) -> str:
+def _mask_deviation(name: str, post_ln: bool = False) -> str:
+    where = ("; the mask multiplies the embedding layer's output, LayerNorm(word-piece embedding), which "
+             "would cancel a mask on its input" if post_ln else "")
     return (f"{name}: word masks on word pieces: phi from each piece's word-piece embedding row alone "
             f"(global, as the paper says; the official code computed it after the whole embedding layer, "
-            f"position-dependent); [CLS]/[SEP] unmasked (phi=1); word-level phi = mean over the word's pieces")
+            f"position-dependent); [CLS]/[SEP] unmasked (phi=1); word-level phi = mean over the word's pieces"
+            + where)
 
 
 class HFModelSpec:
@@ -367,7 +417,7 @@ class HFModelSpec:
                 devs.append(f"{self.name}: pretrained weights from {source!r} (paper: {self.hub_id})")
         mask_hidden = hp.mask_hidden if mask else None
         if mask:
-            devs.append(_mask_deviation(self.name))
+            devs.append(_mask_deviation(self.name, norm_only_embeddings(net)))
         cfg = dict(n_classes=n_classes, max_len=max_len, source=source, family=self.family, head="hf",
                    pad_id=tok.pad_id, special_ids=tok.special_ids(), mask_hidden=mask_hidden,
                    hf_config=net.config.to_dict())
