@@ -39,7 +39,8 @@ class BundleWrapper(ModelWrapper):
         tok, dev = self.bundle.tokenizer, self.bundle.device
         for i in range(0, len(text_input_list), self.batch_size):
             ids = tok.batch(list(text_input_list[i : i + self.batch_size])).to(dev)
-            out.append(self.bundle.model(ids).float().cpu())
+            with self.bundle.autocast():
+                out.append(self.bundle.model(ids).float().cpu())
         self.forward_seconds += time.perf_counter() - t0
         self.calls += 1
         self.texts += len(text_input_list)

@@ -9,6 +9,7 @@ the model the method defines. ``bundle.model`` stays the base classifier (traini
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,18 @@ class ModelBundle:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    @property
+    def precision(self) -> str:
+        """"fp32", or "bf16" for a transformer built with `precision = "bf16"`."""
+        return self.config.get("precision") or "fp32"
+
+    def autocast(self):
+        """The context training and inference run the model in: bf16 autocast on the model's
+        device when `precision` is "bf16", nothing otherwise."""
+        if self.precision != "bf16":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
     @torch.inference_mode()
     def logits(self, texts, batch_size: int = 256) -> np.ndarray:
         """Eval-mode logits for raw texts (the wrapper attacks and evaluation use); with a method's
@@ -78,7 +91,8 @@ class ModelBundle:
         out = []
         for i in range(0, len(texts), batch_size):
             ids = self.tokenizer.batch(texts[i : i + batch_size]).to(self.device)
-            out.append(self.model(ids).float().cpu().numpy())
+            with self.autocast():
+                out.append(self.model(ids).float().cpu().numpy())
         self.model.train(was_training)
         return np.concatenate(out) if out else np.zeros((0, self.config["n_classes"]), np.float32)
 

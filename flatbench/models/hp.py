@@ -26,5 +26,8 @@ TRANSFORMER = {
     "tiny_vocab": P(2000, "int", "vocabulary of the tiny config", lo=1),
     "max_len": _MAX_LEN,
     "mask_hidden": _MASK_HIDDEN,
+    # bf16 changes the numbers (so the keys); IG always runs in float32 (flatbench.interpret.ig)
+    "precision": P("fp32", "str", "bf16: torch.autocast(bfloat16) for training and inference (GPU "
+                   "use; CPU autocast works, slowly); fp32: none", choices=("fp32", "bf16")),
 }
 MINILM = {**TRANSFORMER, "dropout": P(0.1, "float", "dropout before the head", lo=0, hi=1, open_hi=True)}

@@ -36,6 +36,7 @@ the mask entropy. Word-level phi (L_imp, analyses) = mean phi over the word's pi
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -171,6 +172,28 @@ def _train_bpe(texts, vocab_size: int, out: Path):
 # Model
 
 
+def _attention_outside_autocast(forward):
+    """HF DeBERTa's attention fills masked scores with finfo(query dtype).min; under autocast the
+    query is float32 (its q_bias is) and the scores bf16, so it fails ("cannot be converted to
+    type BFloat16 without overflow", transformers issue 35332). With `precision = "bf16"` the
+    attention of DeBERTa therefore runs in float32; its projections and feed-forward layers keep
+    bf16."""
+
+    @functools.wraps(forward)
+    def run(hidden_states, *args, **kwargs):
+        dev = hidden_states.device.type
+        if not torch.is_autocast_enabled(dev):
+            return forward(hidden_states, *args, **kwargs)
+
+        def f32(v):
+            return v.float() if torch.is_tensor(v) and v.is_floating_point() else v
+
+        with torch.autocast(dev, enabled=False):
+            return forward(f32(hidden_states), *map(f32, args), **{k: f32(v) for k, v in kwargs.items()})
+
+    return run
+
+
 def norm_only_embeddings(net: nn.Module) -> bool:
     """Whether the HF embedding layer is LayerNorm(word-piece embedding) with nothing added before
     the norm (DeBERTa with relative positions only: position_biased_input false, no segment
@@ -199,6 +222,9 @@ class TransformerClassifier(TextClassifier):
         self.post_ln = norm_only_embeddings(net) and (
             head != "hf" or all(hasattr(net, a) for a in ("pooler", "dropout", "classifier")))
         self.mask = VariationalWordMask(emb_dim, mask_hidden) if mask_hidden else None
+        for m in net.modules():
+            if type(m).__name__ == "DisentangledSelfAttention":
+                m.forward = _attention_outside_autocast(m.forward)
         if head == "mean":
             hid = net.config.hidden_size
             self.drop = nn.Dropout(dropout)
@@ -358,6 +384,12 @@ def _mask_deviation(name: str, post_ln: bool = False) -> str:
             + where)
 
 
+def _precision_deviation(name: str, hp) -> list[str]:
+    if (hp.get("precision") or "fp32") != "bf16":
+        return []
+    return [f"{name}: bf16 autocast in training and inference (paper: float32); IG in float32"]
+
+
 class HFModelSpec:
     """`bert` / `deberta`: build(dataset, hp, seed, mask) -> ModelBundle; restore(dir, cfg)."""
 
@@ -418,9 +450,10 @@ class HFModelSpec:
         mask_hidden = hp.mask_hidden if mask else None
         if mask:
             devs.append(_mask_deviation(self.name, norm_only_embeddings(net)))
+        devs += _precision_deviation(self.name, hp)
         cfg = dict(n_classes=n_classes, max_len=max_len, source=source, family=self.family, head="hf",
                    pad_id=tok.pad_id, special_ids=tok.special_ids(), mask_hidden=mask_hidden,
-                   hf_config=net.config.to_dict())
+                   precision=hp.get("precision") or "fp32", hf_config=net.config.to_dict())
         model = TransformerClassifier(net, n_classes, max_len, tok.pad_id, tok.special_ids(), mask_hidden, "hf")
         return ModelBundle(self.name, model, tok, cfg, devs)
 
@@ -468,9 +501,10 @@ class MiniLMSpec:
                 "a fresh dropout+linear head; an offline CPU stand-in for the paper's BERT"]
         if mask:
             devs.append(_mask_deviation(self.name))
+        devs += _precision_deviation(self.name, hp)
         cfg = dict(n_classes=dataset.n_classes, max_len=max_len, source=str(src), family="bert", head="mean",
                    dropout=dropout, pad_id=tok.pad_id, special_ids=tok.special_ids(), mask_hidden=mask_hidden,
-                   hf_config=net.config.to_dict())
+                   precision=hp.get("precision") or "fp32", hf_config=net.config.to_dict())
         model = TransformerClassifier(net, dataset.n_classes, max_len, tok.pad_id, tok.special_ids(),
                                       mask_hidden, "mean", dropout)
         return ModelBundle(self.name, model, tok, cfg, devs)

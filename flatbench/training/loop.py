@@ -80,7 +80,8 @@ def train(bundle, method, examples: list[Example], dev_split, hp, seed: int,
         batches = make_batches(bundle, examples, bs, rng)
         for batch in tqdm(batches, total=math.ceil(len(examples) / bs), leave=False,
                           desc=f"{progress or 'train'} ep{epoch + 1}/{epochs}", disable=None):
-            loss, logs = method.batch_loss(bundle, batch, hp)
+            with bundle.autocast():  # bf16 when the model was built so; backward outside it
+                loss, logs = method.batch_loss(bundle, batch, hp)
             if not torch.isfinite(loss):
                 raise TrainingError(f"{progress or 'training'}: loss became {float(loss)} in epoch {epoch + 1} "
                                     f"(lr {lr}); lower the learning rate")
