@@ -31,16 +31,14 @@ def batch_loss(bundle, batch, hp):
     import torch  # here: planning imports this module torch-free
 
     from flatbench.training.objectives import cross_entropy
+    from flatbench.training.perturb import ascend, init_delta, real_tokens
 
     hp = resolve(hp, HP)
     model = bundle.model
-    k_steps, lr, init_mag, max_norm = hp.adv_steps, hp.adv_lr, hp.adv_init_mag, hp.adv_max_norm
-    pad = batch.ids != 0
+    k_steps = hp.adv_steps
+    pad = real_tokens(model, batch.ids)
     emb = model.embedding(batch.ids)
-    keep = pad.unsqueeze(-1).to(emb.dtype)
-    # uniform in [-1, 1] on real tokens, scaled so that its L2 norm is about init_mag
-    dims = (pad.sum(1).clamp(min=1) * emb.shape[-1]).to(emb.dtype)
-    delta = (torch.empty_like(emb).uniform_(-1, 1) * keep) * (init_mag / dims.sqrt()).view(-1, 1, 1)
+    delta = init_delta(emb, pad, hp.adv_init_mag)
     total = emb.new_zeros(())
     for step in range(k_steps):
         delta.requires_grad_()
@@ -49,9 +47,5 @@ def batch_loss(bundle, batch, hp):
         if step == k_steps - 1:
             break
         (g,) = torch.autograd.grad(loss, delta, retain_graph=True)
-        norm = g.flatten(1).norm(dim=1).clamp(min=1e-8).view(-1, 1, 1)
-        delta = (delta + lr * g / norm).detach() * keep
-        if max_norm > 0:
-            d = delta.flatten(1).norm(dim=1).view(-1, 1, 1)
-            delta = delta * (max_norm / d.clamp(min=max_norm))
+        delta = ascend(delta, g, pad, hp.adv_lr, hp.adv_max_norm)
     return total, {"freelb_delta_norm": float(delta.detach().flatten(1).norm(dim=1).mean())}

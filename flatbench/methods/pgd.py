@@ -32,37 +32,13 @@ HP = {
 }
 
 
-def real_tokens(model, ids):
-    """Positions that are text (not padding) for the encoder's own padding id."""
-    return ids != getattr(model, "pad_id", 0)
-
-
-def init_delta(emb, keep, init_mag: float):
-    """Uniform in [-1, 1] on real tokens, scaled so that each example's L2 norm is about init_mag
-    (TextDefender `delta_initial`, L2)."""
-    import torch
-
-    w = keep.unsqueeze(-1).to(emb.dtype)
-    dims = (keep.sum(1).clamp(min=1) * emb.shape[-1]).to(emb.dtype)
-    return (torch.empty_like(emb).uniform_(-1, 1) * w) * (init_mag / dims.sqrt()).view(-1, 1, 1)
-
-
-def ascend(delta, grad, keep, lr: float, max_norm: float):
-    """One L2 step along the per-example normalised gradient, projected to the max_norm ball
-    (TextDefender `delta_update`, L2)."""
-    norm = grad.flatten(1).norm(dim=1).clamp(min=1e-8).view(-1, 1, 1)
-    delta = (delta + lr * grad / norm).detach() * keep.unsqueeze(-1).to(delta.dtype)
-    if max_norm > 0:
-        d = delta.flatten(1).norm(dim=1).view(-1, 1, 1)
-        delta = delta * (max_norm / d.clamp(min=max_norm))
-    return delta
-
-
 def adversarial_delta(bundle, batch, hp):
-    """The PGD-K perturbation of the batch's word embeddings (detached), its embeddings and mask."""
+    """(delta, keep): the PGD-K perturbation of the batch's word embeddings (detached) and where
+    its real tokens are."""
     import torch
 
     from flatbench.training.objectives import cross_entropy
+    from flatbench.training.perturb import ascend, init_delta, real_tokens
 
     hp = resolve(hp, HP)
     model = bundle.model
