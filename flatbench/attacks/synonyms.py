@@ -78,6 +78,42 @@ class SynonymSpace:
                 "counterfitted_neighbors.json / PCA-processed 300-d space")
 
 
+def id_table(tokenizer, vocab_size: int, sets: dict, oov: str = "drop"):
+    """Word sets as rows of a model's vocabulary, for defences that work on ids:
+    (table (V, K) long, counts (V,) long). Row v of a word w that is one embedding row of the model
+    lists the ids of sets[w] in order; its first counts[v] entries are valid, the rest repeat v.
+    Every other id keeps only itself (count 1). Word models: a set word outside the vocabulary
+    becomes <unk> (``oov = "unk"``: what the model sees from that word in a text) or is left out
+    (``"drop"``). Subword models: only words that are a single known piece, on both sides."""
+    import torch
+
+    rows: dict[int, list[int]] = {}
+    if tokenizer.kind == "word":
+        stoi = tokenizer.vocab.stoi
+        for w, ws in sets.items():
+            if w in stoi:
+                rows[stoi[w]] = [stoi.get(u, 1) for u in ws if oov == "unk" or u in stoi]
+    else:
+        unk = getattr(tokenizer.hf, "unk_token_id", None)
+
+        def one(word):
+            ids = tokenizer.piece_ids(word)
+            return ids[0] if len(ids) == 1 and ids[0] != unk else None
+
+        for w, ws in sets.items():
+            i = one(w)
+            if i is not None and i not in rows:
+                rows[i] = [j for j in map(one, ws) if j is not None]
+    rows = {i: r for i, r in rows.items() if r}
+    width = max((len(r) for r in rows.values()), default=1)
+    table = torch.arange(vocab_size).unsqueeze(1).repeat(1, width)
+    counts = torch.ones(vocab_size, dtype=torch.long)
+    for i, r in rows.items():
+        table[i, : len(r)] = torch.tensor(r)
+        counts[i] = len(r)
+    return table, counts
+
+
 def default_bound() -> float:
     """The bound the attacks use on the loaded space when no option changes it."""
     src, path = _source()

@@ -49,38 +49,14 @@ _TABLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 def substitution_table(tokenizer, vocab_size: int, space):
     """(ids (V, K), valid (V, K)): row v lists v itself, then the ids of N(word(v)) the model has a
-    row for; padding, specials and words without neighbours have only themselves."""
+    row for; padding, specials and words without such neighbours have only themselves."""
     import torch
 
-    rows: dict[int, list[int]] = {}
-    if tokenizer.kind == "word":
-        stoi = tokenizer.vocab.stoi
-        for w, i in stoi.items():
-            ns = [stoi[u] for u in space.neighbours.get(w, ()) if u in stoi]
-            if ns:
-                rows[i] = [i] + ns
-    else:
-        unk = getattr(tokenizer.hf, "unk_token_id", None)
+    from flatbench.attacks.synonyms import id_table
 
-        def one(word):
-            ids = tokenizer.piece_ids(word)
-            return ids[0] if len(ids) == 1 and ids[0] != unk else None
-
-        for w, nbrs in space.neighbours.items():
-            i = one(w)
-            if i is None or i in rows:
-                continue
-            ns = [j for j in map(one, nbrs) if j is not None and j != i]
-            if ns:
-                rows[i] = [i] + list(dict.fromkeys(ns))
-    width = max((len(v) for v in rows.values()), default=1)
-    ids = torch.arange(vocab_size).unsqueeze(1).repeat(1, width)
-    valid = torch.zeros(vocab_size, width, dtype=torch.bool)
-    valid[:, 0] = True
-    for i, r in rows.items():
-        ids[i, : len(r)] = torch.tensor(r)
-        valid[i, : len(r)] = True
-    return ids, valid
+    sets = {w: (w, *ns) for w, ns in space.neighbours.items()}
+    ids, counts = id_table(tokenizer, vocab_size, sets, "drop")
+    return ids, torch.arange(ids.shape[1]).unsqueeze(0) < counts.unsqueeze(1)
 
 
 def _table(bundle, hp):

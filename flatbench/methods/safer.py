@@ -127,37 +127,6 @@ def _sets(min_cos, k, set_size):
     return _SETS[key]
 
 
-def _id_table(tokenizer, vocab_size: int, psets: dict):
-    """(table (V, K), counts (V,)): each vocabulary id's perturbation set as ids, for training on
-    ids. Word models: a substitute outside the vocabulary becomes <unk>, as it would from text.
-    Subword models: words that are one piece, substitutes that are one piece (training only;
-    inference perturbs the text itself)."""
-    import torch
-
-    rows: dict[int, list[int]] = {}
-    if tokenizer.kind == "word":
-        stoi = tokenizer.vocab.stoi
-        for w, i in stoi.items():
-            if w in psets:
-                rows[i] = [stoi.get(u, 1) for u in psets[w]]
-    else:
-        def one(word):
-            ids = tokenizer.piece_ids(word)
-            return ids[0] if len(ids) == 1 else None
-
-        for w, ps in psets.items():
-            i = one(w)
-            if i is not None and i not in rows:
-                rows[i] = [j for j in map(one, ps) if j is not None] or [i]
-    width = max((len(v) for v in rows.values()), default=1)
-    table = torch.arange(vocab_size).unsqueeze(1).repeat(1, width)
-    counts = torch.ones(vocab_size, dtype=torch.long)
-    for i, ids in rows.items():
-        table[i, : len(ids)] = torch.tensor(ids)
-        counts[i] = len(ids)
-    return table, counts
-
-
 def radius(p_gold: float, p_runner_up: float, tvs, mc_error: float) -> int:
     """SAFER's certificate: the most words R that may be swapped (any R of the text's words) with
     the gold class still certified, i.e. p_gold - p_runner_up >= 2 (Delta_R + mc_error) where
@@ -189,6 +158,7 @@ def inference_config(hp, space) -> dict:
 def batch_loss(bundle, batch, hp):
     import torch
 
+    from flatbench.attacks import synonyms
     from flatbench.training.objectives import cross_entropy
 
     hp = resolve(hp, HP)
@@ -196,7 +166,9 @@ def batch_loss(bundle, batch, hp):
     hit = _TABLES.get(bundle.model)
     if hit is None or hit[0] != sig:
         space, psets, _ = _sets(hp.synonym_min_cos, hp.synonym_k, hp.safer_set_size)
-        table, counts = _id_table(bundle.tokenizer, bundle.model.embedding.num_embeddings, psets)
+        # ids as the model would see each drawn word (word models: <unk> outside the vocabulary;
+        # subword models: one-piece words only, for training; inference perturbs the text)
+        table, counts = synonyms.id_table(bundle.tokenizer, bundle.model.embedding.num_embeddings, psets, "unk")
         hit = _TABLES[bundle.model] = (sig, table.to(bundle.device), counts.to(bundle.device), space)
         # the model is a smoothed classifier from now on: its saved config says how (see inference)
         bundle.config["inference"] = inference_config(hp, space)
