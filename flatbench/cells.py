@@ -132,6 +132,19 @@ def validate_hp(hp: dict, where: str) -> None:
         _validate("attack", list(n), ATTACKS.names())
 
 
+def attack_test_size(n, recipe: str, where: str, split: str = "test") -> int | None:
+    """The seeded subset attacked for ``recipe`` (None: the whole split), from ``attack_test_n``:
+    one integer for every recipe, or a table per recipe that must name ``recipe`` (a recipe the
+    table misses is an error, never "the whole split")."""
+    if not isinstance(n, dict):
+        return n
+    if recipe not in n:
+        shown = ", ".join(f"{k} = {v}" for k, v in n.items())
+        raise ConfigError(f"{where}: attack_test_n = {{{shown}}} has no size for {recipe!r}, which this grid "
+                          f"attacks on {split}; add {recipe} = N (or give one integer for every recipe)")
+    return n[recipe]
+
+
 def _seeds(values, where: str) -> list[int]:
     out = []
     for s in values:
@@ -284,5 +297,9 @@ def load_grid(name_or_path: str, models=None, datasets=None, methods=None, attac
                           f"grid {gname}: the filters leave no cell")
     for msg in empty:
         warn(f"grid {gname}: {msg}")
-    return Grid(raw.get("name", str(name_or_path)), raw.get("description", ""), raw.get("paper_table"),
+    grid = Grid(raw.get("name", str(name_or_path)), raw.get("description", ""), raw.get("paper_table"),
                 cells, measure)
+    for c in cells:  # a per-recipe attack_test_n names every recipe the cell is evaluated with
+        for a in grid.eval_attacks(c):
+            attack_test_size(c.hp.get("attack_test_n"), a, f"grid {gname}: {c.id}", measure.get("eval_split", "test"))
+    return grid

@@ -11,97 +11,11 @@ from __future__ import annotations
 
 import difflib
 import json
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
+from flatbench.declared import P, _is_int  # noqa: F401 - re-exported: components declare with hparams.P
 from flatbench.errors import ConfigError
 from flatbench.registry import METHODS, MODELS, load_ref
-
-
-@dataclass(frozen=True)
-class P:
-    """One declared hyper-parameter. ``kind``: int, float, bool, str, ints (non-empty list of
-    ints), per_recipe (int or {recipe: int}); ``lo``/``hi`` bound numbers (``open_lo``/``open_hi``
-    make them strict); ``none``: None is allowed (meaning of None in ``doc``)."""
-
-    default: Any
-    kind: str
-    doc: str = ""
-    lo: float | None = None
-    hi: float | None = None
-    open_lo: bool = False
-    open_hi: bool = False
-    none: bool = False
-    choices: tuple | None = None
-    finite: bool = True
-
-    def problem(self, v) -> str | None:
-        """Why ``v`` is not a valid value, or None."""
-        if v is None:
-            return None if self.none else self._want()
-        k = self.kind
-        if k == "per_recipe":
-            vals = v.values() if isinstance(v, dict) else [v]
-            return None if all(_is_int(n) and n >= 1 for n in vals) else self._want()
-        if k == "ints":
-            ok = isinstance(v, list | tuple) and v and all(_is_int(w) and w >= (self.lo or 0) for w in v)
-            return None if ok else self._want()
-        if k == "bool":
-            return None if isinstance(v, bool) else self._want()
-        if k == "str":
-            if not isinstance(v, str) or (self.choices and v not in self.choices):
-                return self._want()
-            return None
-        if k == "int" and not _is_int(v):
-            return self._want()
-        if k == "float" and not (_is_int(v) or isinstance(v, float)):
-            return self._want()
-        if self.finite and not math.isfinite(v):
-            return self._want()
-        if self.lo is not None and (v < self.lo or (self.open_lo and v == self.lo)):
-            return self._want()
-        if self.hi is not None and (v > self.hi or (self.open_hi and v == self.hi)):
-            return self._want()
-        return None
-
-    def typed(self, v):
-        """``v`` as the declared kind (float kinds give floats, int kinds ints; None stays None)."""
-        if v is None:
-            return None
-        k = self.kind
-        if k == "float":
-            return float(v)
-        if k == "int":
-            return int(v)
-        if k == "ints":
-            return [int(w) for w in v]
-        return v
-
-    def _want(self) -> str:
-        k = self.kind
-        if k == "per_recipe":
-            s = "an integer >= 1, or a table {recipe = integer >= 1}"
-        elif k == "ints":
-            s = f"a non-empty list of integers >= {int(self.lo or 0)}"
-        elif k == "bool":
-            s = "true or false"
-        elif k == "str":
-            s = ("one of " + ", ".join(map(repr, self.choices))) if self.choices else "a string"
-        else:
-            s = "an integer" if k == "int" else ("a finite number" if self.finite else "a number")
-            lo = None if self.lo is None else (int(self.lo) if k == "int" else self.lo)
-            hi = None if self.hi is None else (int(self.hi) if k == "int" else self.hi)
-            if lo is not None and hi is not None:
-                s += f" in {'(' if self.open_lo else '['}{lo}, {hi}{')' if self.open_hi else ']'}"
-            elif lo is not None:
-                s += f" {'>' if self.open_lo else '>='} {lo}"
-        return s + (" (or omit it)" if self.none else "")
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 # Declarations that belong to no single component.
@@ -119,8 +33,9 @@ def _load(ref: str) -> dict[str, P]:
 
 
 def model_hp(model: str) -> dict[str, P]:
-    """A registered model's declarations (UnknownNameError for a name the registry lacks)."""
-    return _load(MODELS.spec(model).hp)
+    """A registered model's declarations, from its registry spec (UnknownNameError for a name the
+    registry lacks)."""
+    return MODELS.spec(model).hp
 
 
 def train_hp() -> dict[str, P]:
@@ -151,8 +66,8 @@ def method_hp(method_module, rounds: bool = False) -> dict[str, P]:
 def all_declared() -> dict[str, P]:
     """Every hyper-parameter any registered component declares (for unknown-name checks)."""
     out: dict[str, P] = {}
-    for ref in dict.fromkeys(s.hp for s in MODELS.specs().values()):
-        out.update(_load(ref))
+    for spec in MODELS.specs().values():
+        out.update(spec.hp)
     for m in METHODS.names():
         out.update(method_hp(METHODS.get(m), rounds=True))
     for d in (train_hp(), rounds_hp(), attack_hp(), interpret_hp(), SETTINGS):

@@ -3,23 +3,30 @@ once, as a spec, and every other place reads that spec (names and their order, t
 spelling, the declared hyper-parameters, GPU or CPU, the cost rates behind `--dry-run`).
 
 Adding a model is one file plus one registration: the file (e.g. ``flatbench/models/gru.py``)
-holds its builder (``build``/``restore``/``preflight``), the registration is one ``ModelSpec`` in
-``MODELS`` below, pointing at the builder and at the model's declared hyper-parameters. A method
-is one file in ``flatbench/methods`` (its ``HP``/``ROUND_HP`` beside its loss) plus one
-``MethodSpec``; a recipe one file in ``flatbench/attacks/recipes`` plus one ``RecipeSpec``.
+holds the network and its builder (``build``/``restore``/``preflight``; a word model is its
+``nn.Module`` plus ``WordModelSpec("gru", GRUClassifier, ("hidden", "dropout"))``), the
+registration is one ``ModelSpec`` in ``MODELS`` below: name, paper spelling, the builder's lazy
+reference, its declared hyper-parameters (e.g. ``{**model_decl.WORD, "hidden": P(128, "int",
+"GRU hidden size", lo=1)}``), GPU or CPU and cost rates. A method is one file in
+``flatbench/methods`` (its ``HP``/``ROUND_HP`` beside its loss) plus one ``MethodSpec``; a recipe
+one file in ``flatbench/attacks/recipes`` plus one ``RecipeSpec``.
 
-Implementations are named by lazy ``"module:attr"`` references, so naming, validating, planning
-and reports never import torch (nor numpy): this module imports only the standard library.
-Unknown names fail listing the valid ones.
+Implementations are named by lazy ``"module:attr"`` references and declarations are plain data,
+so naming, validating, planning and reports never import torch (nor numpy): this module imports
+only the standard library and torch-free declaration modules. Unknown names fail listing the
+valid ones.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 
+from flatbench.declared import P  # noqa: F401 - for declarations written in a registration
 from flatbench.errors import UnknownNameError
+from flatbench.models import hp as model_decl
 
 
 def load_ref(ref: str):
@@ -55,7 +62,7 @@ class ModelCost:
 
 @dataclass(frozen=True, kw_only=True)
 class ModelSpec(Spec):
-    hp: str  # "module:attr" of the declared hyper-parameters (a torch-free module)
+    hp: dict  # its declared hyper-parameters, name -> P (flatbench.models.hp, or written here)
     cost: ModelCost
     gpu: bool = False  # an executor reserves a GPU for its stages (Ray: num_gpus)
     word_level: bool = False  # whole-word vocabulary over word vectors (phi is a function of the word)
@@ -157,20 +164,17 @@ DATASET_NAMES = tuple(DATASETS.names())
 # LSTM/CNN cost, not a transformer's forward pass, so the factors keep the transformer costs where
 # they were. BERT/DeBERTa: on one GPU, guesses (never measured here).
 MODELS = Registry("model", [
-    ModelSpec(name="lstm", display="LSTM", impl="flatbench.models.word:LSTM", hp="flatbench.models.hp:LSTM",
+    ModelSpec(name="lstm", display="LSTM", impl="flatbench.models.word:LSTM", hp=model_decl.LSTM,
               word_level=True, cost=ModelCost(train=1e-3, ig=0.1, lime=0.8)),
-    ModelSpec(name="cnn", display="CNN", impl="flatbench.models.word:CNN", hp="flatbench.models.hp:CNN",
+    ModelSpec(name="cnn", display="CNN", impl="flatbench.models.word:CNN", hp=model_decl.CNN,
               word_level=True, cost=ModelCost(train=1e-3, ig=0.05, lime=0.8)),
-    ModelSpec(name="bert", display="BERT", impl="flatbench.models.transformers:BERT",
-              hp="flatbench.models.hp:TRANSFORMER", gpu=True,
-              cost=ModelCost(train=4e-3, attack=5.0, ig=0.5, lime=5.0)),
+    ModelSpec(name="bert", display="BERT", impl="flatbench.models.transformers:BERT", hp=model_decl.TRANSFORMER,
+              gpu=True, cost=ModelCost(train=4e-3, attack=5.0, ig=0.5, lime=5.0)),
     ModelSpec(name="deberta", display="DeBERTa", impl="flatbench.models.transformers:DEBERTA",
-              hp="flatbench.models.hp:TRANSFORMER", gpu=True,
-              cost=ModelCost(train=6e-3, attack=6.5, ig=0.7, lime=7.0)),
+              hp=model_decl.TRANSFORMER, gpu=True, cost=ModelCost(train=6e-3, attack=6.5, ig=0.7, lime=7.0)),
     # not in the paper: a pretrained BERT-family encoder from a PyPI wheel, the offline CPU stand-in
-    ModelSpec(name="minilm", display="MiniLM", impl="flatbench.models.transformers:MINILM",
-              hp="flatbench.models.hp:MINILM", stands_for="bert",
-              cost=ModelCost(train=0.25, attack=30.0, ig=5.0, lime=70.0)),
+    ModelSpec(name="minilm", display="MiniLM", impl="flatbench.models.transformers:MINILM", hp=model_decl.MINILM,
+              stands_for="bert", cost=ModelCost(train=0.25, attack=30.0, ig=5.0, lime=70.0)),
 ])
 # What an executor reserves for a model's stages (Ray: num_gpus); MiniLM is the CPU stand-in.
 GPU_MODELS = frozenset(n for n, s in MODELS.specs().items() if s.gpu)
@@ -210,9 +214,28 @@ ATTACKS = Registry("attack", [
 ])
 
 
-def display_names() -> dict[str, str]:
-    """name -> the paper's spelling, for every registered model, method, recipe and dataset."""
-    return {n: s.display for reg in (MODELS, METHODS, ATTACKS, DATASETS) for n, s in reg.specs().items()}
+class DisplayNames(Mapping):
+    """name -> the paper's spelling, for every registered model, method, recipe and dataset; a live
+    view (a spec registered later is spelled too)."""
+
+    def _all(self) -> dict[str, str]:
+        return {n: s.display for reg in (MODELS, METHODS, ATTACKS, DATASETS) for n, s in reg.specs().items()}
+
+    def __getitem__(self, name: str) -> str:
+        for reg in (MODELS, METHODS, ATTACKS, DATASETS):
+            if name in reg:
+                return reg.spec(name).display
+        raise KeyError(name)
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+def display_names() -> DisplayNames:
+    return DisplayNames()
 
 
 def grid_names() -> list[str]:

@@ -22,10 +22,9 @@ from flatbench.attacks.resources import identity
 from flatbench.attacks.stage import run_attack_stage
 from flatbench.cache import Cache, notice, write_manifest
 from flatbench import hparams as H
-from flatbench.cells import Cell, stable_hash
+from flatbench.cells import Cell, attack_test_size, stable_hash
 from flatbench.data.datasets import load_dataset
 from flatbench.interpret.stage import run_interpret_stage
-from flatbench.errors import ConfigError
 from flatbench.registry import ATTACKS, METHODS, MODELS
 from flatbench.settings import cell_hp, stage_threads
 from flatbench.tracking import Tracker
@@ -259,14 +258,7 @@ class AttackStage(Stage):
         ``attack_test_n`` per recipe (e.g. {pwws = 500, textfooler = 200}) must name ``recipe``:
         a recipe it misses is an error, never "the whole split"."""
         hp = cell_hp(model.cell)
-        n = hp.attack_test_n
-        if isinstance(n, dict):
-            if recipe not in n:
-                raise ConfigError(
-                    f"{model.cell.id}: attack_test_n = {{{', '.join(f'{k} = {v}' for k, v in n.items())}}} "
-                    f"has no size for {recipe!r}, which this grid attacks on {split}; add {recipe} = N "
-                    f"(or give one integer for every recipe)")
-            n = n[recipe]
+        n = attack_test_size(hp.attack_test_n, recipe, model.cell.id, split)
         return cls(model, split, recipe, n, model.cell.seed, hp.query_budget)
 
     def deps(self):

@@ -68,3 +68,151 @@ def test_cells_are_hashable_and_frozen():
     assert hash(c) == hash(Cell("lstm", "sst2", "base", None, 1, (("lr", 0.1),)))
     with pytest.raises(AttributeError):
         c.model = "cnn"
+
+
+# --- one spec per registered component ------------------------------------------------------
+
+def test_every_registered_component_has_one_complete_spec():
+    from flatbench import hparams as H
+    from flatbench.registry import DATASETS, GPU_MODELS, display_names
+
+    for name, s in MODELS.specs().items():
+        assert s.display and s.hp and s.cost.train > 0 and s.cost.ig > 0 and s.cost.lime > 0
+        assert H.model_hp(name) is s.hp and (name in GPU_MODELS) == s.gpu
+        assert s.stands_for is None or s.stands_for in MODELS
+    for reg in (METHODS, ATTACKS, DATASETS):
+        assert all(s.display for s in reg.specs().values())
+    assert all(ATTACKS.spec(a).sec_per_example > 0 for a in ATTACKS)
+    names = display_names()
+    assert (names["deberta"], names["flat"], names["textfooler"], names["sst2"]) == ("DeBERTa", "FLAT", "Textfooler", "SST2")
+    with pytest.raises(UnknownNameError, match="unknown model 'gpt'"):
+        H.model_hp("gpt")  # no silent empty declaration
+    with pytest.raises(TypeError):  # a model without cost rates cannot be registered
+        from flatbench.registry import ModelSpec
+
+        ModelSpec(name="x", display="X", impl="m:X", hp={})
+
+
+def test_the_typed_view_is_what_readers_use(monkeypatch):
+    import pickle
+
+    from flatbench.cells import _freeze
+    from flatbench.settings import cell_hp
+    from flatbench.stages import final_train_stage
+    from flatbench.training import hp as training_hp
+
+    g = load_grid("table3_cpu", models="lstm", datasets="trec", methods="flat")
+    hp = cell_hp(g.cells[0])
+    assert isinstance(hp.rounds, int) and isinstance(hp.beta, float) and hp.beta == hp["beta"] == 0.1
+    assert hp.max_len == 50  # the dataset's default, from its spec
+    with pytest.raises(AttributeError, match="did you mean 'beta'"):
+        hp.bata
+    with pytest.raises(AttributeError):
+        hp.rounds = 5
+    assert hp.replace(rounds=5).rounds == 5 and hp.rounds == 1
+    assert pickle.loads(pickle.dumps(hp)) == hp and pickle.loads(pickle.dumps(hp)).beta == 0.1
+    # a declared default that changes reaches the readers (here: how many rounds a cell trains)
+    cell = Cell("lstm", "trec", "flat", "pwws", 13, _freeze({"embedding": "glove50"}))
+    assert final_train_stage(cell).round == 3
+    monkeypatch.setitem(training_hp.ROUNDS, "rounds", training_hp.P(2, "int", lo=0))
+    assert final_train_stage(cell).round == 2 and cell_hp(cell).rounds == 2
+
+
+def test_a_per_recipe_attack_test_n_that_misses_a_recipe_is_an_error(data_dir):
+    import subprocess
+    import sys
+
+    from flatbench.stages import plan
+
+    # table3_minilm sizes pwws and textfooler; attacking base with gene too was silently "all"
+    with pytest.raises(ConfigError, match=r"grid table3_minilm: minilm-sst2-base-s13: attack_test_n = "
+                                          r"\{pwws = 100, textfooler = 50\} has no size for 'gene'"):
+        load_grid("table3_minilm", attacks="textfooler,pwws,gene")
+    # and where an attack stage is made for a recipe outside the table (strength calibration, tools)
+    from flatbench.stages import AttackStage, final_train_stage
+
+    cell = load_grid("table3_minilm", methods="base").cells[0]
+    with pytest.raises(ConfigError, match="has no size for 'gene', which this grid attacks on dev"):
+        AttackStage.for_test(final_train_stage(cell), "gene", "dev")
+    stages, _ = plan(load_grid("table3_minilm"), str(data_dir))
+    assert sorted({s.n for s in stages if s.kind == "attack" and s.split == "test"}) == [50, 100]
+    r = subprocess.run([sys.executable, "-m", "flatbench.cli", "run", "--grid", "smoke", "--set",
+                        'attack_test_n={"textfooler": 5}', "--dry-run", "--data-dir", str(data_dir)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("flatbench: error: grid smoke: cnn-trec-base-s13: attack_test_n = "
+                                                   "{textfooler = 5} has no size for 'pwws'")
+
+
+GRU_FILE = '''"""gru: a one-layer GRU over word vectors; the whole model in one file."""
+import torch.nn as nn
+
+from flatbench.models.base import TextClassifier
+from flatbench.models.masks import VariationalWordMask
+from flatbench.models.word import WordModelSpec
+
+
+class GRUClassifier(TextClassifier):
+    def __init__(self, emb, n_classes, max_len, hidden=128, dropout=0.3, mask_hidden=None, freeze_emb=True):
+        super().__init__()
+        self.max_len = max_len
+        self.embedding = nn.Embedding.from_pretrained(emb, freeze=freeze_emb, padding_idx=0)
+        self.mask = VariationalWordMask(emb.shape[1], mask_hidden) if mask_hidden else None
+        self.gru = nn.GRU(emb.shape[1], hidden, batch_first=True)
+        self.drop = nn.Dropout(dropout)
+        self.fc = nn.Linear(hidden, n_classes)
+
+    def encode(self, x, pad):
+        lengths = pad.sum(1).clamp(min=1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        _, h = self.gru(packed)
+        return self.fc(self.drop(h[-1]))
+
+
+GRU = WordModelSpec("gru", GRUClassifier, ("hidden", "dropout"))
+'''
+
+
+@pytest.fixture
+def gru_registered(tmp_path, monkeypatch):
+    """Adding a model: one file (GRU_FILE) and one registration (the ModelSpec below)."""
+    from flatbench.declared import P
+    from flatbench.registry import ModelCost, ModelSpec, model_decl
+
+    (tmp_path / "gru_example.py").write_text(GRU_FILE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    MODELS.register(ModelSpec(
+        name="gru", display="GRU", impl="gru_example:GRU", word_level=True,
+        hp={**model_decl.WORD, "hidden": P(128, "int", "GRU hidden size", lo=1),
+            "dropout": P(0.3, "float", "dropout before the output layer", lo=0, hi=1, open_hi=True)},
+        cost=ModelCost(train=1e-3, ig=0.1, lime=0.8)))
+    yield MODELS.spec("gru")
+    MODELS.unregister("gru")
+
+
+def test_adding_a_model_is_one_file_plus_one_registration(gru_registered, data_dir, trec, tmp_path):
+    from flatbench import hparams as H
+    from flatbench.estimate import estimate_seconds
+    from flatbench.models.bundle import ModelBundle
+    from flatbench.report.paper import PRETTY
+    from flatbench.stages import final_train_stage, plan
+    from flatbench.training.loop import Example, accuracy, train
+
+    g = load_grid("smoke", models="gru", methods="base,flat")  # every grid runs it with its settings
+    stages, targets = plan(g, str(data_dir))
+    trains = [s for s in stages if s.kind == "train"]
+    assert trains and all(s.cell.model == "gru" for s in trains)
+    assert trains[0].spec()["model_hp"]["hidden"] == 100  # smoke's value; its own default is 128
+    assert all(estimate_seconds(s) > 0 and s.needs["gpu"] == 0 for s in stages)
+    assert PRETTY["gru"] == "GRU" and "hidden" in H.all_declared()
+    assert any(k.startswith("phi_pairs") for t in targets.values() for k in t) == bool(g.measure.get("phi_pairs"))
+    # builds, trains and comes back from its saved files through the registry
+    hp = {"embedding": "glove50", "hidden": 16, "epochs": 1, "max_len": 30}
+    bundle = MODELS.get("gru").build(trec, hp, seed=0, mask=True)
+    ex = [Example(t, int(y)) for t, y in zip(trec.train.texts[:500], trec.train.labels[:500])]
+    train(bundle, METHODS.get("flat"), ex, trec.dev, hp, seed=0)
+    bundle.save(tmp_path)
+    back = ModelBundle.load(tmp_path)
+    assert back.name == "gru" and accuracy(back, trec.test) == accuracy(bundle, trec.test)
+    assert final_train_stage(g.cells[0]).key != final_train_stage(load_grid("smoke", models="lstm").cells[0]).key

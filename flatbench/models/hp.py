@@ -1,7 +1,7 @@
 """Hyper-parameters each model declares (torch-free, so plans and `--dry-run` never import
 torch). Defaults are the builders' own; the table grids override them with the paper's settings."""
 
-from flatbench.hparams import P
+from flatbench.declared import P
 
 _MAX_LEN = P(None, "int", "tokens kept; none: the dataset's default (authors' README: 50, IMDB 250)",
              lo=1, none=True)
