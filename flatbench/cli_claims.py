@@ -30,7 +30,7 @@ def claims(grids, data_dir, runs_dir, fmt, output, seeds, overrides):
     found, devs = build_ledger(ctx, list(grids) or None,
                                selection={"seeds": seeds, "hp_overrides": _overrides(overrides)})
     doc = claims_document(found, list(grids) or ["table3_cpu", "table4_cpu", "table5_cpu"], devs)
-    from flatbench.analysis.claims import gather_phi
+    from flatbench.analysis.claims_tables import gather_phi
     from flatbench.report.claims import phi_section
 
     phi = gather_phi(ctx, selection={"seeds": seeds, "hp_overrides": _overrides(overrides)})

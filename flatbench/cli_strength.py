@@ -34,7 +34,8 @@ def show():
 @click.option("--no-mlflow", is_flag=True)
 def calibrate_cmd(data_dir, runs_dir, only, write, executor, no_mlflow):
     """Run the protocol on the base models (cached stages are reused) and print the choice."""
-    from flatbench.analysis.strength import PLAN, calibrate, load_table, write_table
+    from flatbench.analysis.strength import PLAN, load_table, write_table
+    from flatbench.analysis.strength_run import calibrate
     from flatbench.cli import _context, _run_stages
     from flatbench.errors import ConfigError
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from flatbench.analysis import claims as C
+from flatbench.analysis import claims_tables as T
 from flatbench.analysis import strength as S
 
 
@@ -41,7 +42,7 @@ def test_table3_aa_confirmed_refuted_undecided_and_missing(tmp_path):
     adv = _attack_dir(tmp_path, "adv", [1] * 60 + [0] * 140)     # AA 30 %
     base = _attack_dir(tmp_path, "base", [1] * 118 + [0] * 82)   # AA 59 %: a tie with FLAT
     df = pd.DataFrame([_row("flat", flat), _row("adv", adv), _row("base", base)])
-    got = {c.id: c for c in C.table3_claims(df, lime=False)}
+    got = {c.id: c for c in T.table3_claims(df, lime=False)}
     fa = got["t3/lstm/sst2/textfooler/AA/flat>adv"]
     assert fa.verdict == "confirmed" and fa.effect == pytest.approx(30.0) and fa.n == n
     assert fa.lo < 30.0 < fa.hi and fa.p < 1e-6
@@ -54,7 +55,7 @@ def test_table3_aa_confirmed_refuted_undecided_and_missing(tmp_path):
     assert kt.verdict == "undecided" and math.isnan(kt.effect) and kt.note.startswith("no data")
     # a missing cell (adv not in the cache): undecided with the reason, never a number
     df2 = pd.DataFrame([_row("flat", flat), _row("adv", None), _row("base", base)])
-    miss = {c.id: c for c in C.table3_claims(df2, lime=False)}["t3/lstm/sst2/textfooler/AA/flat>adv"]
+    miss = {c.id: c for c in T.table3_claims(df2, lime=False)}["t3/lstm/sst2/textfooler/AA/flat>adv"]
     assert miss.verdict == "undecided" and miss.note.startswith("no data") and miss.n == 0
     s = C.summary(list(got.values()))
     assert (s["confirmed"], s["refuted"], s["total"]) == (1, 1, 7) and s["no data"] == 4
@@ -66,7 +67,7 @@ def test_seeds_are_pooled_by_seed_and_idx(tmp_path):
         rows += [_row("flat", _attack_dir(tmp_path, f"f{seed}", [1] * 30 + [0] * 10), seed=seed),
                  _row("adv", _attack_dir(tmp_path, f"a{seed}", [1] * 10 + [0] * 30), seed=seed),
                  _row("base", _attack_dir(tmp_path, f"b{seed}", [0] * 40), seed=seed)]
-    got = {c.id: c for c in C.table3_claims(pd.DataFrame(rows), lime=False)}
+    got = {c.id: c for c in T.table3_claims(pd.DataFrame(rows), lime=False)}
     c = got["t3/lstm/sst2/textfooler/AA/flat>adv"]
     assert c.n == 80 and c.effect == pytest.approx(50.0) and c.verdict == "confirmed"
 
@@ -76,7 +77,7 @@ def test_consistency_effect_paired_and_correlation_rule():
     b = [{"idx": i, "label": i % 2, "kt": 0.4 + 0.001 * i} for i in range(60)]
     e = C.consistency_effect(a, b, "kt")
     assert e["effect"] == pytest.approx(0.2) and e["p"] < 0.01 and e["lo"] == pytest.approx(0.2)
-    cs = {c.id: c for c in C.correlation_claims({
+    cs = {c.id: c for c in T.correlation_claims({
         "phi vs word frequency": {"r": -0.04, "lo": -0.06, "hi": -0.02, "n": 5000},
         "phi vs substitution frequency": {"r": 0.45, "lo": 0.40, "hi": 0.50, "n": 900},
         "word frequency vs substitution frequency": {"r": 0.25, "lo": 0.10, "hi": 0.38, "n": 900}})}
@@ -121,11 +122,11 @@ def test_table2_non_inferiority():
     rows = [base, {**base, "method": "adv", "train_attack": "pwws", "clean_acc": 90.4},   # a tie: margin holds?
             {**base, "method": "flat", "train_attack": "pwws", "clean_acc": 80.0},        # a significant drop
             {**base, "method": "flat", "train_attack": "textfooler", "clean_acc": float("nan")}]
-    got = {c.id: c for c in C.table2_claims(pd.DataFrame(rows))}
+    got = {c.id: c for c in T.table2_claims(pd.DataFrame(rows))}
     tie = got["t2/cnn/trec/adv-pwws/clean"]
     assert tie.effect == pytest.approx(0.4) and tie.lo < 0 < tie.hi
     assert tie.verdict == ("confirmed" if tie.lo > -2 else "undecided")
     assert got["t2/cnn/trec/flat-pwws/clean"].verdict == "refuted"
     assert got["t2/cnn/trec/flat-textfooler/clean"].note.startswith("no data")
-    d, lo, hi = C.newcombe(56, 70, 48, 80)  # Newcombe (1998), example (a), method 10: 0.2 [0.0524, 0.3339]
+    d, lo, hi = T.newcombe(56, 70, 48, 80)  # Newcombe (1998), example (a), method 10: 0.2 [0.0524, 0.3339]
     assert (d, lo, hi) == pytest.approx((0.2, 0.0524, 0.3339), abs=5e-4)

@@ -126,7 +126,7 @@ def claims_document(claims: list[Claim], grids: list[str], deviations: list[str]
 def build_ledger(ctx, grids=None, selection: dict | None = None) -> tuple[list[Claim], list[str]]:
     """The claims of ``grids`` (default: the CPU half's Table 3, 4 and 5 grids) from the cache,
     with the paper's numbers; a pure read (nothing is trained, attacked or explained)."""
-    from flatbench.analysis.claims import LEDGER_GRIDS, gather
+    from flatbench.analysis.claims_tables import LEDGER_GRIDS, gather
     from flatbench.report import paper
 
     tables = {"table2": paper.table2(), "table3": paper.table3(), "table4": paper.table4(), "table5": paper.table5()}
