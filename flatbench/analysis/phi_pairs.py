@@ -42,7 +42,9 @@ def phi_of(bundle, words: list[str]) -> np.ndarray:
     tok = bundle.tokenizer
     stoi = tok.vocab.stoi
     unk = stoi.get("<unk>", 1)
-    ids = torch.tensor([stoi.get(w.lower(), unk) for w in words], device=bundle.device)
+    if not words:
+        return np.zeros(0)
+    ids = torch.tensor([stoi.get(w.lower(), unk) for w in words], dtype=torch.long, device=bundle.device)
     with torch.inference_mode():
         return bundle.model.word_phi(ids).float().cpu().numpy().astype(np.float64)
 
