@@ -105,7 +105,7 @@ def test_keys_see_the_counterfitted_space_and_options(built, data_dir, tmp_path,
     base = _attack_key(data_dir=data_dir)
     assert base == _attack_key(data_dir=data_dir)  # stable
     # the same options spelled out give the same keys; another bound gives new attack keys only
-    assert _attack_key({"attack_bounds": "calibrated"}, data_dir) == base
+    assert _attack_key({"attack_bounds": "matched"}, data_dir) == base
     orig = _attack_key({"attack_bounds": "original"}, data_dir)
     assert orig["attack:test"] != base["attack:test"] and orig["train:"] == base["train:"]
     # another counter-fitted space (a copy whose content hash differs) gives new attack keys
