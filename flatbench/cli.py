@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -32,41 +31,9 @@ def _common(f):
     return f
 
 
-def _overrides(pairs) -> dict:
-    out = {}
-    for p in pairs:
-        if "=" not in p:
-            raise FlatbenchError(f"--set {p!r}: expected KEY=VALUE")
-        k, v = p.split("=", 1)
-        try:
-            out[k] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k] = v
-    return out
-
-
-def _context(runs_dir, data_dir, grid_name, mlflow_on=True, compute=True):
-    """compute=False (dry runs, reports): nothing will run, so torch is never imported."""
-    from flatbench.cache import Cache
-    from flatbench.data.datasets import resolve_data_dir
-    from flatbench.stages import Context
-    from flatbench.tracking import Tracker
-
-    device = "cpu"
-    if compute:
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    root = resolve_data_dir(data_dir)
-    click.echo(f"data: {root if root else 'Hugging Face hub'}", err=True)
-    return Context(Cache(runs_dir), Tracker(enabled=mlflow_on), str(root) if root else None, grid_name, device)
-
-
-def _grid(grid, models, datasets, methods, attacks, seeds, overrides):
-    from flatbench.cells import load_grid
-
-    return load_grid(grid, models=models, datasets=datasets, methods=methods, attacks=attacks,
-                     seeds=seeds, hp_overrides=_overrides(overrides))
+from flatbench.cli_common import context as _context  # noqa: E402  (shared by every command module)
+from flatbench.cli_common import grid as _grid  # noqa: E402
+from flatbench.cli_common import require_runs_dir as _require_runs_dir  # noqa: E402
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -273,15 +240,6 @@ def report(grid, data_dir, runs_dir, models, datasets, methods, attacks, seeds, 
         Path(output).write_text(text, encoding="utf-8")
         if fmt == "html":
             click.echo(f"wrote {output}", err=True)
-
-
-def _require_runs_dir(runs_dir, how: str) -> None:
-    from pathlib import Path
-
-    p = Path(runs_dir)
-    if not p.is_dir():
-        what = "is not a directory" if p.exists() else "does not exist"
-        raise FlatbenchError(f"runs dir {runs_dir} {what}: nothing has been run there; run: {how}")
 
 
 @cli.command()

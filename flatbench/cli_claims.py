@@ -20,22 +20,14 @@ import click
 def claims(grids, data_dir, runs_dir, fmt, output, seeds, overrides):
     """Every claim of the paper with our effect, CI, p and verdict (confirmed / refuted /
     undecided), computed from the cache; nothing runs."""
-    from flatbench.cli import _context
-    from flatbench.report.claims import build_ledger, claims_document
+    from flatbench.cli_common import context as _context
+    from flatbench.cli_common import overrides as _overrides
     from flatbench.report.formats import render
+    from flatbench.reporting import claims_report
 
     ctx = _context(runs_dir, data_dir, "claims", mlflow_on=False, compute=False)
-    from flatbench.cli import _overrides
-
-    found, devs = build_ledger(ctx, list(grids) or None,
-                               selection={"seeds": seeds, "hp_overrides": _overrides(overrides)})
-    doc = claims_document(found, list(grids) or ["table3_cpu", "table4_cpu", "table5_cpu"], devs)
-    from flatbench.analysis.claims_tables import gather_phi
-    from flatbench.report.claims import phi_section
-
-    phi = gather_phi(ctx, selection={"seeds": seeds, "hp_overrides": _overrides(overrides)})
-    if phi:
-        doc.sections.append(phi_section(phi))
+    doc = claims_report(ctx, list(grids) or None,
+                        selection={"seeds": seeds, "hp_overrides": _overrides(overrides)})
     out = render(doc, fmt)
     if output:
         from flatbench.io import write_text_atomic

@@ -36,7 +36,8 @@ def calibrate_cmd(data_dir, runs_dir, only, write, executor, no_mlflow):
     """Run the protocol on the base models (cached stages are reused) and print the choice."""
     from flatbench.analysis.strength import PLAN, load_table, write_table
     from flatbench.analysis.strength_run import calibrate
-    from flatbench.cli import _context, _run_stages
+    from flatbench.cli_common import context as _context
+    from flatbench.pipeline import run_stages
     from flatbench.errors import ConfigError
 
     groups = None
@@ -46,7 +47,7 @@ def calibrate_cmd(data_dir, runs_dir, only, write, executor, no_mlflow):
         if bad:
             raise ConfigError(f"--only {only!r}: valid groups: {', '.join('/'.join(g) for g in PLAN)}")
     ctx = _context(runs_dir, data_dir, "strength_calibration", mlflow_on=not no_mlflow)
-    table = calibrate(ctx, lambda st: _run_stages(st, ctx, executor), groups, echo=click.echo)
+    table = calibrate(ctx, lambda st: run_stages(st, ctx, executor), groups, echo=click.echo)
     if write:
         if groups:  # keep the other groups' entries
             old = load_table().get("bounds", {})
@@ -67,7 +68,7 @@ def curves_cmd(data_dir, runs_dir, fmt, output, plots):
     from flatbench.analysis.strength import load_table
     from flatbench.io import write_text_atomic
     from flatbench.cells import load_grid
-    from flatbench.cli import _context
+    from flatbench.cli_common import context as _context
     from flatbench.report.formats import render
     from flatbench.report.strength import curves_document, curves_png
     from flatbench.results import collect

@@ -30,7 +30,7 @@ def attack(model, dataset, method, train_attack, recipe, split, n, seed, budget,
            overrides, no_mlflow):
     """Attack a trained model (training it first if it is not cached) and print the metrics."""
     from flatbench.attacks.recipes import preflight
-    from flatbench.cli import _context, _grid
+    from flatbench.cli_common import context as _context, grid as _grid
     from flatbench.executors.local import LocalExecutor
     from flatbench.pipeline import preflight_models
     from flatbench.registry import METHODS
@@ -116,7 +116,7 @@ def cache_verify(runs_dir, repair):
     from collections import Counter
 
     from flatbench.cache import Cache
-    from flatbench.cli import _require_runs_dir
+    from flatbench.cli_common import require_runs_dir as _require_runs_dir
 
     _require_runs_dir(runs_dir, "flatbench run --runs-dir DIR")
     cache = Cache(runs_dir)

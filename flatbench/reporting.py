@@ -148,3 +148,24 @@ def write_csv(df: pd.DataFrame, path) -> None:
 
 __all__ = ["plan_grid", "transfer_plan", "with_unavailable", "report_input", "grid_report", "write_report",
            "write_csv", "label_names", "page_extras"]
+
+
+def claims_report(ctx, grids=None, selection: dict | None = None) -> Document:
+    """The claims ledger of ``grids`` (default: the CPU half's Table 3, 4 and 5 grids) from the cache,
+    with the paper's numbers and the phi-gap diagnostic; a pure read (nothing runs)."""
+    from flatbench.analysis.claims_tables import LEDGER_GRIDS, gather, gather_phi
+    from flatbench.attacks.availability import recipe_availability
+    from flatbench.registry import ATTACKS
+    from flatbench.report import paper
+    from flatbench.report.claims import claims_document, phi_section
+
+    grids = list(grids or LEDGER_GRIDS)
+    tables = {"table2": paper.table2(), "table3": paper.table3(), "table4": paper.table4(),
+              "table5": paper.table5()}
+    found, devs = gather(ctx, grids, tables, online_only=recipe_availability(ATTACKS.names()),
+                         selection=selection)
+    doc = claims_document(found, grids, devs)
+    phi = gather_phi(ctx, [g for g in grids if g in ("table3_cpu", "table5_cpu")] or grids, selection=selection)
+    if phi:
+        doc.sections.append(phi_section(phi))
+    return doc

@@ -123,26 +123,6 @@ def claims_document(claims: list[Claim], grids: list[str], deviations: list[str]
                     meta={"grids": grids, "summary": summary(claims)})
 
 
-def build_ledger(ctx, grids=None, selection: dict | None = None) -> tuple[list[Claim], list[str]]:
-    """The claims of ``grids`` (default: the CPU half's Table 3, 4 and 5 grids) from the cache,
-    with the paper's numbers; a pure read (nothing is trained, attacked or explained)."""
-    from flatbench.analysis.claims_tables import LEDGER_GRIDS, gather
-    from flatbench.report import paper
-
-    tables = {"table2": paper.table2(), "table3": paper.table3(), "table4": paper.table4(), "table5": paper.table5()}
-    return gather(ctx, grids or LEDGER_GRIDS, tables, online_only=_online_only(),
-                  l1_var=None, corr=None, selection=selection)
-
-
-def _online_only() -> dict:
-    """recipe -> why it cannot run here, for the Table 4 attacks (no data rather than a number)."""
-    try:
-        from flatbench.attacks.recipes import online_only  # type: ignore[attr-defined]
-    except ImportError:
-        return {}
-    return online_only()
-
-
 def phi_table(rows: list[dict]) -> Table:
     """What L_imp pulls down: the training pairs' |phi(w) - phi(w')| before and after each round."""
     cols = [Column("cell", "Cell"), Column("round", "Round"), Column("n", "Pairs"),
