@@ -288,7 +288,7 @@ def table2_claims(df, paper_t2=None, deviations=()) -> list[Claim]:
     cells = sorted({(r["model"], r["dataset"], r["method"], r.get("train_attack") or "") for r in rows
                     if r["method"] in ("adv", "flat")})
     for model, dataset, method, train in cells:
-        name = f"{PRETTY.get(model, model)}, {PRETTY.get(dataset, dataset)}, trained with {PRETTY.get(train, train)}"
+        name = f"{PRETTY.get(model, model)}, {PRETTY.get(dataset, dataset)}, {PRETTY.get(train, train)}-trained"
         a = {(r["seed"]): r for r in rows if (r["model"], r["dataset"], r["method"], r.get("train_attack") or "")
              == (model, dataset, method, train)}
         b = {(r["seed"]): r for r in rows if (r["model"], r["dataset"], r["method"]) == (model, dataset, "base")}
@@ -301,7 +301,7 @@ def table2_claims(df, paper_t2=None, deviations=()) -> list[Claim]:
             pb = float(vb.iloc[0]) if len(vb) and vb.iloc[0] == vb.iloc[0] else None
         ptxt, _ = _paper_text(pa, pb, "SA")
         c = Claim(f"t2/{model}/{dataset}/{method}-{train}/clean", "Table 2",
-                  f"{PRETTY[method]} keeps base's clean accuracy, no significant drop ({name})", ptxt,
+                  f"{PRETTY[method]} keeps base's clean accuracy ({name})", ptxt,
                   test=f"Newcombe interval, independent proportions; non-inferiority margin {NI_MARGIN:g} points",
                   deviations=list(deviations), paper_agrees=None if pa is None or pb is None else pa >= pb - NI_MARGIN)
         seeds = sorted(set(a) & set(b))
