@@ -26,3 +26,7 @@ class TrainingError(FlatbenchError):
 
 class ConfigError(FlatbenchError):
     """A grid or cell specification is invalid."""
+
+
+class CacheError(FlatbenchError):
+    """The stage cache cannot be written, or one of its entries cannot be read."""
