@@ -163,9 +163,33 @@ def claims_report(ctx, grids=None, selection: dict | None = None) -> Document:
     tables = {"table2": paper.table2(), "table3": paper.table3(), "table4": paper.table4(),
               "table5": paper.table5()}
     found, devs = gather(ctx, grids, tables, online_only=recipe_availability(ATTACKS.names()),
-                         selection=selection)
+                         corr=_table9(ctx, selection), selection=selection)
     doc = claims_document(found, grids, devs)
     phi = gather_phi(ctx, [g for g in grids if g in ("table3_cpu", "table5_cpu")] or grids, selection=selection)
     if phi:
         doc.sections.append(phi_section(phi))
     return doc
+
+
+# Table 9's pairs as the cached correlate stage names them ("replaced": how often a word is
+# replaced in the training set's adversarial examples, the paper's substitution frequency)
+TABLE9 = {"phi vs word frequency": ("freq", "phi"), "phi vs substitution frequency": ("replaced", "phi"),
+          "word frequency vs substitution frequency": ("freq", "replaced")}
+
+
+def _table9(ctx, selection: dict | None) -> dict | None:
+    """Pearson r with its CI for Table 9's three pairs, from the cached correlate stage of
+    table3_cpu's LSTM-FLAT-Textfooler SST2 cell (the paper's model for Table 9); None if not cached."""
+    from flatbench.analysis.stage import correlate_stage
+    from flatbench.cells import load_grid
+    from flatbench.stages import bind_data
+
+    grid = load_grid("table3_cpu", models="lstm", datasets="sst2", methods="flat", attacks="textfooler",
+                     **{k: v for k, v in (selection or {}).items() if k in ("seeds", "hp_overrides")})
+    st = correlate_stage(bind_data(grid.cells[0], ctx.data_dir))
+    if not ctx.cache.done(st.kind, st.key):
+        return None
+    res = json.loads((ctx.cache.dir(st.kind, st.key) / "correlation.json").read_text(encoding="utf-8"))
+    by = {(c["x"], c["y"]): c for c in res["correlations"]}
+    return {name: {"r": by[xy]["pearson"], "lo": by[xy]["pearson_lo"], "hi": by[xy]["pearson_hi"], "n": by[xy]["n"]}
+            for name, xy in TABLE9.items() if xy in by}
