@@ -43,7 +43,7 @@ import numpy as np
 
 from flatbench.hparams import defaults, resolve
 from flatbench.interpret.hp import HP
-from flatbench.interpret.ig import REL_DELTA_MAX, REL_DELTA_MEDIAN
+from flatbench.interpret.hp import REL_DELTA_MAX, REL_DELTA_MEDIAN
 from flatbench.errors import UnknownNameError
 from flatbench.interpret.consistency import (
     KS,
@@ -146,13 +146,15 @@ def _aggregate(prefix: str, rows: list[dict], labels: list[int], statuses: list)
 
 
 def interpret_pairs(bundle, records: list[dict], hp: dict, seed: int, out: Path | None = None,
-                    class_names: list[str] | None = None, progress: str | None = None) -> tuple[dict, list[str], dict]:
+                    class_names: list[str] | None = None, progress: str | None = None,
+                    lime_batched: bool = True) -> tuple[dict, list[str], dict]:
     """Core of the stage (also usable without the cache): returns (metrics, deviations, extra)
-    and, when `out` is given, writes pairs.jsonl and figures there."""
+    and, when `out` is given, writes pairs.jsonl and figures there. `lime_batched=False` runs
+    LIME's reference implementation, one text at a time (the same numbers, slower; benchmarks)."""
     from tqdm.auto import tqdm
 
     from flatbench.interpret.ig import integrated_gradients
-    from flatbench.interpret.lime import lime_explain
+    from flatbench.interpret.lime import lime_explain, lime_explain_many
 
     cfg = resolve(hp, HP)  # the cell's view; a plain dict gets the declared defaults
     pairs, removed = pair_selection(records, cfg["interp_pairs"])
@@ -183,13 +185,24 @@ def interpret_pairs(bundle, records: list[dict], hp: dict, seed: int, out: Path 
     n_lime = min(int(cfg["lime_pairs"]), n)
     lime_idx = sorted(random.Random(seed).sample(range(n), n_lime)) if n_lime else []
     lime_res: dict[int, tuple] = {}
+    # per pair, x with seed base_seed and x' with base_seed + 1
+    lime_jobs = [(i, side, text, (int(seed) * 1_000_003 + int(pairs[i]["idx"]) * 2) % (2**32) + side)
+                 for i in lime_idx for side, text in ((0, pairs[i]["original"]), (1, pairs[i]["adversarial"]))]
     t0 = time.time()
-    for i in tqdm(lime_idx, desc=f"{progress or 'interpret'} LIME", disable=not progress, leave=False):
-        base_seed = (int(seed) * 1_000_003 + int(pairs[i]["idx"]) * 2) % (2**32)
-        lime_res[i] = tuple(
-            lime_explain(bundle, text, labels[i], num_samples=int(cfg["lime_samples"]), seed=base_seed + side,
-                         class_names=class_names, mask=cfg["lime_mask"])
-            for side, text in ((0, pairs[i]["original"]), (1, pairs[i]["adversarial"])))
+    if lime_batched:  # many texts' samples per forward pass, the same numbers (interpret.lime)
+        with tqdm(total=len(lime_idx), desc=f"{progress or 'interpret'} LIME", disable=not progress,
+                  leave=False) as bar:
+            res = lime_explain_many(bundle, [t for _, _, t, _ in lime_jobs], [labels[i] for i, _, _, _ in lime_jobs],
+                                    [s for _, _, _, s in lime_jobs], num_samples=int(cfg["lime_samples"]),
+                                    class_names=class_names, mask=cfg["lime_mask"],
+                                    progress=lambda k: bar.update(k // 2 - bar.n))
+    else:
+        res = [lime_explain(bundle, t, labels[i], num_samples=int(cfg["lime_samples"]), seed=s,
+                            class_names=class_names, mask=cfg["lime_mask"])
+               for i, _, t, s in tqdm(lime_jobs, desc=f"{progress or 'interpret'} LIME", disable=not progress,
+                                      leave=False)]
+    for k, i in enumerate(lime_idx):
+        lime_res[i] = (res[2 * k], res[2 * k + 1])
     lime_secs = time.time() - t0
 
     rows, ig_rows, lime_rows, lime_labels, lime_statuses = [], [], [], [], []
