@@ -83,7 +83,7 @@ def _without_torch(tmp_path, *args, cwd=None):
 def test_dry_run_and_report_work_where_torch_cannot_be_imported(tmp_path, data_dir):
     r = _without_torch(tmp_path, "run", "--grid", "table3", "--dry-run", "--data-dir", str(data_dir))
     assert r.returncode == 0, r.stderr[-1500:]
-    assert "688 stages" in r.stdout and "bert" in r.stdout
+    assert "704 stages" in r.stdout and "bert" in r.stdout  # 688 + a correlate stage per FLAT word-model cell
     (tmp_path / "runs").mkdir()
     r = _without_torch(tmp_path, "report", "--grid", "table3_cpu", "--data-dir", str(data_dir),
                        "--runs-dir", str(tmp_path / "runs"))

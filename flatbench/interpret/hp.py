@@ -14,3 +14,8 @@ HP = {
                       "flipped only; attacked: every record", choices=("paper", "succeeded", "attacked")),
     "interp_figures": P(3, "int", "heat-map figures per stage", lo=0, none=True),
 }
+
+# IG completeness: a cell's interpretations are IG's only where the relative convergence delta's
+# median is below REL_DELTA_MEDIAN and its largest below REL_DELTA_MAX (50 steps; the interpret
+# stage records and warns). Torch-free here so planning and reports can read them.
+REL_DELTA_MEDIAN, REL_DELTA_MAX = 0.01, 0.05
