@@ -253,7 +253,7 @@ def report(grid, data_dir, runs_dir, models, datasets, methods, attacks, seeds, 
 @_with_write_opts
 def correlate(model, dataset, train_attack, grid, data_dir, runs_dir, models, datasets, methods, attacks, seeds,
               overrides, output, reports_dir, leaderboards_dir, no_write, cached_only):
-    """Fig. 4 / Table 9: correlation of FLAT's phi with word and substitution frequency (cached models only).
+    """Correlations of FLAT's phi with word and substitution frequency, Fig. 4 / Table 9 (cached models).
 
     The three scatter plots (substitution frequency vs word frequency, phi vs word frequency, phi vs
     substitution frequency) and Pearson / Spearman correlations with 95 % CIs (Fisher z). Writes
