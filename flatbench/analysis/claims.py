@@ -29,14 +29,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from flatbench.analysis.stats import join_by_idx, mcnemar_exact, paired_permutation_test
+from flatbench.analysis.records import IDX_STRIDE, read_pairs, read_records
+from flatbench.analysis.stats import bootstrap_ci, join_by_idx, macro_mean, mcnemar_exact, paired_permutation_test
 from flatbench.registry import display_names
 
 ALPHA = 0.05
 N_BOOT = 2000
 N_PERM = 2000
 SEED = 0
-IDX_STRIDE = 10_000_000  # pooled example id = seed * IDX_STRIDE + idx (as results.aggregate_seeds)
 
 CONFIRMED, REFUTED, UNDECIDED = "confirmed", "refuted", "undecided"
 PRETTY = display_names()  # the paper's spelling of every registered name (flatbench.registry)
@@ -81,33 +81,13 @@ def verdict(effect: float, p: float, alpha: float = ALPHA) -> str:
 # effects from per-example rows
 
 
-def _boot_paired(d: np.ndarray, labels: np.ndarray | None, n_boot: int, seed: int,
-                 macro: bool) -> tuple[float, float]:
-    """Percentile CI of the (class-macro) mean of paired differences ``d`` (class-stratified)."""
-    if d.size == 0:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    y = np.zeros(d.size, dtype=np.int64) if (labels is None or not macro) else labels
-    groups = [np.flatnonzero(y == c) for c in np.unique(y)]
-    reps = np.zeros(n_boot)
-    for ix in groups:
-        reps += d[ix][rng.integers(0, ix.size, size=(n_boot, ix.size))].mean(axis=1)
-    reps /= len(groups)
-    lo, hi = np.quantile(reps, [ALPHA / 2, 1 - ALPHA / 2])
-    return float(lo), float(hi)
-
-
-def _macro(v: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean([v[y == c].mean() for c in np.unique(y)])) if v.size else float("nan")
-
-
 def aa_effect(recs_a: list[dict], recs_b: list[dict], *, n_boot: int = N_BOOT, seed: int = SEED) -> dict:
     """AA(a) - AA(b) in points on the shared examples, its CI and the exact McNemar p."""
     a, b, _ = join_by_idx(recs_a, recs_b, "robust")
     if a.size == 0:
         return {"effect": float("nan"), "n": 0}
     d = 100.0 * (a - b)
-    lo, hi = _boot_paired(d, None, n_boot, seed, macro=False)
+    lo, hi = bootstrap_ci(d, None, n_boot=n_boot, seed=seed, level=1 - ALPHA)
     return {"effect": float(d.mean()), "lo": lo, "hi": hi, "p": mcnemar_exact(a > 0.5, b > 0.5),
             "n": int(a.size), "a": 100.0 * float(a.mean()), "b": 100.0 * float(b.mean()),
             "test": "exact McNemar (paired)"}
@@ -122,10 +102,10 @@ def consistency_effect(pairs_a: list[dict], pairs_b: list[dict], key: str, *, n_
     if a.size == 0:
         return {"effect": float("nan"), "n": 0}
     d = a - b
-    lo, hi = _boot_paired(d, y, n_boot, seed, macro=True)
-    return {"effect": _macro(d, y), "lo": lo, "hi": hi, "n": int(a.size),
+    lo, hi = bootstrap_ci(d, y, n_boot=n_boot, seed=seed, level=1 - ALPHA)  # class-stratified
+    return {"effect": macro_mean(d, y), "lo": lo, "hi": hi, "n": int(a.size),
             "p": paired_permutation_test(a, b, y, n_perm=n_perm, seed=seed),
-            "a": _macro(a, y), "b": _macro(b, y), "test": "paired sign-flip permutation"}
+            "a": macro_mean(a, y), "b": macro_mean(b, y), "test": "paired sign-flip permutation"}
 
 
 def unpaired_effect(a: list[float], b: list[float], *, n_boot: int = N_BOOT, n_perm: int = N_PERM,
@@ -155,7 +135,7 @@ def unpaired_effect(a: list[float], b: list[float], *, n_boot: int = N_BOOT, n_p
 # per-example rows of a group of result rows (several seeds pooled)
 
 
-def pooled(rows: list[dict], reader, kind: str) -> list[dict] | None:
+def pooled(rows: list[dict], reader) -> list[dict] | None:
     """The per-example rows of result rows (one per seed), idx made unique per seed; None when
     any seed's data is missing."""
     out = []
@@ -215,43 +195,11 @@ def summary(claims: list[Claim]) -> dict:
 # readers of the cached per-example files (kept here so the ledger is a pure read of the cache)
 
 
-def _read_jsonl(path) -> list[dict] | None:
-    import json
-    from pathlib import Path
-
-    if path is None or (isinstance(path, float) and math.isnan(path)) or not path:
-        return None
-    p = Path(path)
-    if not p.is_file():
-        return None
-    with open(p, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def attack_rows(r: dict) -> list[dict] | None:
-    """Per attacked example: idx, label, robust (attack failed), correct (not skipped)."""
-    recs = _read_jsonl(None if r.get("attack_dir") is None else f"{r['attack_dir']}/records.jsonl")
-    if recs is None:
-        return None
-    return [{"idx": int(e["idx"]), "label": int(e["label"]),
-             "robust": 1.0 if e.get("status") == "failed" else 0.0,
-             "correct": 0.0 if e.get("status") == "skipped" else 1.0} for e in recs]
+    """A result row's attack records (idx, label, robust, correct), or None when not cached."""
+    return read_records(r.get("attack_dir"))
 
 
 def pair_rows(r: dict) -> list[dict] | None:
-    """pairs.jsonl rows reduced to idx, label, IG kt / ti (TI@5), and the raw LIME block."""
-    d = r.get("interpret_dir")
-    rows = _read_jsonl(None if d is None or (isinstance(d, float) and math.isnan(d)) else f"{d}/pairs.jsonl")
-    if rows is None:
-        return None
-    out = []
-    for e in rows:
-        ig = e.get("ig") or {}
-        topk = ig.get("topk") or []
-        out.append({"idx": int(e["idx"]), "label": int(e["label"]), "kt": ig.get("kendall_tau"),
-                    "ti": topk[4] if len(topk) > 4 else None, "lime": e.get("lime")})
-    return out
-
-
-def _fmt(v: float) -> str:
-    return f"{v:.2f}" if abs(v) >= 1.5 else f"{v:.2f}"
+    """A result row's interpretation pairs (idx, label, IG kt / ti, the LIME block), or None."""
+    return read_pairs(r.get("interpret_dir"))

@@ -20,7 +20,6 @@ T3 = (("flat", "adv", ("AA", "KT", "TI")), ("flat", "base", ("AA", "KT", "TI")),
 LIME = (("flat", "adv"), ("flat", "base"))
 T4 = (("flat", "base"), ("flat", "adv"))
 T5_BEST = (0.1, 0.001)
-UNIT = {"AA": "points", "SA": "points", "KT": "tau", "TI": "share"}
 
 
 def _rows(df, **match) -> list[dict]:
@@ -71,17 +70,17 @@ def table3_claims(df, paper_t3=None, deviations=(), lime: bool = True) -> list[C
                           f"{PRETTY[a]} > {PRETTY[b]} in {metric} ({name})", ptxt,
                           deviations=list(deviations), paper_agrees=agrees)
                 if metric == "AA":
-                    xa, xb = pooled(ra, attack_rows, "records"), pooled(rb, attack_rows, "records")
+                    xa, xb = pooled(ra, attack_rows), pooled(rb, attack_rows)
                     eff = aa_effect(xa, xb) if xa and xb else {}
                 else:
-                    xa, xb = pooled(ra, pair_rows, "pairs"), pooled(rb, pair_rows, "pairs")
+                    xa, xb = pooled(ra, pair_rows), pooled(rb, pair_rows)
                     eff = consistency_effect(xa, xb, metric.lower()) if xa and xb else {}
                 out.append(decide(c, eff))
         if not lime:
             continue
         for a, b in LIME:
             ra, rb = (_method_rows(df, model, dataset, attack, m) for m in (a, b))
-            xa, xb = pooled(ra, pair_rows, "pairs"), pooled(rb, pair_rows, "pairs")
+            xa, xb = pooled(ra, pair_rows), pooled(rb, pair_rows)
             for metric in ("KT", "TI"):
                 c = Claim(f"lime/{model}/{dataset}/{attack}/{metric}/{a}>{b}", "Table 3 (LIME)",
                           f"{PRETTY[a]} > {PRETTY[b]} in LIME {metric} ({name})",
@@ -116,7 +115,7 @@ def table4_claims(df, paper_t4=None, deviations=(), online_only: dict | None = N
                           f"{PRETTY[a]} > {PRETTY[b]} in AA under {PRETTY.get(attack, attack)} "
                           f"({PRETTY.get(model, model)}, SST2, trained with Textfooler)", ptxt,
                           deviations=list(deviations), paper_agrees=agrees)
-                xa, xb = pooled(ra, attack_rows, "records"), pooled(rb, attack_rows, "records")
+                xa, xb = pooled(ra, attack_rows), pooled(rb, attack_rows)
                 eff = aa_effect(xa, xb) if xa and xb else {}
                 if not eff and online_only and attack in online_only:
                     c.note = f"no data: online only here ({online_only[attack]})"
@@ -140,7 +139,7 @@ def table5_claims(df, paper_t5=None, deviations=()) -> list[Claim]:
         if v == T5_BEST:
             continue
         other = [r for r in rows if (r.get("beta"), r.get("gamma")) == v]
-        xa, xb = pooled(best, attack_rows, "records"), pooled(other, attack_rows, "records")
+        xa, xb = pooled(best, attack_rows), pooled(other, attack_rows)
         for metric, col in (("SA", "correct"), ("AA", "robust")):
             pa, pb = (paper.get(T5_BEST, (None, None)), paper.get(v, (None, None)))
             i = 0 if metric == "SA" else 1

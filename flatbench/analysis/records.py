@@ -61,20 +61,23 @@ def _num(v) -> float:
 
 def record_values(r: dict) -> dict:
     """An attack record reduced to what the statistics need: idx, label, robust (1.0 = the attack
-    failed, the example stayed correctly classified; succeeded and skipped count as not robust)."""
+    failed, the example stayed correctly classified; succeeded and skipped count as not robust) and
+    correct (1.0 = clean prediction right: the attack did not skip it)."""
     if "robust" in r:
         return r
-    return {"idx": int(r["idx"]), "label": int(r["label"]), "robust": 1.0 if r.get("status") == "failed" else 0.0}
+    return {"idx": int(r["idx"]), "label": int(r["label"]), "robust": 1.0 if r.get("status") == "failed" else 0.0,
+            "correct": 0.0 if r.get("status") == "skipped" else 1.0}
 
 
 def pair_values(r: dict) -> dict:
-    """A pairs.jsonl row reduced to idx, label, status and its IG KT / TI@5 (None = degenerate)."""
+    """A pairs.jsonl row reduced to idx, label, status, its IG KT / TI@5 (None = degenerate) and
+    its LIME block (None where LIME did not explain the pair)."""
     if "kt" in r and "ti" in r:
         return r
     ig = r.get("ig") or {}
     topk = ig.get("topk") or []
     return {"idx": int(r["idx"]), "label": int(r["label"]), "status": r.get("status"),
-            "kt": ig.get("kendall_tau"), "ti": topk[4] if len(topk) > 4 else None}
+            "kt": ig.get("kendall_tau"), "ti": topk[4] if len(topk) > 4 else None, "lime": r.get("lime")}
 
 
 def _stamp(p: Path):

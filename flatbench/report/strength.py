@@ -70,10 +70,10 @@ def orderings_table(df, metrics=("AA",)) -> Table:
                 cells[c.key] = Cell()
                 continue
             if m == "AA":
-                xa, xb = pooled([by[a]], attack_rows, "records"), pooled([by[b]], attack_rows, "records")
+                xa, xb = pooled([by[a]], attack_rows), pooled([by[b]], attack_rows)
                 eff = aa_effect(xa, xb) if xa and xb else {}
             else:
-                xa, xb = pooled([by[a]], pair_rows, "pairs"), pooled([by[b]], pair_rows, "pairs")
+                xa, xb = pooled([by[a]], pair_rows), pooled([by[b]], pair_rows)
                 eff = consistency_effect(xa, xb, m.lower()) if xa and xb else {}
             cl = decide(Claim(c.key, "curves", c.key, ""), eff)
             mark = {CONFIRMED: " (sig. +)", REFUTED: " (sig. −)"}.get(cl.verdict, " (n.s.)")
