@@ -8,11 +8,11 @@ records; nothing here computes a verdict.
 from __future__ import annotations
 
 import base64
-import io
 import math
 
 from flatbench.analysis.claims import CONFIRMED, REFUTED, UNDECIDED, Claim, summary
 from flatbench.report.document import Document, Extra, Items, Para, Section, TableBlock
+from flatbench.report.plots import figure_png
 from flatbench.report.table import Cell, Column, Row, Table, text
 
 VERDICT_TEXT = {CONFIRMED: "**confirmed**", REFUTED: "**refuted**", UNDECIDED: "undecided"}
@@ -91,10 +91,7 @@ def forest_png(claims: list[Claim], title: str = "") -> bytes | None:
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=130)
-    plt.close(fig)
-    return buf.getvalue()
+    return figure_png(fig, dpi=130)
 
 
 def claims_document(claims: list[Claim], grids: list[str], deviations: list[str],
@@ -113,8 +110,7 @@ def claims_document(claims: list[Claim], grids: list[str], deviations: list[str]
     blocks = [intro, TableBlock(summary_table(claims), id="claims_summary")]
     png = forest_png(claims)
     if png is not None:
-        uri = "data:image/png;base64," + base64.b64encode(png).decode()
-        blocks.append(Extra("image", {"png_base64": uri.split(",", 1)[1], "alt": "forest plot of the claims", "caption": "Effects with 95 % CIs, per claim."}))
+        blocks.append(Extra("image", {"png_base64": base64.b64encode(png).decode(), "alt": "forest plot of the claims", "caption": "Effects with 95 % CIs, per claim."}))
     blocks.append(TableBlock(claims_table(claims), id="claims"))
     if deviations:
         blocks.append(Para("Deviations from the paper that apply to these results:"))

@@ -173,6 +173,18 @@ def plot_topk_curves(results, path, method: str = "ig", ks=range(1, 11), title: 
     return path
 
 
+def figure_png(fig, dpi: int = 120) -> bytes:
+    """A matplotlib figure as PNG bytes (for pages that embed it), closed afterwards."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def save_figure(fig, path, dpi: int = 120) -> Path:
     """Write a matplotlib figure as PNG (creating its folder) and close it."""
     import matplotlib.pyplot as plt

@@ -6,7 +6,6 @@ significant. Built from the strength_curves / strength_curves_interp grids' cach
 from __future__ import annotations
 
 import base64
-import io
 import math
 import re
 
@@ -14,6 +13,7 @@ from flatbench.analysis.claims import CONFIRMED, REFUTED, aa_effect, attack_rows
     decide, Claim, pair_rows, pooled
 from flatbench.registry import display_names
 from flatbench.report.document import Document, Extra, Para, Section, TableBlock
+from flatbench.report.plots import figure_png
 from flatbench.report.table import Cell, Column, Row, Table, text
 
 PRETTY = display_names()  # the paper's spelling of every registered name (flatbench.registry)
@@ -113,10 +113,7 @@ def curves_png(df, dataset: str) -> bytes | None:
     axes[0].set_ylabel("after-attack accuracy (%)")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    return buf.getvalue()
+    return figure_png(fig, dpi=120)
 
 
 def curves_document(df_aa, df_interp, deviations: list[str], matched: dict) -> Document:
@@ -131,8 +128,7 @@ def curves_document(df_aa, df_interp, deviations: list[str], matched: dict) -> D
     for ds in ("sst2", "trec"):
         png = curves_png(df_aa, ds)
         if png is not None:
-            uri = "data:image/png;base64," + base64.b64encode(png).decode()
-            blocks.append(Extra("image", {"png_base64": uri.split(",", 1)[1], "alt": f"strength curve {ds}", "caption": f"{PRETTY[ds]}: AA against the bound, 95 % CIs."}))
+            blocks.append(Extra("image", {"png_base64": base64.b64encode(png).decode(), "alt": f"strength curve {ds}", "caption": f"{PRETTY[ds]}: AA against the bound, 95 % CIs."}))
     blocks.append(TableBlock(orderings_table(df_aa), id="strength_orderings"))
     if df_interp is not None:
         blocks.append(TableBlock(curves_table(df_interp, ("KT", "TI")), id="strength_curves_interp"))
