@@ -70,22 +70,20 @@ def curves_cmd(data_dir, runs_dir, fmt, output, plots):
     from flatbench.cells import load_grid
     from flatbench.cli_common import context as _context
     from flatbench.report.formats import render
-    from flatbench.report.strength import curves_document, curves_png
+    from flatbench.report.strength import curves_document, curves_pngs
     from flatbench.results import collect
 
     ctx = _context(runs_dir, data_dir, "strength_curves", mlflow_on=False, compute=False)
     df, devs, _ = collect(load_grid("strength_curves"), ctx)
     dfi, devi, _ = collect(load_grid("strength_curves_interp"), ctx)
     matched = {k: e["cos"] for k, e in load_table().get("bounds", {}).items()}
-    doc = curves_document(df, dfi, devs + devi, matched)
+    pngs = curves_pngs(df)  # drawn once: the page embeds them, --plots writes them
+    doc = curves_document(df, dfi, devs + devi, matched, pngs)
     out = render(doc, fmt)
-    if plots:
-        for ds in ("sst2", "trec"):
-            png = curves_png(df, ds)
-            if png:
-                p = Path(plots) / f"strength_curve_{ds}.png"
-                p.parent.mkdir(parents=True, exist_ok=True)
-                p.write_bytes(png)
+    for ds, png in pngs.items() if plots else ():
+        p = Path(plots) / f"strength_curve_{ds}.png"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(png)
     if output:
         write_text_atomic(Path(output), out)
         click.echo(f"wrote {output}")

@@ -116,7 +116,13 @@ def curves_png(df, dataset: str) -> bytes | None:
     return figure_png(fig, dpi=120)
 
 
-def curves_document(df_aa, df_interp, deviations: list[str], matched: dict) -> Document:
+def curves_pngs(df_aa) -> dict[str, bytes]:
+    """The figure of each dataset that has results."""
+    return {ds: png for ds in ("sst2", "trec") if (png := curves_png(df_aa, ds)) is not None}
+
+
+def curves_document(df_aa, df_interp, deviations: list[str], matched: dict,
+                    pngs: dict[str, bytes] | None = None) -> Document:
     blocks = [Para(
         "Beyond the paper: table3_cpu's base, adv and FLAT models (trained with TextFooler at the "
         "strength-matched bound) attacked on the test split at six TextFooler embedding bounds "
@@ -125,10 +131,9 @@ def curves_document(df_aa, df_interp, deviations: list[str], matched: dict) -> D
         "sign-flip permutation for KT/TI). A claim that holds at one strength only is a weaker claim. "
         "Strength-matched bounds: " + ", ".join(f"{k} cos {v:.2f}" for k, v in sorted(matched.items())) + ".")]
     blocks.append(TableBlock(curves_table(df_aa), id="strength_curves"))
-    for ds in ("sst2", "trec"):
-        png = curves_png(df_aa, ds)
-        if png is not None:
-            blocks.append(Extra("image", {"png_base64": base64.b64encode(png).decode(), "alt": f"strength curve {ds}", "caption": f"{PRETTY[ds]}: AA against the bound, 95 % CIs."}))
+    for ds, png in (curves_pngs(df_aa) if pngs is None else pngs).items():
+        blocks.append(Extra("image", {"png_base64": base64.b64encode(png).decode(), "alt": f"strength curve {ds}",
+                                      "caption": f"{PRETTY[ds]}: AA against the bound, 95 % CIs."}))
     blocks.append(TableBlock(orderings_table(df_aa), id="strength_orderings"))
     if df_interp is not None:
         blocks.append(TableBlock(curves_table(df_interp, ("KT", "TI")), id="strength_curves_interp"))
