@@ -45,13 +45,18 @@ def cell_hp(cell) -> H.HPView:
 
 def dataset_defaults(hp, dataset: str) -> dict:
     """Values for ``max_len`` and ``attack_train_n`` left at None ("the dataset's default"),
-    from the dataset's registered spec."""
+    from the dataset's registered spec; ``synonym_min_cos`` (SAFER, ASCC) left at None: the bound
+    the cell's TextFooler attack uses on this dataset (`flatbench.attacks.synonyms.attack_bound`)."""
     info = dataset_info(dataset)
     out = {}
     if hp.get("max_len") is None:
         out["max_len"] = info.max_len
     if "attack_train_n" in hp and hp["attack_train_n"] is None:
         out["attack_train_n"] = info.attack_train_n
+    if "synonym_min_cos" in hp and hp["synonym_min_cos"] is None:
+        from flatbench.attacks.synonyms import attack_bound
+
+        out["synonym_min_cos"] = attack_bound(hp.get("attack_bounds"), dataset)[0]
     return out
 
 

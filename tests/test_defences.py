@@ -68,6 +68,38 @@ def test_each_defence_is_one_method_file_with_sourced_defaults(monkeypatch, data
         assert key(name, **{first: changed}) != key(name)
 
 
+def test_default_synonym_bound_is_the_cells_textfooler_bound(monkeypatch, data_dir, space):
+    """synonym_min_cos = none resolves, per cell, to the cosine the cell's own TextFooler attack
+    uses (the strength-matched table: SST2 0.75, TREC 0.90), is in the train key, and is recorded."""
+    from flatbench.analysis.strength import matched_cos
+    from flatbench.cells import Cell, _freeze
+    from flatbench.settings import cell_hp
+    from flatbench.stages import AttackStage, TrainStage
+    from flatbench.training.stage import synonym_bound
+
+    monkeypatch.setenv("FLATBENCH_DATA_DIR", str(data_dir))
+    seen = {}
+    for ds, want in (("sst2", 0.75), ("trec", 0.90)):
+        for method in ("safer", "ascc"):
+            cell = Cell("lstm", ds, method, None, 13, _freeze({"epochs": 1}))
+            hp = cell_hp(cell)
+            attack = AttackStage.for_test(TrainStage(cell, 0), "textfooler").options()
+            assert attack["attack_bounds"] == "matched"
+            assert hp.synonym_min_cos == attack["matched_cos"] == matched_cos(ds, "textfooler") == want
+            rec = synonym_bound(cell, hp, METHODS.get(method))
+            assert rec["min_cos"] == want and "strength-matched" in rec["source"] and ds in rec["source"]
+            pinned = Cell("lstm", ds, method, None, 13, _freeze({"epochs": 1, "synonym_min_cos": want}))
+            assert TrainStage(pinned, 0).key == TrainStage(cell, 0).key  # none = that number, in the key
+            seen[ds, method] = TrainStage(cell, 0).key
+    assert seen["sst2", "safer"] != seen["trec", "safer"]
+    # the cell's attack option moves it; the evaluation-only bound (strength curves) does not
+    f1 = Cell("lstm", "trec", "safer", None, 13, _freeze({"epochs": 1, "attack_bounds": "f1"}))
+    assert cell_hp(f1).synonym_min_cos == space.min_cos == 0.95
+    curves = Cell("lstm", "trec", "safer", None, 13, _freeze({"epochs": 1, "eval_attack_bounds": "cos0.60"}))
+    assert cell_hp(curves).synonym_min_cos == 0.90
+    assert cell_hp(Cell("lstm", "trec", "base", None, 13, _freeze({}))).get("synonym_min_cos") is None
+
+
 # ------------------------------------------------------------------------------ PGD-K
 
 def test_pgd_trains_on_the_projected_embedding_point_only(trec, examples):

@@ -7,10 +7,14 @@ least the embedding bound. `load` returns exactly that relation, N(w), over the 
 load (`flatbench.attacks.counterfit`: TextAttack's paragramcf when cached, else the derived
 GloVe-50d space), so a defence and the attack it is judged by share one definition of "synonym":
 
-* bound (``synonym_min_cos``): none means the bound the attacks use by default on that space —
-  the calibrated F1 bound of the derived space (``meta.json`` ``bounds.min_cos_sim``, cos 0.95)
-  or TextFooler's published 0.5 on paragramcf; a number pins another one (e.g. a
-  strength-matched bound, to defend against the attack a grid actually runs);
+* bound (``synonym_min_cos``): none means the bound the cell's own TextFooler attack uses
+  (`attack_bound`): the cell's ``attack_bounds`` option on its dataset, so by default the
+  strength-matched bound (``flatbench/resources/strength_matched.json``: SST2 cos 0.75, TREC
+  0.90), and TextFooler's published 0.5 whenever TextAttack's paragramcf is loaded. The cell's
+  hyper-parameters carry the resolved number (`flatbench.settings.dataset_defaults`), so it is in
+  the train stage's key and the model's config; ``eval_attack_bounds`` (strength curves) does not
+  move it: a model is trained once, at the cell's strength. A number pins another bound. Used
+  without a cell (no dataset), none is the space's F1 bound (cos 0.95 derived; 0.5 paragramcf);
 * ``synonym_k``: TextFooler's ``max_candidates`` (50, the most ``nn.npy`` stores).
 
 Words are the space's lower-case words; N(w) excludes w itself. Every defence that uses it records
@@ -33,8 +37,9 @@ TEXTFOOLER_MIN_COS = 0.5  # WordEmbeddingDistance(min_cos_sim=0.5): the bound pu
 # Declared by every method that reads the attack's synonym space (the same declaration each time).
 HP = {
     "synonym_min_cos": P(None, "float", "cosine bound of the attack's synonym sets N(w) that SAFER/ASCC "
-                         "defend against; none: the attacks' default bound on the loaded space (calibrated "
-                         "0.95 on the derived space, TextFooler's 0.5 on paragramcf)", lo=-1, hi=1, none=True),
+                         "defend against; none: the bound the cell's TextFooler attack uses (its "
+                         "attack_bounds on its dataset: strength-matched by default, SST2 0.75, TREC 0.90; "
+                         "0.5 on paragramcf); a number pins another", lo=-1, hi=1, none=True),
     "synonym_k": P(TEXTFOOLER_MAX_CANDIDATES, "int", "nearest neighbours per word N(w) is drawn from "
                    "(TextFooler's max_candidates: 50)", lo=1, hi=TEXTFOOLER_MAX_CANDIDATES),
 }
@@ -112,6 +117,42 @@ def id_table(tokenizer, vocab_size: int, sets: dict, oov: str = "drop"):
         table[i, : len(r)] = torch.tensor(r)
         counts[i] = len(r)
     return table, counts
+
+
+def attack_bound(attack_bounds: str | None, dataset: str) -> tuple[float, str]:
+    """(cos, how): the word-embedding cosine bound TextFooler uses in a cell whose attack option
+    ``attack_bounds`` is this, on ``dataset`` (the rule of `recipes._common.embedding_bound`, whose
+    stage resolves "matched" from the same shipped table). Torch-free; reads the strength table
+    and, for the space-calibrated options, the counter-fitted space's ``meta.json``."""
+    from flatbench.analysis.strength import matched_cos
+    from flatbench.attacks.recipes._common import FIXED_BOUNDS
+
+    option = attack_bounds or "matched"
+    src = _source_kind()
+    if src == "paragramcf" or option == "original":
+        return TEXTFOOLER_MIN_COS, f"TextFooler's published bound (attack_bounds={option}, {src})"
+    if option in FIXED_BOUNDS:
+        return float(option[3:]), f"the cell's fixed TextFooler bound (attack_bounds={option})"
+    if option == "matched":
+        cos = matched_cos(dataset, "textfooler")
+        if cos is not None:
+            return cos, (f"the cell's strength-matched TextFooler bound for {dataset} (attack_bounds=matched, "
+                         "flatbench/resources/strength_matched.json)")
+    from flatbench.attacks.counterfit import read_meta
+
+    kind = "bounds_youden" if option == "youden" else "bounds"
+    cos = float(read_meta(Path(_source()[1]))[kind]["min_cos_sim"])
+    what = "Youden" if option == "youden" else "F1"
+    extra = " (no strength-matched bound for this dataset)" if option == "matched" else ""
+    return cos, f"the cell's TextFooler bound, the space's {what} bound{extra} (attack_bounds={option})"
+
+
+def _source_kind() -> str:
+    """"paragramcf" when TextAttack's original space is loaded, else "derived" (also when the
+    space is not prepared yet: offline preparation derives it)."""
+    from flatbench.attacks import resources as R
+
+    return "paragramcf" if R.resource("counterfitted").status == "online-original" else "derived"
 
 
 def default_bound() -> float:

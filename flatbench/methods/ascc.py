@@ -11,7 +11,7 @@ The model is then trained on CE(f(x), y) + ``ascc_beta`` * KL(f(x) || f(x_hat)) 
 with x_hat from the final weights (detached). Inference is the plain model.
 
 S(w): the attacks' own counter-fitted neighbour sets N(w) (`flatbench.attacks.synonyms`: the
-TextFooler candidates, the 50 nearest neighbours with cos >= the attacks' bound), restricted to
+TextFooler candidates, the 50 nearest neighbours with cos >= the cell's TextFooler bound), restricted to
 words the model has one embedding row for (word models: its vocabulary; subword models: words
 that are one piece); the set and the space are recorded with the model. The original uses Jia et
 al.'s counterfitted_neighbors.json.

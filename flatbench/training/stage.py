@@ -33,6 +33,10 @@ def run_train_stage(stage, ctx, out: Path, inputs: list[Path]) -> tuple[dict, li
     if method.USES_MASK and hp.masks_fixed:
         bundle.model.mask.fixed_ones = True
     hist = train(bundle, method, examples, ds.dev, thp, c.seed + stage.round, progress=stage.label())
+    bound = synonym_bound(c, hp, method)
+    if bound is not None:  # SAFER, ASCC: which attack bound their synonym sets follow
+        bundle.config["synonym_bound"] = bound
+        devs = [*devs, f"{method.NAME}: synonym sets N(w) at cos >= {bound['min_cos']:g}, {bound['source']}"]
     bundle.deviations = sorted(set(bundle.deviations) | set(devs))
     bundle.save(out)
     metrics = {"dev_acc": hist["best_dev_acc"], "best_epoch": hist["best_epoch"],
@@ -42,6 +46,20 @@ def run_train_stage(stage, ctx, out: Path, inputs: list[Path]) -> tuple[dict, li
     for i, (loss, acc) in enumerate(zip(hist["epoch_loss"], hist["dev_acc"])):
         metrics[f"epoch{i + 1}_loss"], metrics[f"epoch{i + 1}_dev_acc"] = loss, acc
     return metrics, bundle.deviations, {"history": hist}
+
+
+def synonym_bound(cell, hp, method) -> dict | None:
+    """{min_cos, source} for a method that reads the attacks' synonym space (declares
+    ``synonym_min_cos``): the number the cell resolved and where it came from; else None."""
+    if "synonym_min_cos" not in getattr(method, "HP", {}):
+        return None
+    if cell.hp.get("synonym_min_cos") is not None:
+        how = "pinned by the cell (synonym_min_cos)"
+    else:
+        from flatbench.attacks.synonyms import attack_bound
+
+        how = attack_bound(hp.attack_bounds, cell.dataset)[1]
+    return {"min_cos": float(hp.synonym_min_cos), "source": how}
 
 
 def run_evaluate_stage(stage, ctx, out: Path, inputs: list[Path]) -> tuple[dict, list[str], dict]:
