@@ -118,7 +118,7 @@ def _wrote(paths) -> None:
 
 @cli.command()
 @click.option("--grid", default="table4", show_default=True,
-              help="table4: every model of the paper (BERT/DeBERTa GPU-sized); table4_cpu: LSTM/CNN on table3_cpu's "
+              help="table4: every model of the paper (BERT/DeBERTa GPU-sized); table4_cpu: LSTM/CNN on table3_cpu_quick's "
                    "cached models (1 round), attacked on seeded SST2 test subsets (PWWS 500, the others 200)")
 @click.option("--train-attack", default="textfooler", show_default=True, help="attack the adv/FLAT models were trained with")
 @_common
@@ -159,8 +159,8 @@ def transfer(grid, train_attack, attacks, data_dir, runs_dir, models, datasets, 
 
 @cli.command()
 @click.option("--grid", default="table5", show_default=True,
-              help="table5: the paper's settings (3 rounds, all data); table5_cpu: table3_cpu's LSTM-FLAT "
-                   "(1 round, attacked subsets), whose (0.1, 0.001) variant is table3_cpu's own cached FLAT cell")
+              help="table5: the paper's settings (3 rounds, all data); table5_cpu: table3_cpu_quick's LSTM-FLAT "
+                   "(1 round, attacked subsets), whose (0.1, 0.001) variant is table3_cpu_quick's own cached FLAT cell")
 @click.option("--synonym-words", type=int, default=1000, show_default=True,
               help="Fig. 5: words sampled (seeded) for the phi-vs-synonym L1 check")
 @_common
@@ -247,7 +247,7 @@ def report(grid, data_dir, runs_dir, models, datasets, methods, attacks, seeds, 
 @click.option("--dataset", default="sst2", show_default=True)
 @click.option("--train-attack", default="textfooler", show_default=True)
 @click.option("--grid", default="table3", show_default=True,
-              help="grid whose settings the FLAT cell uses (table3_cpu: the CPU half's cached LSTM-FLAT)")
+              help="grid whose settings the FLAT cell uses (table3_cpu: the CPU half at the paper's procedure; table3_cpu_quick: its reduced 1-round version)")
 @_common
 @click.option("--output", "-o", type=click.Path(), default=None, help="write the per-word table as CSV")
 @_with_write_opts

@@ -10,6 +10,9 @@ import click
 @click.command("claims")
 @click.option("--grid", "grids", multiple=True,
               help="grid(s) to decide claims on (default: table3_cpu, table4_cpu, table5_cpu)")
+@click.option("--compare", "compare", multiple=True,
+              help="grid(s) whose verdicts are shown beside each claim, e.g. table3_cpu_quick (the reduced "
+                   "1-round procedure) with table4_cpu, table5_cpu")
 @click.option("--data-dir", type=click.Path(), default=None)
 @click.option("--runs-dir", type=click.Path(), default="runs", show_default=True)
 @click.option("--format", "fmt", default="markdown", show_default=True, help="markdown, html, json, ...")
@@ -17,7 +20,7 @@ import click
 @click.option("--seeds", default=None, help="comma-separated seeds (default: each grid's)")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="the hyper-parameter overrides the grids ran with (same keys), e.g. attack_bounds=matched")
-def claims(grids, data_dir, runs_dir, fmt, output, seeds, overrides):
+def claims(grids, compare, data_dir, runs_dir, fmt, output, seeds, overrides):
     """Every claim of the paper with our effect, CI, p and verdict (confirmed / refuted /
     undecided), computed from the cache; nothing runs."""
     from flatbench.cli_common import context as _context
@@ -27,7 +30,8 @@ def claims(grids, data_dir, runs_dir, fmt, output, seeds, overrides):
 
     ctx = _context(runs_dir, data_dir, "claims", mlflow_on=False, compute=False)
     doc = claims_report(ctx, list(grids) or None,
-                        selection={"seeds": seeds, "hp_overrides": _overrides(overrides)})
+                        selection={"seeds": seeds, "hp_overrides": _overrides(overrides)},
+                        compare=list(compare) or None)
     out = render(doc, fmt)
     if output:
         from flatbench.io import write_text_atomic

@@ -150,9 +150,10 @@ __all__ = ["plan_grid", "transfer_plan", "with_unavailable", "report_input", "gr
            "write_csv", "label_names", "page_extras"]
 
 
-def claims_report(ctx, grids=None, selection: dict | None = None) -> Document:
+def claims_report(ctx, grids=None, selection: dict | None = None, compare=None) -> Document:
     """The claims ledger of ``grids`` (default: the CPU half's Table 3, 4 and 5 grids) from the cache,
-    with the paper's numbers and the phi-gap diagnostic; a pure read (nothing runs)."""
+    with the paper's numbers and the phi-gap diagnostic; a pure read (nothing runs). ``compare``:
+    other grids (e.g. the reduced ``table3_cpu_quick``) whose verdicts are shown beside each claim."""
     from flatbench.analysis.claims_tables import LEDGER_GRIDS, gather, gather_phi
     from flatbench.attacks.availability import recipe_availability
     from flatbench.registry import ATTACKS
@@ -164,8 +165,13 @@ def claims_report(ctx, grids=None, selection: dict | None = None) -> Document:
               "table5": paper.table5()}
     found, devs = gather(ctx, grids, tables, online_only=recipe_availability(ATTACKS.names()),
                          corr=_table9(ctx, selection), selection=selection)
-    doc = claims_document(found, grids, devs)
-    phi = gather_phi(ctx, [g for g in grids if g in ("table3_cpu", "table5_cpu")] or grids, selection=selection)
+    before = None
+    if compare:
+        before, _ = gather(ctx, list(compare), tables, online_only=recipe_availability(ATTACKS.names()),
+                           corr=_table9(ctx, selection), selection=selection)
+    doc = claims_document(found, grids, devs, before=before, before_grids=list(compare or []) or None)
+    phi_grids = [g for g in [*grids, *(compare or [])] if g in PHI_GRIDS]
+    phi = gather_phi(ctx, list(dict.fromkeys(phi_grids)) or grids, selection=selection)
     if phi:
         doc.sections.append(phi_section(phi))
     return doc
@@ -177,19 +183,30 @@ TABLE9 = {"phi vs word frequency": ("freq", "phi"), "phi vs substitution frequen
           "word frequency vs substitution frequency": ("freq", "replaced")}
 
 
+# grids whose FLAT cells carry the phi diagnostic, and those whose LSTM-FLAT-Textfooler SST2
+# correlate stage serves Table 9 (the full procedure first, then the reduced one)
+PHI_GRIDS = ("table3_cpu", "table3_cpu_quick", "table5_cpu")
+TABLE9_GRIDS = ("table3_cpu", "table3_cpu_quick")
+
+
 def _table9(ctx, selection: dict | None) -> dict | None:
-    """Pearson r with its CI for Table 9's three pairs, from the cached correlate stage of
-    table3_cpu's LSTM-FLAT-Textfooler SST2 cell (the paper's model for Table 9); None if not cached."""
+    """Pearson r with its CI for Table 9's three pairs, from the cached correlate stage of the
+    LSTM-FLAT-Textfooler SST2 cell (the paper's model for Table 9) of the first of TABLE9_GRIDS that
+    has it; None if none is cached. Each value says which grid it came from."""
     from flatbench.analysis.stage import correlate_stage
     from flatbench.cells import load_grid
     from flatbench.stages import bind_data
 
-    grid = load_grid("table3_cpu", models="lstm", datasets="sst2", methods="flat", attacks="textfooler",
-                     **{k: v for k, v in (selection or {}).items() if k in ("seeds", "hp_overrides")})
-    st = correlate_stage(bind_data(grid.cells[0], ctx.data_dir))
-    if not ctx.cache.done(st.kind, st.key):
+    for name in TABLE9_GRIDS:
+        grid = load_grid(name, models="lstm", datasets="sst2", methods="flat", attacks="textfooler",
+                         **{k: v for k, v in (selection or {}).items() if k in ("seeds", "hp_overrides")})
+        st = correlate_stage(bind_data(grid.cells[0], ctx.data_dir))
+        if ctx.cache.done(st.kind, st.key):
+            break
+    else:
         return None
     res = json.loads((ctx.cache.dir(st.kind, st.key) / "correlation.json").read_text(encoding="utf-8"))
     by = {(c["x"], c["y"]): c for c in res["correlations"]}
-    return {name: {"r": by[xy]["pearson"], "lo": by[xy]["pearson_lo"], "hi": by[xy]["pearson_hi"], "n": by[xy]["n"]}
+    return {name: {"r": by[xy]["pearson"], "lo": by[xy]["pearson_lo"], "hi": by[xy]["pearson_hi"], "n": by[xy]["n"],
+                   "grid": grid.name}
             for name, xy in TABLE9.items() if xy in by}

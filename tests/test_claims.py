@@ -130,3 +130,35 @@ def test_table2_non_inferiority():
     assert got["t2/cnn/trec/flat-textfooler/clean"].note.startswith("no data")
     d, lo, hi = T.newcombe(56, 70, 48, 80)  # Newcombe (1998), example (a), method 10: 0.2 [0.0524, 0.3339]
     assert (d, lo, hi) == pytest.approx((0.2, 0.0524, 0.3339), abs=5e-4)
+
+
+def test_ledger_shows_the_earlier_procedures_verdict_beside_each_claim():
+    """--compare: each claim carries the earlier ledger's effect and verdict, and the transitions
+    table counts claims per (earlier, now) verdict, 'no data' and 'absent' kept apart."""
+    from flatbench.report.claims import claims_document
+    from flatbench.report.formats import render
+
+    def claim(cid, effect, p):
+        c = C.Claim(cid, "Table 3", cid, "1 vs 0")
+        if effect is not None:
+            c.effect, c.lo, c.hi, c.p = effect, effect - 1, effect + 1, p
+            c.verdict = C.verdict(effect, p)
+        return c
+
+    now = [claim("a", 3.0, 0.01), claim("b", -2.0, 0.01), claim("c", None, None), claim("d", 0.5, 0.4)]
+    before = [claim("a", 1.0, 0.5), claim("b", 2.0, 0.001), claim("c", 1.0, 0.01)]  # no "d" before
+    doc = claims_document(now, ["table3_cpu", "table5_cpu"], [], before=before,
+                          before_grids=["table3_cpu_quick", "table5_cpu"])
+    tables = {b.id: b.table for s in doc.sections for b in s.blocks if getattr(b, "id", None)}
+    trans = {r.key["before"]: {k: c.value for k, c in r.cells.items() if k != "before"}
+             for r in tables["claims_transitions"].rows}
+    assert trans["undecided"][C.CONFIRMED] == 1  # a: n.s. before, confirmed now
+    assert trans[C.CONFIRMED][C.REFUTED] == 1  # b: flipped sign
+    assert trans[C.CONFIRMED]["no data"] == 1  # c: decided before, not cached now
+    assert trans["absent"][C.UNDECIDED] == 1 and trans["absent"]["total"] == 1
+    rows = {r.key["id"]: r for r in tables["claims"].rows}
+    assert rows["b"].key["before_verdict"] == C.CONFIRMED and rows["d"].key["before_verdict"] == "absent"
+    assert rows["a"].cells["before_effect"].value == 1.0
+    md = render(doc, "markdown")
+    assert "table3_cpu_quick: verdict" in md and "table5_cpu: verdict" not in md
+    assert doc.meta["before_summary"][C.CONFIRMED] == 2

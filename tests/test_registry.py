@@ -101,7 +101,7 @@ def test_the_typed_view_is_what_readers_use(monkeypatch):
     from flatbench.stages import final_train_stage
     from flatbench.training import hp as training_hp
 
-    g = load_grid("table3_cpu", models="lstm", datasets="trec", methods="flat")
+    g = load_grid("table3_cpu_quick", models="lstm", datasets="trec", methods="flat")
     hp = cell_hp(g.cells[0])
     assert isinstance(hp.rounds, int) and isinstance(hp.beta, float) and hp.beta == hp["beta"] == 0.1
     assert hp.max_len == 50  # the dataset's default, from its spec

@@ -30,20 +30,20 @@ def _keys(grid_name, data_dir, **filters):
 
 def test_table4_cpu_uses_table3_cpus_cached_models(data_dir):
     t4, targets = _keys("table4_cpu", data_dir)
-    t3, _ = _keys("table3_cpu", data_dir, datasets="sst2", attacks="textfooler")
+    t3, _ = _keys("table3_cpu_quick", data_dir, datasets="sst2", attacks="textfooler")
     trains4 = {k: v for k, v in t4.items() if k[0] in ("train", "evaluate")}
     assert len({k for k in trains4 if k[0] == "train"}) == 2 * 4  # base r0 (= adv r0), adv r1, flat r0, flat r1
     assert trains4 and all(t3.get(k) == v for k, v in trains4.items())
     # PWWS on the base models is table3_cpu's own attack (500 examples); the slow recipes use 200
     assert t4[("attack", "attack[cnn-sst2-base-s13 r0 test pwws]")] == \
-        _keys("table3_cpu", data_dir, datasets="sst2")[0][("attack", "attack[cnn-sst2-base-s13 r0 test pwws]")]
+        _keys("table3_cpu_quick", data_dir, datasets="sst2")[0][("attack", "attack[cnn-sst2-base-s13 r0 test pwws]")]
     ns = {s.recipe: s.n for t in targets.values() for k, s in t.items() if k.startswith("attack:")}
     assert ns == {"pwws": 500, "gene": 200, "iga": 200, "pso": 200, "clare": 200, "bae": 200}
 
 
 def test_table5_cpu_reference_variant_is_table3_cpus_flat_cell(data_dir):
     t5, targets = _keys("table5_cpu", data_dir)
-    t3, _ = _keys("table3_cpu", data_dir, models="lstm", datasets="sst2", methods="flat", attacks="textfooler")
+    t3, _ = _keys("table3_cpu_quick", data_dir, models="lstm", datasets="sst2", methods="flat", attacks="textfooler")
     for k in [("train", "train[lstm-sst2-flat-textfooler-s13 r0]"), ("train", "train[lstm-sst2-flat-textfooler-s13 r1]"),
               ("evaluate", "evaluate[lstm-sst2-flat-textfooler-s13]"),
               ("attack", "attack[lstm-sst2-flat-textfooler-s13 r1 test textfooler]")]:
@@ -164,7 +164,7 @@ def test_correlate_command_on_the_ablations_cached_flat_model(ablated):
     tmp, env, out, r0 = ablated
     assert r0.returncode == 0
     r = flatbench("correlate", "--model", "lstm", "--dataset", "trec", "--train-attack", "textfooler", "--grid",
-                  "table3_cpu", *[a for a in TINY if a != "--no-mlflow"], *out, cwd=tmp, env=env)
+                  "table3_cpu_quick", *[a for a in TINY if a != "--no-mlflow"], *out, cwd=tmp, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     name = "correlation_lstm_trec_textfooler"
     md = (tmp / "reports" / f"{name}.md").read_text()

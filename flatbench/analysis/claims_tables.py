@@ -195,6 +195,8 @@ def correlation_claims(corr: dict | None, deviations=()) -> list[Claim]:
         c.lo, c.hi = STRONG_R - max(abs(lo), abs(hi)), STRONG_R - (0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi)))
         c.p = float("nan")
         c.verdict = CONFIRMED if c.lo > 0 else (REFUTED if c.hi < 0 else UNDECIDED)
+        if e.get("grid"):
+            c.note = f"from {e['grid']}'s cached correlate stage"
         out.append(c)
     return out
 
@@ -233,7 +235,7 @@ def gather(ctx, grids=LEDGER_GRIDS, paper_tables: dict | None = None, online_onl
     return out, sorted(set(devs))
 
 
-def gather_phi(ctx, grids=("table3_cpu", "table5_cpu"), selection: dict | None = None) -> list[dict]:
+def gather_phi(ctx, grids=("table3_cpu", "table3_cpu_quick", "table5_cpu"), selection: dict | None = None) -> list[dict]:
     """The cached phi_pairs results of the grids' FLAT cells: one dict per (cell, round)."""
     from flatbench.cells import load_grid
     from flatbench.stages import plan

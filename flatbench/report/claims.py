@@ -23,10 +23,21 @@ def _digits(c: Claim) -> int:
     return 2 if "in AA" in c.text or "in SA" in c.text or c.source == "Table 2" else 3
 
 
-def claims_table(claims: list[Claim]) -> Table:
+def _state(c: Claim | None) -> str:
+    """A claim's verdict as the comparison tables name it ('no data' apart from 'undecided')."""
+    if c is None:
+        return "absent"
+    return "no data" if c.verdict == UNDECIDED and not math.isfinite(c.effect) else c.verdict
+
+
+def claims_table(claims: list[Claim], before: dict[str, Claim] | None = None, before_label: str = "") -> Table:
     cols = [Column("source", "Source"), Column("claim", "Claim"), Column("paper", "Paper"),
             Column("ours", "Ours"), Column("effect", "Effect [95 % CI]"), Column("test", "Test"),
-            Column("p", "p"), Column("n", "n"), Column("verdict", "Verdict"), Column("note", "Note")]
+            Column("p", "p"), Column("n", "n"), Column("verdict", "Verdict")]
+    if before is not None:
+        cols += [Column("before_effect", f"{before_label}: effect [95 % CI]"),
+                 Column("before_verdict", f"{before_label}: verdict")]
+    cols.append(Column("note", "Note"))
     rows = []
     for c in claims:
         eff = Cell(c.effect, lo=c.lo, hi=c.hi, digits=_digits(c), signed=True)
@@ -37,7 +48,32 @@ def claims_table(claims: list[Claim]) -> Table:
                          "ours": text(c.ours or "–"), "effect": eff,
                          "test": text(c.test or "–"), "p": p, "n": Cell(c.n if c.n else None, digits=0),
                          "verdict": text(VERDICT_TEXT[c.verdict]), "note": text(c.note or "")}))
+        if before is not None:
+            b = before.get(c.id)
+            rows[-1].cells["before_effect"] = (Cell(b.effect, lo=b.lo, hi=b.hi, digits=_digits(b), signed=True)
+                                               if b is not None else text("–"))
+            rows[-1].cells["before_verdict"] = text(_state(b) if _state(b) in ("absent", "no data")
+                                                    else VERDICT_TEXT[b.verdict])
+            rows[-1].key["before_verdict"] = _state(b)
     return Table("claims", cols, rows)
+
+
+def transitions_table(claims: list[Claim], before: dict[str, Claim], before_label: str, label: str) -> Table:
+    """How many claims moved from each verdict of the earlier ledger to each of this one."""
+    states = (CONFIRMED, REFUTED, UNDECIDED, "no data", "absent")
+    counts: dict[tuple[str, str], int] = {}
+    for c in claims:
+        k = (_state(before.get(c.id)), _state(c))
+        counts[k] = counts.get(k, 0) + 1
+    cols = [Column("before", f"{before_label} (rows) → {label} (columns)")] + [Column(s, "undecided (n.s.)" if s == UNDECIDED else s) for s in states[:-1]] + \
+        [Column("total", "Claims")]
+    rows = []
+    for b in states:  # noqa: B007 (the row label)
+        n = [counts.get((b, s), 0) for s in states[:-1]]
+        if sum(n):
+            rows.append(Row({"before": b}, {"before": text(b), **{s: Cell(v, digits=0) for s, v in zip(states, n)},
+                                            "total": Cell(sum(n), digits=0)}))
+    return Table("claims_transitions", cols, rows)
 
 
 def summary_table(claims: list[Claim]) -> Table:
@@ -95,7 +131,8 @@ def forest_png(claims: list[Claim], title: str = "") -> bytes | None:
 
 
 def claims_document(claims: list[Claim], grids: list[str], deviations: list[str],
-                    title: str = "FLAT's claims, decided on our results") -> Document:
+                    title: str = "FLAT's claims, decided on our results",
+                    before: list[Claim] | None = None, before_grids: list[str] | None = None) -> Document:
     """The ledger: the verdict counts, the forest plot (HTML page), and every claim."""
     intro = Para(
         "Every claim the paper makes in Tables 3-5 and its text, decided on the per-example records "
@@ -111,12 +148,25 @@ def claims_document(claims: list[Claim], grids: list[str], deviations: list[str]
     png = forest_png(claims)
     if png is not None:
         blocks.append(Extra("image", {"png_base64": base64.b64encode(png).decode(), "alt": "forest plot of the claims", "caption": "Effects with 95 % CIs, per claim."}))
-    blocks.append(TableBlock(claims_table(claims), id="claims"))
+    by_id = {c.id: c for c in before} if before is not None else None
+    label = "before"
+    if by_id is not None:
+        # name the grids that differ (shared ones, e.g. table5_cpu in both, say nothing)
+        label = ", ".join(g for g in before_grids or [] if g not in grids) or ", ".join(before_grids or []) or "before"
+        blocks.append(Para(
+            f"Beside each verdict: the same claim decided on {label} (an earlier, reduced procedure), so "
+            "what changed with the procedure is visible. Rows: the earlier verdict; columns: this one "
+            "('no data': the cell is not in the cache; 'absent': the earlier ledger has no such claim)."))
+        blocks.append(TableBlock(transitions_table(claims, by_id, label, ", ".join(g for g in grids if g not in (before_grids or []))
+                                                 or ", ".join(grids)), id="claims_transitions"))
+    blocks.append(TableBlock(claims_table(claims, by_id, label), id="claims"))
     if deviations:
         blocks.append(Para("Deviations from the paper that apply to these results:"))
         blocks.append(Items(sorted(set(deviations))))
     return Document(title, [Section("claims", title, blocks, lead=True)], deviations=[],
-                    meta={"grids": grids, "summary": summary(claims)})
+                    meta={"grids": grids, "summary": summary(claims),
+                          **({"before_grids": before_grids, "before_summary": summary(before)}
+                             if before is not None else {})})
 
 
 def phi_table(rows: list[dict]) -> Table:
