@@ -1,6 +1,7 @@
 """One measured attack run in its own process (the unit of benchmarks/attack_throughput.py).
 
     python benchmarks/attack_once.py --mode stock|ours --recipe pwws --model-dir DIR --n 50 [--workers 2]
+        [--dataset sst2|trec | --items FILE.json] [--lockstep K]
 
 `--recipe` and `--model-dir` may list several (comma-separated): the process then runs one stage
 per (model, recipe), in that order, as a grid run does (stock: one Attack built and one
@@ -24,12 +25,12 @@ from pathlib import Path
 T_START = time.perf_counter()
 
 
-def _items(n: int, seed: int):
+def _items(n: int, seed: int, dataset: str = "sst2"):
     import numpy as np
 
     from flatbench.data.datasets import load_dataset
 
-    ds = load_dataset("sst2")
+    ds = load_dataset(dataset)
     idx = sorted(np.random.default_rng(seed).choice(len(ds.test), n, replace=False).tolist())
     return [(i, ds.test.texts[i], int(ds.test.labels[i])) for i in idx]
 
@@ -77,17 +78,21 @@ def ours(model_dirs: str, recipes: str, items, workers: int, profile: bool, tmp:
 
     torch.set_num_threads(1)
     prof = _profiler(profile and workers == 1)
-    loop, fwd, recs = 0.0, 0.0, []
+    loop, fwd, recs, calls, texts, lock = 0.0, 0.0, [], 0, 0, {}
     for k, (model_dir, recipe) in enumerate(_stages(model_dirs, recipes)):
         r, stats = run_attack(model_dir, recipe, items, Path(tmp) / f"stage{k}", workers=workers, progress=False,
                               threads=1)
         # stats["seconds"]: the attack loop of the slowest shard (after its start-up and attack build)
         loop += stats["seconds"]
         fwd += stats["forward_seconds"] / max(stats["workers"], 1)
+        calls, texts = calls + stats["model_calls"], texts + stats["model_texts"]
+        for key, v in stats.get("lockstep", {}).items():
+            lock[key] = lock.get(key, 0) + v
         recs += r
     total = time.perf_counter() - T_START
     return {"records": recs, "startup_s": total - loop, "loop_s": loop,
-            "forward_share": fwd / max(loop, 1e-9), "profile": _components(prof, loop)}
+            "forward_share": fwd / max(loop, 1e-9), "forward_s": fwd, "model_calls": calls, "model_texts": texts,
+            "texts_per_call": texts / max(calls, 1), "lockstep": lock, "profile": _components(prof, loop)}
 
 
 def _profiler(on: bool):
@@ -145,8 +150,18 @@ def main(argv=None) -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--tmp", default=None)
+    ap.add_argument("--dataset", default="sst2", help="whose seeded test examples are attacked")
+    ap.add_argument("--items", default=None, help="a JSON file of [idx, text, label] (instead of --dataset/--n)")
+    ap.add_argument("--lockstep", default=None,
+                    help="ours: examples in flight per worker (FLATBENCH_ATTACK_LOCKSTEP; 0: one at a time)")
     a = ap.parse_args(argv)
-    items = _items(a.n, a.seed)
+    if a.lockstep is not None:
+        os.environ["FLATBENCH_ATTACK_LOCKSTEP"] = str(a.lockstep)
+    if a.items:
+        items = [tuple(x) for x in json.loads(Path(a.items).read_text(encoding="utf-8"))]
+        a.n = len(items)
+    else:
+        items = _items(a.n, a.seed, a.dataset)
     if a.mode == "stock":
         out = stock(a.model_dir, a.recipe, items, a.profile)
     else:

@@ -275,17 +275,28 @@ def _attack_items(model_dir, recipe, items, out_path, budget, accel, progress, o
     meta = Path(out_path).with_name("deviations.json")
     if _read_deviations(meta) is None:  # missing, or empty/corrupt (cut by a kill): (re)write it
         write_text_atomic(meta, json.dumps(deviations))
+    from flatbench.attacks.lockstep import attack_lockstep, lockstep_inflight
+
+    inflight = min(lockstep_inflight(), len(items))
     t0 = time.perf_counter()
+    lockstep = {}
     with open(out_path, "a", encoding="utf-8") as f:
-        for idx, text, label in tqdm(items, desc=f"attack {recipe}", disable=None if progress else True,
-                                 leave=False):
-            _seed_everything(example_seed(seed, idx))
-            res = attack.attack(textattack.shared.AttackedText(text), int(label))
-            f.write(json.dumps(result_record(res, idx, label)) + "\n")
+        def write(record):
+            f.write(json.dumps(record) + "\n")
             f.flush()
+
+        if inflight > 1:  # many examples' searches in lockstep, one model call for all (lockstep.py)
+            with tqdm(total=len(items), desc=f"attack {recipe}", disable=None if progress else True,
+                      leave=False) as bar:
+                lockstep = attack_lockstep(attack, wrapper, items, seed, inflight, write, bar)
+        else:
+            for idx, text, label in tqdm(items, desc=f"attack {recipe}", disable=None if progress else True,
+                                         leave=False):
+                _seed_everything(example_seed(seed, idx))
+                write(result_record(attack.attack(textattack.shared.AttackedText(text), int(label)), idx, label))
     return {"seconds": time.perf_counter() - t0, "forward_seconds": wrapper.forward_seconds,
             "model_calls": wrapper.calls, "model_texts": wrapper.texts, "deviations": deviations,
-            "memoised": memo}
+            "memoised": memo, "lockstep": lockstep}
 
 
 def _read_deviations(path: Path) -> list[str] | None:
@@ -367,7 +378,7 @@ def run_attack(model_dir, recipe: str, items: list, partial_dir: Path, workers: 
         todo = items[-1:]  # every record resumed but deviations.json lost: one example rebuilds it
     workers = max(1, min(workers, len(todo)))
     stats = {"resumed": len(items) - len(todo), "workers": workers, "seconds": 0.0, "forward_seconds": 0.0,
-             "model_calls": 0, "model_texts": 0, "deviations": [], "memoised": []}
+             "model_calls": 0, "model_texts": 0, "deviations": [], "memoised": [], "lockstep": {}}
     if todo:
         from flatbench.attacks.resources import ensure_nltk_env
 
@@ -397,6 +408,9 @@ def run_attack(model_dir, recipe: str, items: list, partial_dir: Path, workers: 
             stats["seconds"] = max(stats["seconds"], o["seconds"])
             stats["deviations"] = sorted(set(stats["deviations"]) | set(o["deviations"]))
             stats["memoised"] = o["memoised"]
+            for k, v in o.get("lockstep", {}).items():
+                stats["lockstep"][k] = max(stats["lockstep"].get(k, 0), v) if k == "max_inflight" else \
+                    stats["lockstep"].get(k, 0) + v
         for p in paths:
             done.update(_read(Path(p)))
     saved = _read_deviations(partial_dir / "deviations.json")

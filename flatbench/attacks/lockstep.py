@@ -1,0 +1,186 @@
+"""Lockstep search across examples: many examples' stock TextAttack searches advance together,
+and every example's pending candidates go to the model in one call of hundreds of texts.
+
+How: each in-flight example runs the unmodified `Attack.attack(example, label)` in its own
+greenlet (a cooperative task: only one runs at a time, and it runs until it asks the model for
+something). Its goal function calls a per-task model (`_TaskModel`) that hands the texts to the
+scheduler and switches back to it. When every in-flight example is waiting on the model or has
+finished, the scheduler runs one forward over all pending texts (de-duplicated), hands each task
+its rows in the order the tasks asked, starts new examples in the freed slots, and repeats.
+
+Why each example keeps exactly its own sequence of decisions:
+  * each task attacks through its own shallow copy of the Attack (`task_attack`): its own goal
+    function (the per-example state: original text, label, query count, model-output cache), its
+    own transformation and constraint caches (stock clears them after every example), and a
+    search method bound to those. The heavy read-only parts (transformation, constraints, the
+    embeddings, encoder and memoised look-ups behind them) are shared; they are pure functions of
+    their inputs;
+  * tasks never run at the same time and switch only inside a model call, so nothing is
+    interleaved inside TextAttack's own code;
+  * the global random states (random, numpy, torch) are seeded per example as the runner does
+    (`example_seed`) and saved / restored around every model call, so a stochastic search draws
+    exactly the numbers it would draw alone;
+  * the query count is the goal function's own (its budget check happens before the call).
+What a task sees from the model is its texts' rows of a larger batch. The outcome equals stock's
+when a text's output does not depend on the batch around it; the word models are built to be
+padding-invariant (CNN windows past a text's end see zeros, the LSTM packs), and the tests and
+benchmark compare status, adversarial text and query count with stock on every example.
+
+Each task's goal function asks for all of a step's uncached texts at once (its `batch_size` is
+lifted: chunking a goal-function call changes only how the rows are fetched, not which).
+
+Switch: `FLATBENCH_ATTACK_LOCKSTEP` = number of examples in flight per attack worker (0 or
+"off": the one-example-at-a-time loop). Records are the same either way, so it is not part of
+any cache key (like FLATBENCH_ATTACK_WORKERS).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+import time
+
+import numpy as np
+import torch
+
+from flatbench.errors import ConfigError
+
+INFLIGHT = 64  # examples in flight when switched on without a number ("on")
+DEFAULT_INFLIGHT = 0  # off unless FLATBENCH_ATTACK_LOCKSTEP says otherwise
+_BIG = 1 << 30
+
+
+def lockstep_inflight() -> int:
+    """Examples in flight per attack worker, from FLATBENCH_ATTACK_LOCKSTEP (0: off)."""
+    env = os.environ.get("FLATBENCH_ATTACK_LOCKSTEP")
+    if env is None or not env.strip():
+        return DEFAULT_INFLIGHT
+    v = env.strip().lower()
+    if v in ("0", "off", "no", "false"):
+        return 0
+    if v in ("on", "yes", "true"):
+        return INFLIGHT
+    if not v.isdigit():
+        raise ConfigError(f"FLATBENCH_ATTACK_LOCKSTEP = {env!r}: a number of examples in flight, or 0/off")
+    return int(v)
+
+
+def _rng_state():
+    return random.getstate(), np.random.get_state(), torch.get_rng_state()
+
+
+def _set_rng_state(s) -> None:
+    random.setstate(s[0])
+    np.random.set_state(s[1])
+    torch.set_rng_state(s[2])
+
+
+class _TaskModel:
+    """The model one example's goal function calls: submits its texts to the scheduler (the
+    parent greenlet) and returns their rows, with the task's random states kept across."""
+
+    def __init__(self, wrapper, hub):
+        self._wrapper = wrapper
+        self._hub = hub
+        self.model = wrapper.model  # TextAttack reads .model
+
+    def __call__(self, text_input_list):
+        state = _rng_state()
+        rows = self._hub.switch(("call", list(text_input_list)))
+        _set_rng_state(state)
+        return rows
+
+    def __getattr__(self, name):  # anything else (tokenizer, get_grad): the real wrapper's
+        return getattr(self._wrapper, name)
+
+
+def _rebind(obj, old_new: dict) -> None:
+    """Point obj's attributes that are `old` objects, or methods bound to them, at the new ones."""
+    for k, v in list(vars(obj).items()):
+        if id(v) in old_new:
+            setattr(obj, k, old_new[id(v)])
+        elif hasattr(v, "__self__") and hasattr(v, "__func__") and id(v.__self__) in old_new:
+            setattr(obj, k, v.__func__.__get__(old_new[id(v.__self__)]))
+
+
+def task_attack(attack, model):
+    """One example's copy of `attack`, querying `model`: own goal function (per-example state,
+    model-output cache), own transformation and constraint caches, search method bound to them;
+    transformation and constraints shared."""
+    import lru
+
+    gf = copy.copy(attack.goal_function)
+    gf.model = model
+    gf.batch_size = _BIG  # one submission per goal-function call (rows are the same)
+    if getattr(gf, "_call_model_cache", None) is not None:
+        gf._call_model_cache = lru.LRU(gf._call_model_cache.get_size())
+    sm = copy.copy(attack.search_method)
+    a = copy.copy(attack)
+    a.goal_function, a.search_method = gf, sm
+    a.transformation_cache = lru.LRU(attack.transformation_cache_size)
+    a.constraints_cache = lru.LRU(attack.constraint_cache_size)
+    _rebind(sm, {id(attack): a, id(attack.goal_function): gf, id(attack.search_method): sm})
+    return a
+
+
+def attack_lockstep(attack, wrapper, items, seed: int, inflight: int, on_record, progress=None) -> dict:
+    """Attack every (idx, text, label) of `items` with `inflight` examples in lockstep; calls
+    on_record(record) as each example finishes (in finishing order). Returns counters: gathered
+    model calls, texts asked for, unique texts sent."""
+    import greenlet
+    import textattack
+
+    from flatbench.attacks.runner import _seed_everything, example_seed, result_record
+
+    hub = greenlet.getcurrent()
+    model = _TaskModel(wrapper, hub)
+
+    def run_one(item):
+        idx, text, label = item
+        _seed_everything(example_seed(seed, idx))
+        res = task_attack(attack, model).attack(textattack.shared.AttackedText(text), int(label))
+        return ("done", result_record(res, idx, label))
+
+    todo = iter(items)
+    pending: list[tuple] = []
+    live = 0
+    stats = {"gathered_calls": 0, "asked_texts": 0, "unique_texts": 0, "max_inflight": 0}
+
+    def handle(g, msg):
+        nonlocal live
+        kind, payload = msg
+        if kind == "call":
+            pending.append((g, payload))
+        else:
+            live -= 1
+            on_record(payload)
+            if progress is not None:
+                progress.update(1)
+
+    outer = _rng_state()
+    try:
+        while True:
+            while live < inflight:
+                item = next(todo, None)
+                if item is None:
+                    break
+                g = greenlet.greenlet(run_one, parent=hub)
+                live += 1
+                stats["max_inflight"] = max(stats["max_inflight"], live)
+                handle(g, g.switch(item))
+            if not pending:
+                break
+            batch, pending[:] = list(pending), []
+            texts = list(dict.fromkeys(t for _, ts in batch for t in ts))
+            pos = {t: i for i, t in enumerate(texts)}
+            out = wrapper(texts)
+            stats["gathered_calls"] += 1
+            stats["asked_texts"] += sum(len(ts) for _, ts in batch)
+            stats["unique_texts"] += len(texts)
+            for g, ts in batch:
+                rows = [pos[t] for t in ts]
+                handle(g, g.switch(out[rows] if isinstance(out, (torch.Tensor, np.ndarray)) else [out[i] for i in rows]))
+    finally:
+        _set_rng_state(outer)
+    return stats
