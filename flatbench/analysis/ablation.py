@@ -111,16 +111,25 @@ def l1_summary(l1: np.ndarray, n_boot: int = N_BOOT, seed: int = SEED) -> dict:
     return out
 
 
-def variance_test(l1_a: np.ndarray, l1_b: np.ndarray, n_boot: int = N_BOOT, seed: int = SEED) -> float:
-    """Two-sided p of "the L1 variances differ", paired over the same words: bootstrap of the words
-    (both variants resampled together), p = 2 * min(P(diff <= 0), P(diff >= 0))."""
+def variance_diff(l1_a: np.ndarray, l1_b: np.ndarray, n_boot: int = N_BOOT, seed: int = SEED) -> dict:
+    """var(l1_a) - var(l1_b) over the same sampled words, with a paired bootstrap of the words (both
+    variants resampled together): the 95 % percentile CI and the two-sided
+    p = 2 * min(P(diff <= 0), P(diff >= 0))."""
     rng = np.random.default_rng(seed)
     n = l1_a.shape[0]
     d = np.empty(n_boot)
     for b in range(n_boot):
         ix = rng.integers(0, n, n)
         d[b] = l1_a[ix].reshape(-1).var(ddof=1) - l1_b[ix].reshape(-1).var(ddof=1)
-    return float(min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0))))
+    lo, hi = np.quantile(d, [0.025, 0.975])
+    return {"a": float(l1_a.reshape(-1).var(ddof=1)), "b": float(l1_b.reshape(-1).var(ddof=1)),
+            "lo": float(lo), "hi": float(hi), "n": int(n),
+            "p": float(min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0))))}
+
+
+def variance_test(l1_a: np.ndarray, l1_b: np.ndarray, n_boot: int = N_BOOT, seed: int = SEED) -> float:
+    """Two-sided p of "the L1 variances differ" (see `variance_diff`)."""
+    return variance_diff(l1_a, l1_b, n_boot, seed)["p"]
 
 
 def mechanism(model_dirs: dict[str, Path], train_texts: list[str], test=None, *, n_words: int = N_WORDS,

@@ -165,9 +165,13 @@ def variance_claim(l1_var: dict | None, deviations=()) -> Claim:
               "the text (Fig. 5 itself is in the missing appendix)", deviations=list(deviations))
     if not l1_var:
         return decide(c, {})
-    return decide(c, {"effect": l1_var["a"] - l1_var["b"], "lo": l1_var.get("lo", float("nan")),
-                      "hi": l1_var.get("hi", float("nan")), "p": l1_var["p"], "a": l1_var["a"],
-                      "b": l1_var["b"], "n": l1_var.get("n", 0), "test": "paired bootstrap of the variance"})
+    c = decide(c, {"effect": l1_var["a"] - l1_var["b"], "lo": l1_var.get("lo", float("nan")),
+                   "hi": l1_var.get("hi", float("nan")), "p": l1_var["p"], "a": l1_var["a"],
+                   "b": l1_var["b"], "n": l1_var.get("n", 0), "test": "paired bootstrap of the variance"})
+    c.ours = f"{l1_var['a']:.5f} vs {l1_var['b']:.5f}"
+    if l1_var.get("grid"):
+        c.note = (c.note + "; " if c.note else "") + f"from {l1_var['grid']}'s cached models"
+    return c
 
 
 STRONG_R = 0.3  # |r| below this is "no strong correlation" (the usual weak/moderate boundary)
