@@ -307,11 +307,13 @@ def correlate(model, dataset, train_attack, grid, data_dir, runs_dir, models, da
 
 def _register_subcommands():
     from flatbench.cli_claims import claims
+    from flatbench.cli_defences import defences
     from flatbench.cli_strength import strength
     from flatbench.cli_tools import TOOLS
 
     cli.add_command(strength)
     cli.add_command(claims)
+    cli.add_command(defences)
     for command in TOOLS:
         cli.add_command(command)
 

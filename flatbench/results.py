@@ -19,6 +19,8 @@ Columns of `collect`'s rows (one per cell and measured attack; NaN where a stage
   attack and seed, and of an adv row against base (its *_p_adv stay NaN), on the examples both
   share (joined by idx): AA by the exact McNemar test of per-example robustness, KT and TI@5 by
   the paired sign-flip permutation test of the class-macro mean difference (N_PERM draws);
+- certified_acc (%), certified_radius_mean: where the attacked model certifies (SAFER), its
+  certificate over the same attacked examples (absent otherwise);
 - attack_dir / interpret_dir: the stage directories the per-example data came from.
 
 `aggregate_seeds` turns per-seed rows into one row per (model, dataset, method, train_attack,
@@ -126,6 +128,9 @@ def collect(grid, ctx: Context, *, n_boot: int = N_BOOT, n_perm: int = N_PERM) -
                     robust = mm.get("failed", round(mm["after_attack_acc"] * mm["n"]))
                     row.update(aa_counts(int(robust), int(mm["n"])))
                 row["AA"] = mm["after_attack_acc"] * 100
+                if "certified_acc" in mm:  # SAFER: its certificate over the same attacked examples
+                    row.update(certified_acc=mm["certified_acc"] * 100,
+                               certified_radius_mean=mm.get("certified_radius_mean"))
             im = manifest(t[f"interpret:{a}"]) if f"interpret:{a}" in t else None
             if im:
                 row.update(_interpret_columns(im["metrics"], ctx.cache.dir("interpret", t[f"interpret:{a}"].key),

@@ -52,7 +52,9 @@ from flatbench.report.builders45 import (
     transfer_table,
     transfer_wide,
 )
+from flatbench.analysis.defences import leaderboard
 from flatbench.report.correlation import SUMMARY_NOTE, summary_table
+from flatbench.report.defences import defences_section
 from flatbench.report.document import Comment, Document, Extra, Items, PaperTable, Para, Section, TableBlock
 from flatbench.report.table import Cell, Column, Row, Table
 
@@ -125,6 +127,8 @@ def results_document(inp: ReportInput, kind: str) -> Document:
         warning = ig_delta_warning(main)
         blocks += [Para(warning)] if warning else []
         sections.append(Section("main", MAIN_TITLES[kind], blocks, lead=True))
+        if getattr(grid, "measure", {}).get("defences"):  # the defence leaderboard (defences_cpu)
+            sections.append(defences_section(leaderboard(df, agg)))
         orders = orderings(agg)
         if not orders.empty:
             sections.append(Section("orderings", "Orderings (FLAT > adv > base?)", [
