@@ -111,3 +111,17 @@ def test_defences_table_and_summary_from_the_rows(rows):
     # without a base row there is no Δ, and no plot
     no_base = leaderboard(rows[rows["method"] != "base"].reset_index(drop=True), n_boot=200)
     assert no_base["dAA"].isna().all() and defences_section(no_base).blocks[-1].__class__.__name__ == "Para"
+
+
+def test_grid_report_has_the_defences_section_only_when_the_grid_asks(rows):
+    from types import SimpleNamespace
+
+    from flatbench.report.documents import ReportInput, grid_document
+
+    for measure in ({"defences": True}, {}):
+        grid = SimpleNamespace(name="g", description="d", paper_table="table3", measure=measure)
+        doc = grid_document(ReportInput(grid, rows, [], {"done": 1, "total": 1}))
+        ids = [s.id for s in doc.sections]
+        assert ("defences" in ids) == bool(measure)
+        if measure:
+            assert ids.index("defences") == ids.index("main") + 1
