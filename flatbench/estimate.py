@@ -1,4 +1,17 @@
-"""`--dry-run`: the stages a grid needs, whether each is cached, and a rough cost estimate."""
+"""`--dry-run`'s cost estimate of a stage, and the predicted-vs-actual table after a run.
+
+A stage is first reduced to its plan-time *features* (`stage_features`: kind, model, dataset,
+method, round, examples and epochs, attacked examples, recipe and embedding bound, LIME pairs),
+which a cached stage's manifest also gives (`manifest_features`), so the calibration script
+(`benchmarks/calibrate_estimates.py`) prices every cached stage exactly as `--dry-run` priced it
+and fits the rates below on what the stages took. `estimate_from(features)` is the one formula.
+
+Rates: LSTM/CNN on SST2/TREC from `CPU_RATES` and `ATTACK_RATES` (measured on this project's
+2-core machine, see the comment there); every other (model, dataset) from the model's registered
+`ModelCost` (flatbench.registry: LSTM/CNN rates of an SST2-length example; BERT/DeBERTa measured on
+one H200, `GPU_BASIS`), scaled by the dataset's length. Every computed stage's manifest carries the
+estimate made before it ran (``estimate_seconds``) beside its ``seconds``; `actual_vs_predicted`
+tabulates both after a run (flatbench.executors.common.finish)."""
 
 from __future__ import annotations
 
@@ -6,51 +19,239 @@ from tabulate import tabulate
 
 from flatbench.data.datasets import dataset_info
 from flatbench.registry import ATTACKS, METHODS, MODELS
-from flatbench.settings import cell_hp
 
-# Order-of-magnitude costs: each model's, method's and recipe's rates are in its registry spec
-# (flatbench.registry: where and when they were measured); these two are the plan's own.
-REFERENCE_LEN = 19  # recipes' costs are per example of SST2's average length
-SUCCESS_SHARE = 0.75  # share of attacked examples that become explained pairs (paper pairs; ~0.5-0.8 here)
+REFERENCE_LEN = 19  # registered rates are per example of SST2's average length (words)
+ADV_SHARE = 0.1  # round k > 0 trains on D plus about this share of adversarial examples (measured 0.06-0.13)
+
+# ------------------------------------------------------------------------------- fitted rates
+# Refitted 2026-12-04 by `python benchmarks/calibrate_estimates.py runs` on the 2-core machine's
+# cache (/work/main/runs: table3_cpu 1-round runs of 2026-12-04 14:10-16:20, 2-3 grid processes at a
+# time, and the full-procedure TREC run of table3_cpu_full from 16:53; benchmarks/README.md,
+# "Estimates"). Seconds; "per example" = one training row and epoch (train), one dev/test row
+# (evaluate), one attacked example (attack), one explained pair (IG: x and x'), one LIME pair at
+# 1,000 samples (x and x').
+CPU_RATES = {  # (model, dataset): seconds per unit
+    ("cnn", "sst2"): dict(train=0.00133, evaluate=0.000437, ig=0.0101, lime=0.0696),
+    ("cnn", "trec"): dict(train=0.00108, evaluate=0.000183, ig=0.00587, lime=0.0416),
+    ("lstm", "sst2"): dict(train=0.00179, evaluate=0.000472, ig=0.0301, lime=0.108),
+    ("lstm", "trec"): dict(train=0.00119, evaluate=7.71e-05, ig=0.00578, lime=0.0211),
+}
+ATTACK_RATES = {  # (recipe, dataset): seconds per attacked example against an LSTM/CNN at cos 0.95
+    ("pwws", "sst2"): 0.0708,
+    ("pwws", "trec"): 0.0217,
+    ("textfooler", "sst2"): 0.0685,
+    ("textfooler", "trec"): 0.031,
+}
+BOUND_REF = 0.95  # ATTACK_RATES' bound; looser bounds admit more substitutes, so more queries
+OVERHEAD = dict(train=1.0, evaluate=0.1, attack=5.0, interpret=2.0, phi_pairs=0.2, correlate=0.5)  # s per stage
+PAIR_SHARE = {"sst2": 0.804, "trec": 0.716}  # explained pairs per attacked example (interp_pairs = "paper")
+PAIR_SHARE_DEFAULT = 0.75
+SPLIT_FACTOR = {"train": 1.67}  # an attack on the training split against one on test/dev, per example
+
+# Effective cosine of the bound options without a number (flatbench.attacks.recipes._common):
+# the derived counter-fitted space's F1 bound and Youden point (its resource identity), the
+# recipes' published 0.5.
+NAMED_BOUNDS = {"f1": 0.95, "youden": 0.83, "original": 0.5}
+
+# The GPU half rests on these readings (one H200; ModelCost of bert and deberta in the registry).
+GPU_BASIS = ("H200 measurements 2026-12 (benchmarks/README.md, Estimates): random-init BERT-base / "
+             "DeBERTa-base shapes, SST2, max_len 128: forward 3,100-3,400 texts/s (BERT), 2,100-2,800 "
+             "(DeBERTa); IG at 50 steps 36-46 / 21-26 texts/s; one training epoch of 6,920 rows ~21 s "
+             "(BERT, incl. ~12 s load; ~780 rows/s) / ~31 s (DeBERTa); PWWS 0.081 s/example (BERT), "
+             "0.15-0.24 (DeBERTa); LIME 1,000 samples 0.86-1.06 s per pair (BERT); peak GPU memory "
+             "18.8 GB. TextFooler and longer texts (IMDB, AG) are scaled from these, not measured")
+
+
+def _bound_cos(opts: dict | None) -> float | None:
+    """The embedding bound (cosine) an attack's options stand for; None when they name none."""
+    if not opts:
+        return None
+    b = opts.get("attack_bounds")
+    if b == "matched":
+        return float(opts["matched_cos"]) if "matched_cos" in opts else NAMED_BOUNDS["f1"]
+    if isinstance(b, str) and b.startswith("cos"):
+        return float(b[3:])
+    return NAMED_BOUNDS.get(b)
+
+
+def _split_size(info, split: str, n_train: int) -> int:
+    return n_train if split == "train" else info.paper.get(split, info.paper["test"])
+
+
+def stage_features(stage) -> dict:
+    """What the estimate of a stage reads, at plan time (before anything ran)."""
+    from flatbench.settings import cell_hp
+
+    cell = stage.owner()
+    info, hp = dataset_info(cell.dataset), cell_hp(cell)
+    f = {"kind": stage.kind, "model": cell.model, "dataset": cell.dataset, "method": cell.method}
+    n_train = hp.train_n or info.paper["train"]
+    if stage.kind == "train":
+        r = stage.round
+        first = getattr(METHODS.get(cell.method), "ROUND0", cell.method)
+        f.update(round=r, method=cell.method if r else first,
+                 examples=round(n_train * (1 + ADV_SHARE)) if r else n_train,
+                 epochs=(hp.round_epochs or hp.epochs) if r else hp.epochs)
+    elif stage.kind == "evaluate":
+        f["n"] = info.paper["test"] + info.paper.get("dev", 0)
+    elif stage.kind == "attack":
+        f.update(recipe=stage.recipe, split=stage.split, round=stage.model.round,
+                 n=stage.n or _split_size(info, stage.split, n_train), cos=_bound_cos(stage.options()))
+    elif stage.kind == "interpret":
+        a = stage.attack
+        f.update(recipe=a.recipe, n=a.n or _split_size(info, a.split, n_train),
+                 lime_pairs=int(stage.hp["lime_pairs"]), lime_samples=int(stage.hp["lime_samples"]))
+    return f
+
+
+def manifest_features(m: dict, dep_manifest=None) -> dict | None:
+    """The features `stage_features` gave a cached stage, from its manifest (``dep_manifest``:
+    key -> a dependency's manifest, for an interpret stage's attack). None when the manifest does
+    not say enough (old versions)."""
+    t, s = m.get("tags") or {}, m.get("spec") or {}
+    kind = m.get("kind")
+    if not t.get("model") or not t.get("dataset"):
+        return None
+    info = dataset_info(t["dataset"])
+    f = {"kind": kind, "model": t["model"], "dataset": t["dataset"], "method": t.get("method")}
+    if kind == "train":
+        th, r = s.get("train_hp") or {}, int(s.get("round", 0))
+        n_train = th.get("train_n") or info.paper["train"]
+        epochs = (s.get("round_hp") or {}).get("round_epochs") or th.get("epochs") if r else th.get("epochs")
+        f.update(round=r, method=s.get("method") if r else s.get("round0_of", t.get("method")),
+                 examples=round(n_train * (1 + ADV_SHARE)) if r else n_train, epochs=epochs)
+        if epochs is None:
+            return None
+    elif kind == "evaluate":
+        f["n"] = info.paper["test"] + info.paper.get("dev", 0)
+    elif kind == "attack":
+        n_train = s.get("train_n") or info.paper["train"]
+        f.update(recipe=s.get("recipe"), split=s.get("split"), round=int(t.get("round", 0)),
+                 n=s.get("n") or _split_size(info, s.get("split"), n_train), cos=_bound_cos(s.get("options")))
+    elif kind == "interpret":
+        deps = m.get("deps") or []
+        a = dep_manifest(deps[1]) if dep_manifest and len(deps) > 1 else None
+        if a is None or "lime_pairs" not in s:
+            return None
+        f.update(recipe=t.get("recipe"), n=a["spec"].get("n") or _split_size(info, a["spec"].get("split"),
+                                                                              info.paper["train"]),
+                 lime_pairs=int(s["lime_pairs"]), lime_samples=int(s["lime_samples"]))
+    return f
+
+
+def _length_ratio(dataset: str) -> float:
+    return dataset_info(dataset).paper.get("avg_len", REFERENCE_LEN) / REFERENCE_LEN
+
+
+def _gpu_scale(dataset: str) -> float:
+    """A transformer's cost per text against SST2's: word pieces (padded to the batch's longest, so
+    ~1.25 per word plus 2 special tokens, at most max_len), never below SST2's (short batches on a
+    GPU cost about the same)."""
+    pieces = lambda words, cap: min(words * 1.25 + 2, cap)  # noqa: E731
+    cap = 512 if dataset == "imdb" else 128
+    return max(1.0, pieces(dataset_info(dataset).paper.get("avg_len", REFERENCE_LEN), cap) / pieces(REFERENCE_LEN, 128))
+
+
+def rates(model: str, dataset: str) -> tuple[dict, str]:
+    """Per-unit rates of a (model, dataset) and where they come from ("measured" or "scaled")."""
+    if (model, dataset) in CPU_RATES:
+        return CPU_RATES[(model, dataset)], "measured"
+    spec = MODELS.spec(model)
+    if not spec.gpu and (model, "sst2") in CPU_RATES:  # a measured CPU model on a longer/shorter text
+        return {k: v * _length_ratio(dataset) for k, v in CPU_RATES[(model, "sst2")].items()}, "scaled"
+    c = spec.cost
+    scale = _gpu_scale(dataset) if spec.gpu else _length_ratio(dataset)
+    return dict(train=c.train * scale, evaluate=c.forward * scale, ig=c.ig * scale, lime=c.lime * scale,
+                load=c.load), "scaled"
+
+
+def attack_rate(recipe: str, dataset: str, model: str) -> float:
+    """Seconds per attacked example at BOUND_REF against ``model``."""
+    spec = ATTACKS.spec(recipe)
+    base = ATTACK_RATES.get((recipe, dataset))
+    if base is None:
+        r = _length_ratio(dataset)
+        # the exponent is measured between TREC's and SST2's lengths only; longer texts (IMDB,
+        # AG) are extrapolated linearly, as before any measurement
+        base = spec.sec_per_example * (r ** spec.len_exp if r < 1 else r)
+    return base * MODELS.spec(model).cost.attack
+
+
+def estimate_from(f: dict) -> float:
+    """Seconds a stage with features ``f`` takes (see the module's docstring)."""
+    kind = f["kind"]
+    if kind not in ("train", "evaluate", "attack", "interpret"):
+        return OVERHEAD.get(kind, 1.0)
+    r, _ = rates(f["model"], f["dataset"])
+    fixed = OVERHEAD[kind] + r.get("load", 0.0)
+    if kind == "train":
+        return fixed + f["examples"] * f["epochs"] * r["train"] * METHODS.spec(f["method"]).train_factor
+    if kind == "evaluate":
+        return fixed + f["n"] * r["evaluate"]
+    if kind == "attack":
+        spec = ATTACKS.spec(f["recipe"])
+        cos = f.get("cos")
+        bound = 1 + spec.bound_slope * (BOUND_REF - cos) if cos is not None and spec.bound_slope else 1.0
+        return fixed + (f["n"] * attack_rate(f["recipe"], f["dataset"], f["model"]) * bound
+                        * SPLIT_FACTOR.get(f["split"], 1.0))
+    pairs = f["n"] * PAIR_SHARE.get(f["dataset"], PAIR_SHARE_DEFAULT)
+    lime = min(pairs, f["lime_pairs"]) * f["lime_samples"] / 1000
+    return fixed + pairs * r["ig"] + lime * r["lime"]
 
 
 def estimate_seconds(stage) -> float:
-    kind = stage.kind
-    cell = stage.owner()
-    info = dataset_info(cell.dataset)
-    hp = cell_hp(cell)
-    model = MODELS.spec(cell.model).cost
-    n_train = hp.train_n or info.paper["train"]
-    if kind == "train":
-        ep = (hp.round_epochs or hp.epochs) if stage.round else hp.epochs
-        return n_train * ep * model.train * (1.1 if stage.round else 1) * METHODS.spec(cell.method).train_factor
-    if kind == "attack":
-        recipe = ATTACKS.spec(stage.recipe)
-        n = stage.n or (n_train if stage.split == "train" else info.paper["test"])
-        r = info.paper.get("avg_len", REFERENCE_LEN) / REFERENCE_LEN
-        # the exponent is measured between TREC's and SST2's lengths only; longer texts (IMDB,
-        # AG) are extrapolated linearly, as before any measurement
-        length = r ** recipe.len_exp if r < 1 else r
-        return n * recipe.sec_per_example * length * model.attack
-    if kind == "interpret":
-        pairs = (stage.attack.n or info.paper["test"]) * SUCCESS_SHARE
-        lime = min(pairs, hp.lime_pairs) * hp.lime_samples / 1000
-        return pairs * model.ig + lime * model.lime
-    if kind == "evaluate":  # dev + test forward passes, ~1/3 of a training step each
-        return (info.paper["test"] + info.paper.get("dev", 0)) * model.train / 3 + 5.0
-    return 10.0
+    return estimate_from(stage_features(stage))
 
 
 def describe_plan(grid, stages, ctx) -> str:
-    rows, total = [], {"CPU": 0.0, "GPU": 0.0}
+    rows, total, by_kind = [], {"CPU": 0.0, "GPU": 0.0}, {"CPU": {}, "GPU": {}}
     for s in stages:
         done = ctx.cache.done(s.kind, s.key)
         est = 0.0 if done else estimate_seconds(s)
         where = "GPU" if s.needs["gpu"] else "CPU"
         total[where] += est
+        by_kind[where][s.kind] = by_kind[where].get(s.kind, 0.0) + est
         rows.append([s.label(), s.key, "cached" if done else f"~{est / 60:.1f} min", where])
     out = tabulate(rows, headers=["stage", "key", "status / estimate", "needs"], tablefmt="github")
     cached = sum(ctx.cache.done(s.kind, s.key) for s in stages)
-    return out + (f"\n\n{len(stages)} stages, {cached} cached; estimated work left: {total['CPU'] / 3600:.1f} h "
-                  f"of CPU stages (2 cores), {total['GPU'] / 3600:.1f} h of GPU stages (one GPU). "
-                  "Estimates are order-of-magnitude, from per-example costs measured here.")
+    out += (f"\n\n{len(stages)} stages, {cached} cached; estimated work left: {total['CPU'] / 3600:.1f} h "
+            f"of CPU stages (2 cores), {total['GPU'] / 3600:.1f} h of GPU stages (one GPU).")
+    for where in ("CPU", "GPU"):
+        if total[where]:
+            out += f"\n{where} hours by stage kind: " + ", ".join(
+                f"{k} {v / 3600:.1f}" for k, v in sorted(by_kind[where].items(), key=lambda kv: -kv[1]) if v)
+    out += ("\nCPU basis: LSTM/CNN rates refitted 2026-12-04 on this 2-core machine's cached stages "
+            "(benchmarks/calibrate_estimates.py; IMDB/AG scaled by length; a busier machine takes longer).")
+    if any(s.needs["gpu"] for s in stages):
+        out += f"\nGPU basis: {GPU_BASIS}."
+    return out
+
+
+# ------------------------------------------------------------------- predicted vs actual, after a run
+def actual_vs_predicted(rows: list[dict]) -> tuple[str, dict]:
+    """``rows``: one per computed stage (kind, model, dataset, label, estimate_seconds, seconds).
+    Returns the printed table (per stage kind, and per model/dataset within it) and its JSON."""
+    groups: dict[tuple, dict] = {}
+    for r in rows:
+        for key in ((r["kind"], "all", ""), (r["kind"], r.get("model") or "-", r.get("dataset") or "-")):
+            g = groups.setdefault(key, {"stages": 0, "predicted_s": 0.0, "actual_s": 0.0})
+            g["stages"] += 1
+            g["predicted_s"] += float(r.get("estimate_seconds") or 0.0)
+            g["actual_s"] += float(r.get("seconds") or 0.0)
+    table = []
+    for (kind, model, dataset), g in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] != "all", kv[0])):
+        g["ratio"] = round(g["actual_s"] / g["predicted_s"], 3) if g["predicted_s"] else None
+        g["predicted_s"], g["actual_s"] = round(g["predicted_s"], 1), round(g["actual_s"], 1)
+        if model == "all" and sum(k[0] == kind for k in groups) == 2:
+            continue  # one model/dataset only: its row says it all
+        table.append([kind, model, dataset, g["stages"], g["predicted_s"], g["actual_s"],
+                      "–" if g["ratio"] is None else f"{g['ratio']:.2f}"])
+    p, a = sum(float(r.get("estimate_seconds") or 0) for r in rows), sum(float(r.get("seconds") or 0) for r in rows)
+    table.append(["total", "", "", len(rows), round(p, 1), round(a, 1), f"{a / p:.2f}" if p else "–"])
+    text = tabulate(table, headers=["stage kind", "model", "dataset", "stages", "predicted s", "actual s",
+                                    "actual / predicted"], tablefmt="github")
+    data = {"groups": [{"kind": k, "model": m, "dataset": d, **g} for (k, m, d), g in groups.items()],
+            "total": {"stages": len(rows), "predicted_s": round(p, 1), "actual_s": round(a, 1),
+                      "ratio": round(a / p, 3) if p else None},
+            "stages": rows}
+    return text, data

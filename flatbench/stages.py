@@ -131,6 +131,7 @@ class Stage:
                 notice(f"{self.label()}: computed by {f'pid {pid}' if pid else 'another process'} meanwhile; "
                        "reusing it")
                 return m
+            estimate = self.estimate()  # before it runs: the manifest keeps it beside its seconds
             t0 = time.time()
             spec = self.spec()
             import torch  # here, not at import: planning and reports stay torch-free
@@ -138,7 +139,7 @@ class Stage:
             prev_threads = torch.get_num_threads()
             torch.set_num_threads(stage_threads(self.owner().hp))
             try:
-                return self._run(ctx, cache, spec, inputs, deviations_in, t0)
+                return self._run(ctx, cache, spec, inputs, deviations_in, t0, estimate)
             finally:
                 torch.set_num_threads(prev_threads)
 
@@ -153,7 +154,17 @@ class Stage:
             cache.report_bad(dep.kind, dep.key, problem, dep.label())
         return dep.run(ctx)
 
-    def _run(self, ctx, cache, spec, inputs, deviations_in, t0) -> dict:
+    def estimate(self) -> float | None:
+        """`--dry-run`'s estimate of this stage in seconds (flatbench.estimate); None if it cannot
+        be made (an estimate never stops a stage)."""
+        from flatbench.estimate import estimate_seconds
+
+        try:
+            return round(estimate_seconds(self), 3)
+        except Exception:  # noqa: BLE001
+            return None
+
+    def _run(self, ctx, cache, spec, inputs, deviations_in, t0, estimate=None) -> dict:
         # The result is committed first; MLflow logs it afterwards, outside the critical path (a
         # failure there is one warning line, and the next run that meets the stage catches up).
         with cache.writing(self.kind, self.key) as tmp:
@@ -162,7 +173,7 @@ class Stage:
             metrics = {**metrics, "seconds": round(secs, 3)}
             write_manifest(tmp, self.kind, self.key, spec, metrics, deviations_in + deviations, secs,
                            {**extra, "tags": self.tags(), "label": self.label(),
-                            "deps": [d.key for d in self.deps()]})
+                            "deps": [d.key for d in self.deps()], "estimate_seconds": estimate})
         m = cache.manifest(self.kind, self.key)
         ctx.tracker.log_stage(self, m, ctx.grid, cache.dir(self.kind, self.key))
         return m

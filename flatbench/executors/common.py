@@ -23,3 +23,44 @@ def begin(stages, ctx, echo=print) -> dict:
     ctx.tracker.reconcile([(s, cached[s.key], cache.dir(s.kind, s.key)) for s in stages if s.key in cached],
                           ctx.grid)
     return cached
+
+
+def finish(stages, results: dict, cached: dict, ctx, echo=print):
+    """What every executor does last: for the stages it computed, print `--dry-run`'s estimate
+    (made before each ran; manifest ``estimate_seconds``) against the seconds each took, per stage
+    kind and per model/dataset, and write the same as JSON to <runs-dir>/estimates/
+    <UTC time>_<grid>_<pid>.json. Returns that path (None when nothing was computed)."""
+    import os
+    import time
+
+    from flatbench.estimate import actual_vs_predicted
+    from flatbench.io import write_json
+
+    rows = []
+    for s in stages:
+        m = results.get(s.key)
+        if s.key in cached or not isinstance(m, dict) or "seconds" not in m:
+            continue
+        t = m.get("tags") or {}
+        rows.append({"kind": s.kind, "label": s.label(), "key": s.key, "model": t.get("model"),
+                     "dataset": t.get("dataset"), "recipe": t.get("recipe"),
+                     "estimate_seconds": m.get("estimate_seconds"), "seconds": m.get("seconds"),
+                     "finished": m.get("finished")})
+    if not rows:
+        return None
+    try:
+        text, data = actual_vs_predicted(rows)
+    except Exception as e:  # noqa: BLE001 - a summary never fails a run
+        echo(f"predicted vs actual: not tabulated ({type(e).__name__}: {e})", file=sys.stderr)
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = ctx.cache.root / "estimates" / f"{stamp}_{ctx.grid or 'grid'}_{os.getpid()}.json"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, {"grid": ctx.grid, "written": stamp, **data})
+        where = f"; written to {path}"
+    except OSError as e:  # the table is printed either way
+        path, where = None, f"; not written ({e.strerror or e})"
+    echo(f"\npredicted (dry-run estimate) vs actual seconds of the {len(rows)} stage(s) computed{where}\n{text}",
+         file=sys.stderr)
+    return path

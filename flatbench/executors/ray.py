@@ -12,7 +12,7 @@ import sys
 import time
 
 from flatbench.errors import FlatbenchError
-from flatbench.executors.common import begin
+from flatbench.executors.common import begin, finish
 
 
 def _run_stage(stage, ctx, *_deps):
@@ -68,6 +68,7 @@ class RayExecutor:
             results[s.key] = manifest
             n += 1
             self.echo(f"[{n}/{len(label)}] {s.label()} done in {secs:.1f}s", file=sys.stderr)
+        finish(stages, results, cached, ctx, self.echo)
         return results
 
     def _drain(self, refs) -> None:

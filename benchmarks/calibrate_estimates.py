@@ -1,0 +1,350 @@
+"""Fit `--dry-run`'s CPU rates on a runs dir's cached stages, and say how far the estimates are off.
+
+    python benchmarks/calibrate_estimates.py runs                 # every cached stage
+    python benchmarks/calibrate_estimates.py runs --since 2026-12-04T16:19:29 --json out.json
+
+Every cached manifest is reduced to the features `--dry-run` priced it by
+(`flatbench.estimate.manifest_features`); each stage gets three predictions: the estimate before the
+2026-12-04 recalibration (`legacy`, the old formula and constants, copied below), the estimate of
+the code as it is (`current`, flatbench.estimate) and the fit this script makes (`refit`). Printed:
+the fitted rates (per model x dataset x stage kind; per recipe x dataset for attacks, with the
+bound's slope, the split and the model factors; LIME and IG from the interpret stages' own timing
+metrics), then per stage kind (and model/dataset) the stages, actual seconds and actual/predicted of
+each prediction, in aggregate (sums) and as the median stage's ratio. Copy the refitted numbers
+into flatbench/estimate.py (CPU_RATES, ATTACK_RATES, ...) with the date and the data.
+
+The fit: ratio estimators (sum of seconds over sum of units), so a group's aggregate is matched
+exactly on the data it is fitted on; the median stage's ratio says how much single stages scatter
+(the machine's load varies: 1-4 grid processes share 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from tabulate import tabulate
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from flatbench import estimate as E  # noqa: E402
+from flatbench.data.datasets import dataset_info  # noqa: E402
+
+KINDS = ("train", "evaluate", "attack", "interpret", "phi_pairs", "correlate")
+CPU_MODELS = ("lstm", "cnn")
+BATCHED_LIME = "2026-12-04T16:19:29"  # commit 74081f2: LIME batched across texts (1.3-2.4x faster)
+
+
+# ------------------------------------------------------------------ the estimate before 2026-12-04
+LEGACY_MODEL = {"lstm": dict(train=1e-3, ig=0.1, lime=0.8, attack=1.0),
+                "cnn": dict(train=1e-3, ig=0.05, lime=0.8, attack=1.0)}
+LEGACY_RECIPE = {"textfooler": (0.03, 1.3), "pwws": (0.02, 2.5), "gene": (1.0, 1.3), "iga": (0.7, 1.3)}
+LEGACY_FACTOR = {"freelb": 4.0, "ascc": 15.0, "pgd": 5.5}
+
+
+def legacy_estimate(f: dict) -> float:
+    kind, m = f["kind"], LEGACY_MODEL[f["model"]]
+    info = dataset_info(f["dataset"])
+    if kind == "train":
+        return f["examples"] * f["epochs"] * m["train"] * LEGACY_FACTOR.get(f["method"], 1.0)
+    if kind == "attack":
+        rate, exp = LEGACY_RECIPE[f["recipe"]]
+        r = info.paper["avg_len"] / 19
+        return f["n"] * rate * (r ** exp if r < 1 else r) * m["attack"]
+    if kind == "interpret":
+        pairs = f["n"] * 0.75
+        return pairs * m["ig"] + min(pairs, f["lime_pairs"]) * f["lime_samples"] / 1000 * m["lime"]
+    if kind == "evaluate":
+        return (info.paper["test"] + info.paper["dev"]) * m["train"] / 3 + 5.0
+    return 10.0
+
+
+# ---------------------------------------------------------------------------------- reading
+def read_rows(runs: Path, since: str = "", until: str = "") -> list[dict]:
+    manifests: dict[str, dict] = {}
+    for p in sorted(runs.glob("*/*/manifest.json")):
+        try:
+            manifests[p.parent.name] = json.loads(p.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+    rows = []
+    for key, m in manifests.items():
+        fin = m.get("finished", "")
+        if (since and fin < since) or (until and fin >= until) or m.get("kind") not in KINDS:
+            continue
+        f = E.manifest_features(m, manifests.get)
+        if f is None or f["model"] not in CPU_MODELS or f["dataset"] not in ("sst2", "trec"):
+            continue
+        if f["kind"] == "attack" and f["recipe"] not in ("textfooler", "pwws"):
+            f["other_recipe"] = True  # Table 4's recipes: reported, not in the table3 fit
+        rows.append({"key": key, "f": f, "seconds": float(m["seconds"]), "finished": fin,
+                     "metrics": m.get("metrics", {}), "recorded_estimate": m.get("estimate_seconds")})
+    return rows
+
+
+# ---------------------------------------------------------------------------------- fitting
+def _ratio(num, den) -> float:
+    return num / den if den else float("nan")
+
+
+def _gmean(xs) -> float:
+    xs = [x for x in xs if x and x > 0 and not math.isnan(x)]
+    return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else float("nan")
+
+
+def fit(rows: list[dict], baseline: Path | None = None) -> dict:
+    """Rates from the rows (see the module's docstring)."""
+    out: dict = {"cpu": defaultdict(dict), "attack": {}, "pair_share": {}, "overhead": {}}
+    by = defaultdict(list)
+    for r in rows:
+        by[r["f"]["kind"]].append(r)
+
+    # train: base rate per model x dataset from base-objective stages (base, adv's round 0), method
+    # factors as the geometric mean over model x dataset of (rate of the method) / (base rate)
+    unit = lambda r: r["f"]["examples"] * r["f"]["epochs"]  # noqa: E731
+    sec = lambda r: max(r["seconds"] - E.OVERHEAD.get(r["f"]["kind"], 0.0), 0.0)  # noqa: E731 - fixed cost off
+    base_rate, method_rates = {}, defaultdict(dict)
+    for md in {(r["f"]["model"], r["f"]["dataset"]) for r in by["train"]}:
+        rs = [r for r in by["train"] if (r["f"]["model"], r["f"]["dataset"]) == md]
+        for meth in {(r["f"]["method"], r["f"]["round"] > 0) for r in rs}:
+            g = [r for r in rs if (r["f"]["method"], r["f"]["round"] > 0) == meth]
+            method_rates[meth][md] = _ratio(sum(sec(r) for r in g), sum(unit(r) for r in g))
+        base_rate[md] = method_rates[("base", False)].get(md)
+    factors = {}
+    for meth, per in method_rates.items():
+        factors[meth] = _gmean(per[md] / base_rate[md] for md in per if base_rate.get(md))
+    out["train_factors"] = factors
+    # one factor per method (its round 0 and its rounds pooled, weighted by their units)
+    meth_factor = {}
+    for meth in {m for m, _ in factors}:
+        rs = [r for r in by["train"] if r["f"]["method"] == meth and base_rate.get((r["f"]["model"], r["f"]["dataset"]))]
+        meth_factor[meth] = _ratio(sum(sec(r) for r in rs),
+                                   sum(unit(r) * base_rate[(r["f"]["model"], r["f"]["dataset"])] for r in rs))
+    meth_factor["base"] = 1.0
+    out["method_factor"] = meth_factor
+    for md in base_rate:  # the base rate refitted with every stage, each scaled by its method's factor
+        rs = [r for r in by["train"] if (r["f"]["model"], r["f"]["dataset"]) == md]
+        out["cpu"][md]["train"] = _ratio(sum(sec(r) for r in rs),
+                                         sum(unit(r) * meth_factor[r["f"]["method"]] for r in rs))
+
+    for md in {(r["f"]["model"], r["f"]["dataset"]) for r in by["evaluate"]}:
+        rs = [r for r in by["evaluate"] if (r["f"]["model"], r["f"]["dataset"]) == md]
+        out["cpu"][md]["evaluate"] = _ratio(sum(sec(r) for r in rs), sum(r["f"]["n"] for r in rs))
+
+    # interpret: the stage's own IG and LIME seconds, from the stages that ran the code as it is
+    # (batched LIME, commit 74081f2); a model x dataset without one: the interpret benchmark's
+    # batched reading with LIME on every pair (benchmarks/baselines/interpret_2026-12-04.json)
+    ints = by["interpret"]
+    for d in {r["f"]["dataset"] for r in ints}:
+        rs = [r for r in ints if r["f"]["dataset"] == d]
+        out["pair_share"][d] = _ratio(sum(r["metrics"]["n_pairs"] for r in rs), sum(r["f"]["n"] for r in rs))
+    bench = {}
+    if baseline and baseline.is_file():
+        for c in json.loads(baseline.read_text())["summary"]:
+            if c["n_lime"] == c["n_pairs"]:
+                m, d = c["cell"].split("-")
+                bench[(m, d)] = (c["ig_s"]["batched"]["median"] / c["n_pairs"],
+                                 c["lime_s"]["batched"]["median"] / c["n_lime"])
+    for md in {(r["f"]["model"], r["f"]["dataset"]) for r in ints} | set(bench):
+        rs = [r for r in ints if (r["f"]["model"], r["f"]["dataset"]) == md and r["finished"] >= BATCHED_LIME]
+        if rs:
+            ig = sum(r["metrics"]["ig_seconds_per_pair"] * r["metrics"]["n_pairs"] for r in rs)
+            lime = sum(r["metrics"]["lime_seconds_per_pair"] * r["metrics"]["lime_pairs_explained"] for r in rs)
+            out["cpu"][md].update(ig=_ratio(ig, sum(r["metrics"]["n_pairs"] for r in rs)),
+                                  lime=_ratio(lime, sum(r["metrics"]["lime_pairs_explained"] * r["f"]["lime_samples"]
+                                                        / 1000 for r in rs)),
+                                  lime_from=f"{len(rs)} stages since {BATCHED_LIME[11:16]}")
+        elif md in bench:
+            out["cpu"][md].update(ig=bench[md][0], lime=bench[md][1], lime_from="interpret benchmark")
+    rest = [r["seconds"] - r["metrics"]["ig_seconds_per_pair"] * r["metrics"]["n_pairs"]
+            - r["metrics"]["lime_seconds_per_pair"] * r["metrics"]["lime_pairs_explained"] for r in ints]
+    out["overhead"]["interpret"] = statistics.median(rest) if rest else 0.0
+
+    # attack: per-example seconds ~ rate(recipe, dataset) * (1 + slope (0.95 - cos)) * split * model
+    atk = [r for r in by["attack"] if not r["f"].get("other_recipe")]
+    tf = [r for r in atk if r["f"]["recipe"] == "textfooler" and r["f"]["cos"] is not None]
+    slopes = []
+    for d in {r["f"]["dataset"] for r in tf}:  # per dataset x split x model: rate at each bound, a line
+        for grp in {(r["f"]["split"], r["f"]["model"]) for r in tf if r["f"]["dataset"] == d}:
+            pts = defaultdict(lambda: [0.0, 0.0])
+            for r in tf:
+                if r["f"]["dataset"] == d and (r["f"]["split"], r["f"]["model"]) == grp:
+                    pts[r["f"]["cos"]][0] += sec(r)
+                    pts[r["f"]["cos"]][1] += r["f"]["n"]
+            if len(pts) < 3:
+                continue
+            xs = [E.BOUND_REF - c for c in pts]
+            ys = [s / n for s, n in pts.values()]
+            mx, my = statistics.fmean(xs), statistics.fmean(ys)
+            b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+            a = my - b * mx
+            if a > 0:
+                slopes.append((d, grp, round(b / a, 2), len(pts)))
+    out["bound_slopes"] = slopes
+    slope = statistics.median([s for *_, s, _ in slopes]) if slopes else 0.0
+    out["bound_slope"] = {"textfooler": slope}
+
+    def bound(r):
+        c = r["f"]["cos"]
+        return 1 + out["bound_slope"].get(r["f"]["recipe"], 0.0) * (E.BOUND_REF - c) if c is not None else 1.0
+
+    # split and model factors: geometric means of (rate) / (rate of test, resp. of lstm) per group
+    def rate(rs):
+        return _ratio(sum(sec(r) for r in rs), sum(r["f"]["n"] * bound(r) for r in rs))
+
+    split_f = []
+    for rd in {(r["f"]["recipe"], r["f"]["dataset"], r["f"]["model"]) for r in atk}:
+        rs = [r for r in atk if (r["f"]["recipe"], r["f"]["dataset"], r["f"]["model"]) == rd]
+        tr, te = [r for r in rs if r["f"]["split"] == "train"], [r for r in rs if r["f"]["split"] != "train"]
+        if tr and te:
+            split_f.append(rate(tr) / rate(te))
+    out["split_factor"] = {"train": round(_gmean(split_f), 2) if split_f else 1.0}
+    for rd in {(r["f"]["recipe"], r["f"]["dataset"]) for r in atk}:
+        rs = [r for r in atk if (r["f"]["recipe"], r["f"]["dataset"]) == rd]
+        out["attack"][rd] = _ratio(sum(sec(r) for r in rs),
+                                   sum(r["f"]["n"] * bound(r) * out["split_factor"].get(r["f"]["split"], 1.0)
+                                       for r in rs))
+    per_model = defaultdict(list)
+    for r in atk:
+        per_model[r["f"]["model"]].append(sec(r) / (r["f"]["n"] * bound(r) * out["attack"][(r["f"]["recipe"],
+                                                                                                   r["f"]["dataset"])]
+                                                          * out["split_factor"].get(r["f"]["split"], 1.0)))
+    out["model_attack_ratio"] = {m: round(_gmean(v), 2) for m, v in per_model.items()}
+    per_method = defaultdict(list)
+    for r in atk:
+        per_method[(r["f"]["method"], r["f"]["round"])].append(
+            sec(r) / (r["f"]["n"] * bound(r) * out["attack"][(r["f"]["recipe"], r["f"]["dataset"])]
+                            * out["split_factor"].get(r["f"]["split"], 1.0)))
+    out["method_round_attack_ratio"] = {f"{m} r{k}": round(_gmean(v), 2) for (m, k), v in sorted(per_method.items())}
+    for kind in ("phi_pairs", "correlate"):
+        if by[kind]:
+            out["overhead"][kind] = statistics.median(r["seconds"] for r in by[kind])
+    return out
+
+
+def refit_estimate(f: dict, fitted: dict) -> float:
+    kind = f["kind"]
+    md = (f["model"], f["dataset"])
+    c = fitted["cpu"].get(md, {})
+    if kind == "train":
+        return E.OVERHEAD["train"] + f["examples"] * f["epochs"] * c["train"] * fitted["method_factor"].get(f["method"], 1.0)
+    if kind == "evaluate":
+        return E.OVERHEAD["evaluate"] + f["n"] * c["evaluate"]
+    if kind == "attack":
+        rate = fitted["attack"].get((f["recipe"], f["dataset"]))
+        if rate is None:
+            return E.estimate_from(f)
+        cos = f["cos"]
+        b = 1 + fitted["bound_slope"].get(f["recipe"], 0.0) * (E.BOUND_REF - cos) if cos is not None else 1.0
+        return E.OVERHEAD["attack"] + f["n"] * rate * b * fitted["split_factor"].get(f["split"], 1.0)
+    if kind == "interpret":
+        pairs = f["n"] * fitted["pair_share"].get(f["dataset"], 0.75)
+        return (fitted["overhead"]["interpret"] + pairs * c["ig"]
+                + min(pairs, f["lime_pairs"]) * f["lime_samples"] / 1000 * c["lime"])
+    return fitted["overhead"].get(kind, 1.0)
+
+
+# ---------------------------------------------------------------------------------- reporting
+def error_table(rows: list[dict], preds: dict) -> list[list]:
+    table = []
+    groups = defaultdict(list)
+    for r in rows:
+        f = r["f"]
+        groups[(f["kind"], "all", "")].append(r)
+        groups[(f["kind"], f["model"], f["dataset"])].append(r)
+        if f["kind"] == "attack":
+            groups[(f["kind"], f"{f['recipe']} {f['split']}", f["dataset"])].append(r)
+    for (kind, m, d), rs in sorted(groups.items(), key=lambda kv: (KINDS.index(kv[0][0]), kv[0][1] != "all", kv[0])):
+        actual = sum(r["seconds"] for r in rs)
+        row = [kind, m, d, len(rs), round(actual)]
+        for name in preds:
+            p = sum(preds[name][r["key"]] for r in rs)
+            med = statistics.median(r["seconds"] / preds[name][r["key"]] for r in rs if preds[name][r["key"]] > 0)
+            row += [round(p), f"{actual / p:.2f}" if p else "–", f"{med:.2f}"]
+        table.append(row)
+    return table
+
+
+def emit(fitted: dict) -> str:
+    """The fitted constants as flatbench/estimate.py spells them (three significant digits)."""
+    g = lambda v: float(f"{v:.3g}")  # noqa: E731
+    lines = ["CPU_RATES = {  # (model, dataset): seconds per unit"]
+    for (m, d), v in sorted(fitted["cpu"].items()):
+        if all(k in v for k in ("train", "evaluate", "ig", "lime")):
+            lines.append(f'    ("{m}", "{d}"): dict(train={g(v["train"])}, evaluate={g(v["evaluate"])}, '
+                         f'ig={g(v["ig"])}, lime={g(v["lime"])}),')
+    lines += ["}", "ATTACK_RATES = {  # (recipe, dataset): seconds per attacked example against an LSTM/CNN at cos 0.95"]
+    lines += [f'    ("{r}", "{d}"): {g(v)},' for (r, d), v in sorted(fitted["attack"].items())
+              if r in ("textfooler", "pwws")]
+    lines += ["}", f'PAIR_SHARE = {{{", ".join(f"{chr(34)}{d}{chr(34)}: {g(v)}" for d, v in sorted(fitted["pair_share"].items()))}}}',
+              f'SPLIT_FACTOR = {{"train": {fitted["split_factor"]["train"]}}}',
+              f'textfooler bound_slope={g(fitted["bound_slope"]["textfooler"])}; method train_factor: '
+              + ", ".join(f"{k}={g(v)}" for k, v in sorted(fitted["method_factor"].items()) if k != "base"),
+              f'OVERHEAD interpret={g(fitted["overhead"]["interpret"])}, phi_pairs={g(fitted["overhead"].get("phi_pairs", 0))}, '
+              f'correlate={g(fitted["overhead"].get("correlate", 0))}']
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("runs", type=Path, nargs="?", default=ROOT / "runs")
+    ap.add_argument("--since", default="", help="only stages finished at or after this ISO time")
+    ap.add_argument("--until", default="", help="only stages finished before this ISO time")
+    ap.add_argument("--check", default="", help="score (no fit shown) the stages finished at or after this time")
+    ap.add_argument("--interpret-baseline", type=Path,
+                    default=ROOT / "benchmarks" / "baselines" / "interpret_2026-12-04.json",
+                    help="interpret benchmark JSON: IG/LIME rates of a model x dataset without a batched-LIME stage")
+    ap.add_argument("--json", type=Path, default=None, help="write the fitted rates and the error table here")
+    a = ap.parse_args(argv)
+    rows = read_rows(a.runs, a.since, a.until)
+    if not rows:
+        print(f"no cached LSTM/CNN SST2/TREC stages under {a.runs}", file=sys.stderr)
+        return 1
+    fitted = fit(rows, a.interpret_baseline)
+    print(f"{len(rows)} cached stages under {a.runs} (finished {min(r['finished'] for r in rows)} .. "
+          f"{max(r['finished'] for r in rows)})\n")
+    cpu = [[m, d, *(f"{v[k]:.3g}" if isinstance(v.get(k), float) else v.get(k, "–")
+                     for k in ("train", "evaluate", "ig", "lime", "lime_from"))]
+           for (m, d), v in sorted(fitted["cpu"].items())]
+    print(tabulate(cpu, headers=["model", "dataset", "train s/row-epoch", "evaluate s/row", "IG s/pair",
+                                 "LIME s/pair@1000", "LIME timed on"], tablefmt="github"))
+    print("\nattack s/example at cos 0.95 (LSTM/CNN pooled):",
+          {f"{k[0]}/{k[1]}": round(v, 4) for k, v in sorted(fitted["attack"].items())})
+    print("bound slope (relative cost per unit of 0.95 - cos), per dataset/split/model:", fitted["bound_slopes"],
+          "-> used:", fitted["bound_slope"])
+    print("split factor:", fitted["split_factor"], " model ratio (not used):", fitted["model_attack_ratio"])
+    print("method x round ratio on attack cost (not used):", fitted["method_round_attack_ratio"])
+    print("train: method factors (method, rounds>0):", {f"{k[0]}{' r>0' if k[1] else ' r0'}": round(v, 2)
+                                                          for k, v in fitted["train_factors"].items()},
+          "-> pooled:", {k: round(v, 2) for k, v in fitted["method_factor"].items()})
+    print("interpret: pair share", {k: round(v, 3) for k, v in fitted["pair_share"].items()},
+          " overheads", {k: round(v, 2) for k, v in fitted["overhead"].items()})
+
+    print("\nfor flatbench/estimate.py:\n" + emit(fitted))
+    scored = [r for r in rows if r["finished"] >= a.check] if a.check else rows
+    preds = {"legacy": {r["key"]: legacy_estimate(r["f"]) for r in scored},
+             "current": {r["key"]: E.estimate_from(r["f"]) for r in scored},
+             "refit": {r["key"]: refit_estimate(r["f"], fitted) for r in scored}}
+    heads = ["kind", "model / recipe", "dataset", "stages", "actual s"]
+    for n in preds:
+        heads += [f"{n} s", f"{n} act/pred", f"{n} median stage"]
+    print(f"\n{len(scored)} stages scored" + (f" (finished from {a.check})" if a.check else "") + ":\n")
+    table = error_table(scored, preds)
+    print(tabulate(table, headers=heads, tablefmt="github"))
+    if a.json:
+        a.json.write_text(json.dumps({"runs": str(a.runs), "stages": len(rows), "since": a.since, "until": a.until,
+                                      "fitted": json.loads(json.dumps(fitted, default=str, indent=None).replace("NaN", "null"))
+                                      if False else {k: (v if not isinstance(v, dict) else {str(kk): vv for kk, vv in v.items()})
+                                                     for k, v in fitted.items()},
+                                      "table": {"headers": heads, "rows": table}}, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
