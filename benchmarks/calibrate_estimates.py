@@ -66,7 +66,7 @@ def legacy_estimate(f: dict) -> float:
 
 
 # ---------------------------------------------------------------------------------- reading
-def read_rows(runs: Path, since: str = "", until: str = "") -> list[dict]:
+def read_rows(runs: Path, since: str = "", until: str = "", methods=("base", "adv", "flat")) -> list[dict]:
     manifests: dict[str, dict] = {}
     for p in sorted(runs.glob("*/*/manifest.json")):
         try:
@@ -81,10 +81,13 @@ def read_rows(runs: Path, since: str = "", until: str = "") -> list[dict]:
         f = E.manifest_features(m, manifests.get)
         if f is None or f["model"] not in CPU_MODELS or f["dataset"] not in ("sst2", "trec"):
             continue
+        if methods and (m.get("tags") or {}).get("method") not in methods:
+            continue  # the defences' own costs (SAFER's votes in every forward pass) are not fitted here
         if f["kind"] == "attack" and f["recipe"] not in ("textfooler", "pwws"):
             f["other_recipe"] = True  # Table 4's recipes: reported, not in the table3 fit
         rows.append({"key": key, "f": f, "seconds": float(m["seconds"]), "finished": fin,
-                     "metrics": m.get("metrics", {}), "recorded_estimate": m.get("estimate_seconds")})
+                     "metrics": m.get("metrics", {}), "recorded_estimate": m.get("estimate_seconds"),
+                     "seed": (m.get("spec") or {}).get("seed")})
     return rows
 
 
@@ -190,9 +193,24 @@ def fit(rows: list[dict], baseline: Path | None = None) -> dict:
     slope = statistics.median([s for *_, s, _ in slopes]) if slopes else 0.0
     out["bound_slope"] = {"textfooler": slope}
 
+    # an adversarially trained model (round >= 1) takes more queries to attack: the ratio of its
+    # average queries to round 0's on the same examples (same model, dataset, recipe, split, bound,
+    # subset and seed) -- queries, not seconds, so the machine's load stays out of it
+    same = lambda r: (r["f"]["model"], r["f"]["dataset"], r["f"]["recipe"], r["f"]["split"], r["f"]["cos"],  # noqa: E731
+                      r["f"]["n"], r["seed"])
+    r0 = defaultdict(list)
+    for r in atk:
+        if r["f"]["round"] == 0 and r["metrics"].get("avg_queries"):
+            r0[same(r)].append(r["metrics"]["avg_queries"])
+    q = [r["metrics"]["avg_queries"] / statistics.fmean(r0[same(r)]) for r in atk
+         if r["f"]["round"] >= 1 and r["metrics"].get("avg_queries") and same(r) in r0]
+    out["round_factor"] = round(_gmean(q), 2) if q else 1.0
+    out["round_factor_n"] = len(q)
+
     def bound(r):
         c = r["f"]["cos"]
-        return 1 + out["bound_slope"].get(r["f"]["recipe"], 0.0) * (E.BOUND_REF - c) if c is not None else 1.0
+        b = 1 + out["bound_slope"].get(r["f"]["recipe"], 0.0) * (E.BOUND_REF - c) if c is not None else 1.0
+        return b * (out["round_factor"] if r["f"]["round"] >= 1 else 1.0)
 
     # split and model factors: geometric means of (rate) / (rate of test, resp. of lstm) per group
     def rate(rs):
@@ -242,6 +260,7 @@ def refit_estimate(f: dict, fitted: dict) -> float:
             return E.estimate_from(f)
         cos = f["cos"]
         b = 1 + fitted["bound_slope"].get(f["recipe"], 0.0) * (E.BOUND_REF - cos) if cos is not None else 1.0
+        b *= fitted["round_factor"] if f.get("round", 0) >= 1 else 1.0
         return E.OVERHEAD["attack"] + f["n"] * rate * b * fitted["split_factor"].get(f["split"], 1.0)
     if kind == "interpret":
         pairs = f["n"] * fitted["pair_share"].get(f["dataset"], 0.75)
@@ -284,6 +303,7 @@ def emit(fitted: dict) -> str:
               if r in ("textfooler", "pwws")]
     lines += ["}", f'PAIR_SHARE = {{{", ".join(f"{chr(34)}{d}{chr(34)}: {g(v)}" for d, v in sorted(fitted["pair_share"].items()))}}}',
               f'SPLIT_FACTOR = {{"train": {fitted["split_factor"]["train"]}}}',
+              f'ROUND_FACTOR = {fitted["round_factor"]}',
               f'textfooler bound_slope={g(fitted["bound_slope"]["textfooler"])}; method train_factor: '
               + ", ".join(f"{k}={g(v)}" for k, v in sorted(fitted["method_factor"].items()) if k != "base"),
               f'OVERHEAD interpret={g(fitted["overhead"]["interpret"])}, phi_pairs={g(fitted["overhead"].get("phi_pairs", 0))}, '
@@ -300,9 +320,11 @@ def main(argv=None) -> int:
     ap.add_argument("--interpret-baseline", type=Path,
                     default=ROOT / "benchmarks" / "baselines" / "interpret_2026-12-04.json",
                     help="interpret benchmark JSON: IG/LIME rates of a model x dataset without a batched-LIME stage")
+    ap.add_argument("--methods", default="base,adv,flat",
+                    help="cells of these methods only (comma-separated; empty: all)")
     ap.add_argument("--json", type=Path, default=None, help="write the fitted rates and the error table here")
     a = ap.parse_args(argv)
-    rows = read_rows(a.runs, a.since, a.until)
+    rows = read_rows(a.runs, a.since, a.until, tuple(m for m in a.methods.split(",") if m))
     if not rows:
         print(f"no cached LSTM/CNN SST2/TREC stages under {a.runs}", file=sys.stderr)
         return 1
@@ -318,6 +340,8 @@ def main(argv=None) -> int:
           {f"{k[0]}/{k[1]}": round(v, 4) for k, v in sorted(fitted["attack"].items())})
     print("bound slope (relative cost per unit of 0.95 - cos), per dataset/split/model:", fitted["bound_slopes"],
           "-> used:", fitted["bound_slope"])
+    print("round >= 1 (adversarially trained) models: queries x", fitted["round_factor"],
+          f"({fitted['round_factor_n']} stages against their round-0 counterpart)")
     print("split factor:", fitted["split_factor"], " model ratio (not used):", fitted["model_attack_ratio"])
     print("method x round ratio on attack cost (not used):", fitted["method_round_attack_ratio"])
     print("train: method factors (method, rounds>0):", {f"{k[0]}{' r>0' if k[1] else ' r0'}": round(v, 2)

@@ -47,6 +47,7 @@ OVERHEAD = dict(train=1.0, evaluate=0.1, attack=5.0, interpret=2.0, phi_pairs=0.
 PAIR_SHARE = {"sst2": 0.804, "trec": 0.716}  # explained pairs per attacked example (interp_pairs = "paper")
 PAIR_SHARE_DEFAULT = 0.75
 SPLIT_FACTOR = {"train": 1.67}  # an attack on the training split against one on test/dev, per example
+ROUND_FACTOR = 1.0  # an attack on an adversarially trained model (round >= 1): its queries against round 0's
 
 # Effective cosine of the bound options without a number (flatbench.attacks.recipes._common):
 # the derived counter-fitted space's F1 bound and Youden point (its resource identity), the
@@ -192,7 +193,8 @@ def estimate_from(f: dict) -> float:
         spec = ATTACKS.spec(f["recipe"])
         cos = f.get("cos")
         bound = 1 + spec.bound_slope * (BOUND_REF - cos) if cos is not None and spec.bound_slope else 1.0
-        return fixed + (f["n"] * attack_rate(f["recipe"], f["dataset"], f["model"]) * bound
+        robust = ROUND_FACTOR if f.get("round", 0) >= 1 else 1.0
+        return fixed + (f["n"] * attack_rate(f["recipe"], f["dataset"], f["model"]) * bound * robust
                         * SPLIT_FACTOR.get(f["split"], 1.0))
     pairs = f["n"] * PAIR_SHARE.get(f["dataset"], PAIR_SHARE_DEFAULT)
     lime = min(pairs, f["lime_pairs"]) * f["lime_samples"] / 1000

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import time
 from dataclasses import dataclass
 from functools import cached_property
@@ -68,6 +69,14 @@ def bind_data(cell: Cell, data_dir: str | None) -> Cell:
 
 
 
+
+
+def _load1() -> float | None:
+    """The 1-minute load average (what a stage's seconds depend on besides its work), if known."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
 
 
 class Stage:
@@ -132,6 +141,7 @@ class Stage:
                        "reusing it")
                 return m
             estimate = self.estimate()  # before it runs: the manifest keeps it beside its seconds
+            load = _load1()
             t0 = time.time()
             spec = self.spec()
             import torch  # here, not at import: planning and reports stay torch-free
@@ -139,7 +149,7 @@ class Stage:
             prev_threads = torch.get_num_threads()
             torch.set_num_threads(stage_threads(self.owner().hp))
             try:
-                return self._run(ctx, cache, spec, inputs, deviations_in, t0, estimate)
+                return self._run(ctx, cache, spec, inputs, deviations_in, t0, estimate, load)
             finally:
                 torch.set_num_threads(prev_threads)
 
@@ -164,7 +174,7 @@ class Stage:
         except Exception:  # noqa: BLE001
             return None
 
-    def _run(self, ctx, cache, spec, inputs, deviations_in, t0, estimate=None) -> dict:
+    def _run(self, ctx, cache, spec, inputs, deviations_in, t0, estimate=None, load=None) -> dict:
         # The result is committed first; MLflow logs it afterwards, outside the critical path (a
         # failure there is one warning line, and the next run that meets the stage catches up).
         with cache.writing(self.kind, self.key) as tmp:
@@ -173,7 +183,8 @@ class Stage:
             metrics = {**metrics, "seconds": round(secs, 3)}
             write_manifest(tmp, self.kind, self.key, spec, metrics, deviations_in + deviations, secs,
                            {**extra, "tags": self.tags(), "label": self.label(),
-                            "deps": [d.key for d in self.deps()], "estimate_seconds": estimate})
+                            "deps": [d.key for d in self.deps()], "estimate_seconds": estimate,
+                            "load1": [load, _load1()]})  # the machine's 1-min load average, start and end
         m = cache.manifest(self.kind, self.key)
         ctx.tracker.log_stage(self, m, ctx.grid, cache.dir(self.kind, self.key))
         return m

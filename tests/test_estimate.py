@@ -29,6 +29,7 @@ def test_a_real_run_records_its_estimates_and_tabulates_them(tmp_path, data_dir)
     for s in stages:
         m = results[s.key]
         assert m["estimate_seconds"] == before[s.key] > 0 and m["seconds"] > 0
+        assert len(m["load1"]) == 2 and all(x >= 0 for x in m["load1"])  # the machine's load, start and end
         # the calibration script prices a cached stage from its manifest exactly as --dry-run did
         assert E.manifest_features(m, results.get) == E.stage_features(s)
 
@@ -43,6 +44,7 @@ def test_a_real_run_records_its_estimates_and_tabulates_them(tmp_path, data_dir)
     assert atk["ratio"] == pytest.approx(want["seconds"] / want["estimate_seconds"], rel=0.01)
     table = next(t for t in said if "predicted (dry-run estimate) vs actual" in t)
     assert "| attack " in table and "actual / predicted" in table and str(path) in table
+    assert "1-min load average while they ran" in table
 
     # a rerun computes nothing: no table, no new file
     said.clear()

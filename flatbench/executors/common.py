@@ -45,7 +45,7 @@ def finish(stages, results: dict, cached: dict, ctx, echo=print):
         rows.append({"kind": s.kind, "label": s.label(), "key": s.key, "model": t.get("model"),
                      "dataset": t.get("dataset"), "recipe": t.get("recipe"),
                      "estimate_seconds": m.get("estimate_seconds"), "seconds": m.get("seconds"),
-                     "finished": m.get("finished")})
+                     "finished": m.get("finished"), "load1": m.get("load1")})
     if not rows:
         return None
     try:
@@ -61,6 +61,10 @@ def finish(stages, results: dict, cached: dict, ctx, echo=print):
         where = f"; written to {path}"
     except OSError as e:  # the table is printed either way
         path, where = None, f"; not written ({e.strerror or e})"
-    echo(f"\npredicted (dry-run estimate) vs actual seconds of the {len(rows)} stage(s) computed{where}\n{text}",
+    loads = [x for r in rows for x in (r.get("load1") or []) if x is not None]
+    busy = (f"\n1-min load average while they ran: {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores "
+            "(the CPU rates were fitted at the load of the runs they came from; benchmarks/README.md, Estimates)"
+            if loads else "")
+    echo(f"\npredicted (dry-run estimate) vs actual seconds of the {len(rows)} stage(s) computed{where}\n{text}{busy}",
          file=sys.stderr)
     return path
