@@ -154,7 +154,10 @@ def main(argv=None) -> None:
     ap.add_argument("--items", default=None, help="a JSON file of [idx, text, label] (instead of --dataset/--n)")
     ap.add_argument("--lockstep", default=None,
                     help="ours: examples in flight per worker (FLATBENCH_ATTACK_LOCKSTEP; 0: one at a time)")
+    ap.add_argument("--lockstep-tol", default=None, help="ours: the lockstep guard's tolerance (0: unguarded)")
     a = ap.parse_args(argv)
+    if a.lockstep_tol is not None:
+        os.environ["FLATBENCH_ATTACK_LOCKSTEP_TOL"] = str(a.lockstep_tol)
     if a.lockstep is not None:
         os.environ["FLATBENCH_ATTACK_LOCKSTEP"] = str(a.lockstep)
     if a.items:

@@ -36,6 +36,12 @@ HP = {"embedding": "glove50", "vocab_extra": 20000, "max_len": 50, "batch_size":
       "epochs": 2, "freeze_emb": False}
 
 
+# "tinybert": BERT's class at a tiny random-init config (2 layers, hidden 64, a WordPiece vocabulary
+# trained on SST2's training texts; models/transformers.py, hp tiny=True), trained 1 epoch on 4,000
+# training sentences: a transformer victim built offline (no hub download).
+TINY_HP = {"tiny": True, "tiny_vocab": 2000, "max_len": 50, "batch_size": 32, "lr": 0.002, "epochs": 1}
+
+
 def trained_model(model: str, root: Path) -> Path:
     """A seeded SST2 model (2 epochs: attack cost, not accuracy, is measured), trained once."""
     d = root / f"{model}-sst2-s7"
@@ -50,8 +56,10 @@ def trained_model(model: str, root: Path) -> Path:
 
     torch.set_num_threads(1)
     ds = load_dataset("sst2")
-    b = MODELS.get(model).build(ds, HP, seed=7, mask=False)
-    train(b, base, [Example(t, int(y)) for t, y in zip(ds.train.texts, ds.train.labels)], ds.dev, HP, seed=7)
+    name, hp, n = (("bert", TINY_HP, 4000) if model == "tinybert" else (model, HP, None))
+    b = MODELS.get(name).build(ds, hp, seed=7, mask=False)
+    ex = [Example(t, int(y)) for t, y in zip(ds.train.texts, ds.train.labels)][:n]
+    train(b, base, ex, ds.dev, hp, seed=7)
     d.mkdir(parents=True, exist_ok=True)
     b.save(d)
     return d
