@@ -125,42 +125,103 @@ def task_attack(attack, model):
 
 
 class _Guard:
-    """Whether an example's decisions could differ from stock's when its rows come from a large
-    batch. A forward's float32 bits depend on the batch around a text (its padded width, the
-    number of rows: up to ~4e-7 in a logit here); stock's bits come from the goal function's own
-    chunks of `batch_size` texts. Decisions are orderings of scores (1 - p[label]) and argmaxes,
-    so they can only differ from stock's where two compared values are within that noise. The
-    guard flags every new score within `tol` of another score of the example (any earlier one,
-    or another text of the same request) and every row whose top two probabilities are within
-    `tol`; such an example is attacked again from its start with stock's chunks (exact)."""
+    """Keeps an example's decisions stock's when its rows come from a large batch.
+
+    A forward's float32 bits depend on the batch around a text (its padded width, the number of
+    rows: up to ~4e-7 in a logit here); stock's bits come from the goal function's own chunks of
+    `batch_size` texts. The search's decisions are orderings of scores (1 - p[label]) and
+    argmaxes, so one can differ from stock's only where two compared values are within that
+    noise. So: a request whose scores are all at least `tol` from each other and from every
+    earlier score of the example, and whose rows' top two probabilities are `tol` apart, takes
+    the batch's rows. Otherwise (a near-tie) it is recomputed as stock computes it (its own
+    chunks), and every earlier score within `tol` of its scores must be stock's bits too: each
+    is checked by recomputing its request the same way; where one differs, `serve` returns None
+    and the example is attacked again from its start with stock's chunks throughout."""
 
     def __init__(self, label, tol: float):
-        self.label, self.tol, self.hist = label, tol, []
+        self.label, self.tol = label, tol
+        self.keys: list[float] = []  # every score the example has seen, sorted
+        self.where: list[tuple] = []  # (request, row) of each key
+        self.exact: set[tuple] = set()  # (request, row) known to carry stock's bits
+        self.requests: list[tuple] = []  # (texts, rows) handed to the example
 
-    def ok(self, texts, rows) -> bool:
-        import bisect
-
+    def _scores(self, rows):
+        """(scores, top-two margin clear) as ClassificationGoalFunction derives them, or None."""
         if not isinstance(self.label, int) or not isinstance(rows, torch.Tensor) or rows.ndim != 2:
-            return False  # not a classification output: no guarantee, be exact
+            return None
         probs = rows
-        if not ((rows.sum(dim=-1) - 1).abs() < 1e-6).all():  # as ClassificationGoalFunction
+        if not ((rows.sum(dim=-1) - 1).abs() < 1e-6).all():
             probs = torch.nn.functional.softmax(rows, dim=1)
+        clear = True
         if probs.shape[1] > 1:
             top = probs.topk(2, dim=1).values
-            if ((top[:, 0] - top[:, 1]) < self.tol).any():
-                return False
-        new = sorted(zip((1 - probs[:, self.label]).tolist(), texts))
-        h, tol = self.hist, self.tol
-        for (a, ta), (b, tb) in zip(new, new[1:]):
-            if b - a < tol and ta != tb:  # the same text twice gets one value in stock too
-                return False
-        for v, _ in new:
-            i = bisect.bisect_left(h, v)
-            if (i < len(h) and h[i] - v < tol) or (i > 0 and v - h[i - 1] < tol):
-                return False
-        for v, _ in new:
-            bisect.insort(h, v)
+            clear = bool(((top[:, 0] - top[:, 1]) >= self.tol).all())
+        return (1 - probs[:, self.label]).tolist(), clear
+
+    def _near(self, texts, scores):
+        """[(request, row)] of earlier scores within tol of a new one, and whether two new ones
+        (other texts) are within tol of each other."""
+        import bisect
+
+        tol, keys, near = self.tol, self.keys, []
+        new = sorted(zip(scores, texts))
+        inner = any(b - a < tol and ta != tb for (a, ta), (b, tb) in zip(new, new[1:]))
+        for v in scores:
+            i = bisect.bisect_left(keys, v - tol)
+            while i < len(keys) and keys[i] <= v + tol:
+                if abs(keys[i] - v) < tol:
+                    near.append(self.where[i])
+                i += 1
+        return near, inner
+
+    def _admit(self, texts, rows, scores, exact) -> None:
+        """exact: True (every row), or the rows known to carry stock's bits."""
+        import bisect
+
+        req = len(self.requests)
+        self.requests.append((texts, rows))
+        for j, v in enumerate(scores):
+            i = bisect.bisect_right(self.keys, v)
+            self.keys.insert(i, v)
+            self.where.insert(i, (req, j))
+            if exact is True or j in exact:
+                self.exact.add((req, j))
+
+    def ok(self, texts, rows, exact=()) -> bool:
+        """Whether the batch's rows can be handed over as they are (and records them if so)."""
+        sc = self._scores(rows)
+        if sc is None or not sc[1]:
+            return False
+        near, inner = self._near(texts, sc[0])
+        if near or inner:
+            return False
+        self._admit(texts, rows, sc[0], exact)
         return True
+
+    def serve(self, texts, rows, exact_rows, exact=()):
+        """The rows to hand over for a request (stock's where a near-tie needs them), or None.
+        exact: the positions of `rows` already computed as stock computes them."""
+        if self.ok(texts, rows, exact):
+            return rows
+        rows = exact_rows(texts)
+        sc = self._scores(rows)
+        if sc is None:
+            return None
+        near, _ = self._near(texts, sc[0])
+        todo: dict[int, list[int]] = {}
+        for req, j in near:
+            if (req, j) not in self.exact:
+                todo.setdefault(req, []).append(j)
+        for req, js in sorted(todo.items()):
+            old_texts, old_rows = self.requests[req]
+            again = exact_rows(old_texts)
+            for j in range(len(old_texts)):
+                if torch.equal(again[j], old_rows[j]):
+                    self.exact.add((req, j))
+            if any((req, j) not in self.exact for j in js):
+                return None  # it decided on a value that is not stock's: redo the example
+        self._admit(texts, rows, sc[0], exact=True)
+        return rows
 
 
 TOL = 1e-5  # 25x the largest batch-to-batch logit difference measured on the CNN, LSTM and tiny BERT
@@ -244,7 +305,12 @@ def attack_lockstep(attack, wrapper, items, seed: int, inflight: int, on_record,
             if not pending:
                 break
             batch, pending[:] = list(pending), []
-            texts = list(dict.fromkeys(t for g, ts in batch if not g.exact for t in ts))
+            # A stock chunk of one text runs alone there (another kernel: its bits differ from
+            # the same row in a batch), so it runs alone here too; the rest goes in one call.
+            single = {id(ts): len(ts) - 1 for g, ts in batch if not g.exact and len(ts) % chunk == 1}
+            texts = list(dict.fromkeys(t for g, ts in batch if not g.exact
+                                       for j, t in enumerate(ts) if single.get(id(ts)) != j))
+            pos = {}
             if texts:
                 pos = {t: i for i, t in enumerate(texts)}
                 out = wrapper(texts)
@@ -255,11 +321,21 @@ def attack_lockstep(attack, wrapper, items, seed: int, inflight: int, on_record,
                 if g.exact:
                     handle(g, g.switch(exact_rows(ts)))
                     continue
-                rows = [pos[t] for t in ts]
-                rows = out[rows] if isinstance(out, (torch.Tensor, np.ndarray)) else [out[i] for i in rows]
-                if g.guard.ok(ts, rows):
+                j1 = single.get(id(ts))
+                if j1 == 0:  # one text: stock's own computation
+                    rows, known = exact_rows(ts), True
+                else:
+                    rows = [pos[t] for t in (ts if j1 is None else ts[:-1])]
+                    rows = out[rows] if isinstance(out, (torch.Tensor, np.ndarray)) else [out[i] for i in rows]
+                    known = ()
+                    if j1 is not None:
+                        last = exact_rows(ts[-1:])
+                        rows = torch.cat([rows, last]) if isinstance(rows, torch.Tensor) else rows + list(last)
+                        known = (j1,)
+                rows = g.guard.serve(ts, rows, exact_rows, known)
+                if rows is not None:
                     handle(g, g.switch(rows))
-                else:  # a near-tie: this example again from its start, every call as stock makes it
+                else:  # this example again from its start, every call as stock makes it
                     g.throw(greenlet.GreenletExit)
                     stats["redone_exact"] += 1
                     start(g.item, exact=True)
