@@ -21,17 +21,30 @@ Why each example keeps exactly its own sequence of decisions:
     (`example_seed`) and saved / restored around every model call, so a stochastic search draws
     exactly the numbers it would draw alone;
   * the query count is the goal function's own (its budget check happens before the call).
-What a task sees from the model is its texts' rows of a larger batch. The outcome equals stock's
-when a text's output does not depend on the batch around it; the word models are built to be
-padding-invariant (CNN windows past a text's end see zeros, the LSTM packs), and the tests and
-benchmark compare status, adversarial text and query count with stock on every example.
+What a task sees from the model is its texts' rows of a larger batch, and on CPU a row's float32
+bits depend on the batch around it (measured on SST2 models: the LSTM's packed rows by batch
+composition, the tiny BERT's by padded width and rows, the CNN's only when the row is alone, a
+single text taking another kernel; up to ~4e-7 in a logit). Stock's bits come from its goal
+function's chunks of `batch_size` texts. Where two compared values of an example are that close
+(candidates whose words map to the same ids, e.g. two out-of-vocabulary synonyms, are exact ties
+that stock breaks by those bits), the batch's bits could decide otherwise than stock's. So:
+  * a stock chunk of one text is computed alone, as stock computes it;
+  * `_Guard` hands a request the batch's rows only when no two of the example's scores are
+    within `tol` (FLATBENCH_ATTACK_LOCKSTEP_TOL, default 1e-5) and no row's top two classes
+    are; otherwise the request is recomputed in stock's chunks, and every earlier score it is
+    close to must be stock's bits too (its request is recomputed the same way and compared
+    bit for bit); if one is not, the example is attacked again from its start with stock's
+    chunks throughout. Not covered: a coincidental near-tie of quantities the search derives
+    from several scores (PWWS's softmax-weighted saliency) without a near-tie of the scores.
+`FLATBENCH_ATTACK_LOCKSTEP_TOL=0` turns the guard off (benchmark only: outcomes may differ).
 
 Each task's goal function asks for all of a step's uncached texts at once (its `batch_size` is
 lifted: chunking a goal-function call changes only how the rows are fetched, not which).
 
-Switch: `FLATBENCH_ATTACK_LOCKSTEP` = number of examples in flight per attack worker (0 or
-"off": the one-example-at-a-time loop). Records are the same either way, so it is not part of
-any cache key (like FLATBENCH_ATTACK_WORKERS).
+Switch: `FLATBENCH_ATTACK_LOCKSTEP` = number of examples in flight per attack worker ("on": 64;
+0, "off" or unset: the one-example-at-a-time loop, the default). Its records are stock's (the
+guard), so it is not part of any cache key (like FLATBENCH_ATTACK_WORKERS); a stage resumed
+with the other setting keeps its finished examples.
 """
 
 from __future__ import annotations
