@@ -216,7 +216,8 @@ class _Guard:
         exact: the positions of `rows` already computed as stock computes them."""
         if self.ok(texts, rows, exact):
             return rows
-        rows = exact_rows(texts)
+        if exact is not True:
+            rows = exact_rows(texts)
         sc = self._scores(rows)
         if sc is None:
             return None

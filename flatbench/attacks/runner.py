@@ -10,7 +10,9 @@ What makes it faster than `textattack.Attacker` (same Attack object, same result
     a window is encoded from cached per-token rows where its tokens were seen before;
   * TextAttack's word splitter, memoised and without its per-call overheads (exact copy);
   * attacks built once per process and recipe, workers kept from stage to stage;
-  * an eval-mode, truncated, batched model wrapper (see wrapper.py).
+  * an eval-mode, truncated, batched model wrapper (see wrapper.py);
+  * optionally (FLATBENCH_ATTACK_LOCKSTEP=K), K examples' searches in lockstep, their candidates
+    gathered into one model call, with a guard that keeps every decision stock's (lockstep.py).
 TextAttack's files are used unmodified: memoisation wraps methods on the instances, and the word
 splitter is rebound in this process only.
 
