@@ -26,6 +26,10 @@ NOTE = ("Each defence in each dataset / model / attack setting (adv and FLAT: tr
         "95 % CIs in brackets: clean accuracy, AA and SAFER's certified accuracy (certified against any "
         "substitution within its perturbation sets, on the same attacked examples) exact Clopper–Pearson; "
         f"KT/TI (IG, the paper's pairs) stratified bootstrap ({N_BOOT} replicates) of the class-macro mean. "
+        "Pairs: the original/adversarial pairs KT and TI rest on (attacked examples whose text the attack "
+        "changed, as in Table 3); a defence against which the attack changes fewer texts or fewer words is "
+        "scored on pairs closer to their originals, which raises KT/TI by itself (SAFER's vote makes the "
+        "attacks give up early: read its KT/TI with its pair count). "
         "Several seeds (TREC): values and CIs pooled over the seeds' examples. Δ = defence − base on the "
         "examples both share (joined by seed and example id; KT/TI: class-macro mean of the per-pair "
         f"differences over pairs non-degenerate on both sides), with a paired bootstrap 95 % CI; {DELTA_MARK} "
@@ -68,7 +72,7 @@ def defences_table(lb: pd.DataFrame) -> Table:
             Column("defence", "Defence"), Column("seeds", "Seeds"), Column("clean_acc", "Clean"),
             Column("AA", "AA")]
     cols += [Column("certified_acc", "Certified")] if with_cert else []
-    cols += [Column("KT", "KT"), Column("TI", "TI"), Column("dAA", "ΔAA"), Column("dAA_p", "p ΔAA"),
+    cols += [Column("KT", "KT"), Column("TI", "TI"), Column("n_pairs", "Pairs"), Column("dAA", "ΔAA"), Column("dAA_p", "p ΔAA"),
              Column("dKT", "ΔKT"), Column("dKT_p", "p ΔKT"), Column("dTI", "ΔTI"), Column("dTI_p", "p ΔTI"),
              Column("AA_rank", "AA rank"), Column("KT_rank", "KT rank")]
     rows = []
@@ -81,6 +85,7 @@ def defences_table(lb: pd.DataFrame) -> Table:
                  "AA": Cell(r.get("AA"), lo=r.get("AA_lo"), hi=r.get("AA_hi"), digits=1),
                  "KT": Cell(r.get("KT"), lo=r.get("KT_lo"), hi=r.get("KT_hi"), digits=3, ci_digits=2),
                  "TI": Cell(r.get("TI"), lo=r.get("TI_lo"), hi=r.get("TI_hi"), digits=3, ci_digits=2),
+                 "n_pairs": Cell(r.get("n_pairs"), digits=0),
                  "AA_rank": _rank(r, "AA"), "KT_rank": _rank(r, "KT")}
         if with_cert:
             cells["certified_acc"] = Cell(r.get("certified_acc"), lo=r.get("certified_lo"), hi=r.get("certified_hi"),
