@@ -101,7 +101,7 @@ def _gmean(xs) -> float:
     return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else float("nan")
 
 
-def fit(rows: list[dict], baseline: Path | None = None) -> dict:
+def fit(rows: list[dict], baseline: Path | None = None, interpret_from: str = "current") -> dict:
     """Rates from the rows (see the module's docstring)."""
     out: dict = {"cpu": defaultdict(dict), "attack": {}, "pair_share": {}, "overhead": {}}
     by = defaultdict(list)
@@ -140,31 +140,47 @@ def fit(rows: list[dict], baseline: Path | None = None) -> dict:
         rs = [r for r in by["evaluate"] if (r["f"]["model"], r["f"]["dataset"]) == md]
         out["cpu"][md]["evaluate"] = _ratio(sum(sec(r) for r in rs), sum(r["f"]["n"] for r in rs))
 
-    # interpret: the stage's own IG and LIME seconds, from the stages that ran the code as it is
-    # (batched LIME, commit 74081f2); a model x dataset without one: the interpret benchmark's
-    # batched reading with LIME on every pair (benchmarks/baselines/interpret_2026-12-04.json)
+    # interpret: the stages' own IG and LIME seconds (their timing metrics). interpret_from
+    # "current" (default): the stages that ran the code as it is (LIME batched across texts since
+    # commit 74081f2, identical numbers); a model x dataset without one takes the interpret
+    # benchmark's batched reading with LIME on every pair (benchmarks/baselines/
+    # interpret_2026-12-04.json, load ~7). "all": every stage at the load it ran at, as train and
+    # attack are fitted, a reference-LIME stage's LIME seconds divided by the speed-up the benchmark
+    # measured for its model and dataset (batched against reference, 50 LIME pairs).
     ints = by["interpret"]
     for d in {r["f"]["dataset"] for r in ints}:
         rs = [r for r in ints if r["f"]["dataset"] == d]
         out["pair_share"][d] = _ratio(sum(r["metrics"]["n_pairs"] for r in rs), sum(r["f"]["n"] for r in rs))
+    speedup = {}
+    if baseline and baseline.is_file():
+        for c in json.loads(baseline.read_text())["summary"]:
+            if c["lime_pairs"] == 50:
+                speedup[tuple(c["cell"].split("-"))] = c["speedup_lime"]["median"]
+    out["lime_speedup"] = {f"{m}/{d}": round(v, 2) for (m, d), v in speedup.items()}
     bench = {}
     if baseline and baseline.is_file():
         for c in json.loads(baseline.read_text())["summary"]:
-            if c["n_lime"] == c["n_pairs"]:
-                m, d = c["cell"].split("-")
-                bench[(m, d)] = (c["ig_s"]["batched"]["median"] / c["n_pairs"],
-                                 c["lime_s"]["batched"]["median"] / c["n_lime"])
+            if c["n_lime"] == c["n_pairs"]:  # LIME on every pair, as the full procedure
+                bench[tuple(c["cell"].split("-"))] = (c["ig_s"]["batched"]["median"] / c["n_pairs"],
+                                                      c["lime_s"]["batched"]["median"] / c["n_lime"])
     for md in {(r["f"]["model"], r["f"]["dataset"]) for r in ints} | set(bench):
-        rs = [r for r in ints if (r["f"]["model"], r["f"]["dataset"]) == md and r["finished"] >= BATCHED_LIME]
-        if rs:
-            ig = sum(r["metrics"]["ig_seconds_per_pair"] * r["metrics"]["n_pairs"] for r in rs)
-            lime = sum(r["metrics"]["lime_seconds_per_pair"] * r["metrics"]["lime_pairs_explained"] for r in rs)
-            out["cpu"][md].update(ig=_ratio(ig, sum(r["metrics"]["n_pairs"] for r in rs)),
-                                  lime=_ratio(lime, sum(r["metrics"]["lime_pairs_explained"] * r["f"]["lime_samples"]
-                                                        / 1000 for r in rs)),
-                                  lime_from=f"{len(rs)} stages since {BATCHED_LIME[11:16]}")
-        elif md in bench:
-            out["cpu"][md].update(ig=bench[md][0], lime=bench[md][1], lime_from="interpret benchmark")
+        rs = [r for r in ints if (r["f"]["model"], r["f"]["dataset"]) == md]
+        if interpret_from == "current":  # the stages that ran the code as it is; else the benchmark's reading
+            rs = [r for r in rs if r["finished"] >= BATCHED_LIME]
+            if not rs:
+                if md in bench:
+                    out["cpu"][md].update(ig=bench[md][0], lime=bench[md][1], lime_from="interpret benchmark")
+                continue
+        elif not rs:
+            continue
+        ig = sum(r["metrics"]["ig_seconds_per_pair"] * r["metrics"]["n_pairs"] for r in rs)
+        lime = sum(r["metrics"]["lime_seconds_per_pair"] * r["metrics"]["lime_pairs_explained"]
+                   / (1.0 if r["finished"] >= BATCHED_LIME else speedup.get(md, 1.0)) for r in rs)
+        new = sum(r["finished"] >= BATCHED_LIME for r in rs)
+        out["cpu"][md].update(ig=_ratio(ig, sum(r["metrics"]["n_pairs"] for r in rs)),
+                              lime=_ratio(lime, sum(r["metrics"]["lime_pairs_explained"] * r["f"]["lime_samples"] / 1000
+                                                    for r in rs)),
+                              lime_from=f"{len(rs) - new} reference / {speedup.get(md, 1.0):.2f} + {new} batched")
     rest = [r["seconds"] - r["metrics"]["ig_seconds_per_pair"] * r["metrics"]["n_pairs"]
             - r["metrics"]["lime_seconds_per_pair"] * r["metrics"]["lime_pairs_explained"] for r in ints]
     out["overhead"]["interpret"] = statistics.median(rest) if rest else 0.0
@@ -316,10 +332,14 @@ def main(argv=None) -> int:
     ap.add_argument("runs", type=Path, nargs="?", default=ROOT / "runs")
     ap.add_argument("--since", default="", help="only stages finished at or after this ISO time")
     ap.add_argument("--until", default="", help="only stages finished before this ISO time")
-    ap.add_argument("--check", default="", help="score (no fit shown) the stages finished at or after this time")
+    ap.add_argument("--check", default="", help="held out: fit on the stages finished before this ISO time, "
+                                                 "score those finished at or after it")
     ap.add_argument("--interpret-baseline", type=Path,
                     default=ROOT / "benchmarks" / "baselines" / "interpret_2026-12-04.json",
                     help="interpret benchmark JSON: IG/LIME rates of a model x dataset without a batched-LIME stage")
+    ap.add_argument("--interpret-from", choices=["current", "all"], default="current",
+                    help="IG/LIME rates from the stages that ran today's code (batched LIME), or from every "
+                         "stage (reference LIME divided by its measured speed-up)")
     ap.add_argument("--methods", default="base,adv,flat",
                     help="cells of these methods only (comma-separated; empty: all)")
     ap.add_argument("--json", type=Path, default=None, help="write the fitted rates and the error table here")
@@ -328,7 +348,7 @@ def main(argv=None) -> int:
     if not rows:
         print(f"no cached LSTM/CNN SST2/TREC stages under {a.runs}", file=sys.stderr)
         return 1
-    fitted = fit(rows, a.interpret_baseline)
+    fitted = fit([r for r in rows if not a.check or r["finished"] < a.check], a.interpret_baseline, a.interpret_from)
     print(f"{len(rows)} cached stages under {a.runs} (finished {min(r['finished'] for r in rows)} .. "
           f"{max(r['finished'] for r in rows)})\n")
     cpu = [[m, d, *(f"{v[k]:.3g}" if isinstance(v.get(k), float) else v.get(k, "–")

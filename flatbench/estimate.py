@@ -24,30 +24,32 @@ REFERENCE_LEN = 19  # registered rates are per example of SST2's average length 
 ADV_SHARE = 0.1  # round k > 0 trains on D plus about this share of adversarial examples (measured 0.06-0.13)
 
 # ------------------------------------------------------------------------------- fitted rates
-# Refitted 2026-12-04 by `python benchmarks/calibrate_estimates.py runs` on the 2-core machine's
-# cache (/work/main/runs: table3_cpu 1-round runs of 2026-12-04 14:10-16:20, 2-3 grid processes at a
-# time, and the full-procedure TREC run of table3_cpu_full from 16:53; benchmarks/README.md,
-# "Estimates"). Seconds; "per example" = one training row and epoch (train), one dev/test row
-# (evaluate), one attacked example (attack), one explained pair (IG: x and x'), one LIME pair at
-# 1,000 samples (x and x').
+# Refitted 2026-12-04 by `python benchmarks/calibrate_estimates.py runs --until 2026-12-04T17:48`
+# on this 2-core machine's cache: 407 LSTM/CNN SST2/TREC stages of base/adv/FLAT cells finished
+# 14:13-17:43 (table3_cpu_quick, strength, table4_cpu and table5_cpu runs, 2-8 grid processes at a
+# time; the full-procedure TREC run of table3_cpu_full from 16:53). Fitted numbers and errors:
+# benchmarks/README.md, "Estimates"; the run: benchmarks/baselines/estimates_2026-12-04.json.
+# Seconds; "per unit" = one training row and epoch (train), one dev/test row (evaluate), one
+# explained pair (IG: x and x'), one LIME pair at 1,000 samples (x and x'); IG/LIME from the
+# stages that ran batched LIME (commit 74081f2), SST2's from benchmarks/baselines/interpret_2026-12-04.json.
 CPU_RATES = {  # (model, dataset): seconds per unit
-    ("cnn", "sst2"): dict(train=0.00133, evaluate=0.000437, ig=0.0101, lime=0.0696),
-    ("cnn", "trec"): dict(train=0.00108, evaluate=0.000183, ig=0.00587, lime=0.0416),
-    ("lstm", "sst2"): dict(train=0.00179, evaluate=0.000472, ig=0.0301, lime=0.108),
-    ("lstm", "trec"): dict(train=0.00119, evaluate=7.71e-05, ig=0.00578, lime=0.0211),
+    ("cnn", "sst2"): dict(train=0.00136, evaluate=0.000437, ig=0.0101, lime=0.0696),
+    ("cnn", "trec"): dict(train=0.00108, evaluate=0.000187, ig=0.0114, lime=0.0878),
+    ("lstm", "sst2"): dict(train=0.00181, evaluate=0.000472, ig=0.0301, lime=0.108),
+    ("lstm", "trec"): dict(train=0.00124, evaluate=7.39e-05, ig=0.0119, lime=0.0487),
 }
 ATTACK_RATES = {  # (recipe, dataset): seconds per attacked example against an LSTM/CNN at cos 0.95
-    ("pwws", "sst2"): 0.0708,
-    ("pwws", "trec"): 0.0217,
-    ("textfooler", "sst2"): 0.0685,
-    ("textfooler", "trec"): 0.031,
+    ("pwws", "sst2"): 0.103,
+    ("pwws", "trec"): 0.0226,
+    ("textfooler", "sst2"): 0.0978,
+    ("textfooler", "trec"): 0.0429,
 }
 BOUND_REF = 0.95  # ATTACK_RATES' bound; looser bounds admit more substitutes, so more queries
 OVERHEAD = dict(train=1.0, evaluate=0.1, attack=5.0, interpret=2.0, phi_pairs=0.2, correlate=0.5)  # s per stage
-PAIR_SHARE = {"sst2": 0.804, "trec": 0.716}  # explained pairs per attacked example (interp_pairs = "paper")
+PAIR_SHARE = {"sst2": 0.804, "trec": 0.714}  # explained pairs per attacked example (interp_pairs = "paper")
 PAIR_SHARE_DEFAULT = 0.75
-SPLIT_FACTOR = {"train": 1.67}  # an attack on the training split against one on test/dev, per example
-ROUND_FACTOR = 1.0  # an attack on an adversarially trained model (round >= 1): its queries against round 0's
+SPLIT_FACTOR = {"train": 1.55}  # an attack on the training split against one on test/dev, per example
+ROUND_FACTOR = 1.04  # an attack on an adversarially trained model (round >= 1): its queries against round 0's
 
 # Effective cosine of the bound options without a number (flatbench.attacks.recipes._common):
 # the derived counter-fitted space's F1 bound and Youden point (its resource identity), the
