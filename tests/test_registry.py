@@ -20,7 +20,7 @@ def test_unknown_filter_names_list_valid_ones(kind, kw):
 
 
 def test_unknown_grid():
-    with pytest.raises(UnknownNameError, match="unknown grid 'table9'; valid: attack_validation, smoke, strength_calibration, strength_curves, strength_curves_interp, table2"):
+    with pytest.raises(UnknownNameError, match="unknown grid 'table9'; valid: attack_validation, defences_cpu, smoke, strength_calibration, strength_curves, strength_curves_interp, table2"):
         load_grid("table9")
 
 
