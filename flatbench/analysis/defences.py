@@ -197,7 +197,7 @@ def dataset_summary(lb: pd.DataFrame) -> pd.DataFrame:
     if lb.empty:
         return pd.DataFrame(rows)
     for (ds, defence), g in lb.groupby(["dataset", "defence"], sort=False):
-        row = {"dataset": ds, "defence": defence, "settings": len(g)}
+        row = {"dataset": ds, "defence": defence, "settings": int(g["AA"].notna().sum())}  # measured ones
         for m in ("AA", "KT"):
             ranks = [x for x in g[f"{m}_rank"] if x is not None and not _nan(x)]
             row[f"{m}_rank_mean"] = float(np.mean(ranks)) if ranks else float("nan")

@@ -36,7 +36,7 @@ NOTE = ("Each defence in each dataset / model / attack setting (adv and FLAT: tr
         f"and p: the paired test (AA exact McNemar, KT/TI sign-flip permutation), p < {ALPHA:g}. The paired Δ "
         "can differ from the difference of the shown values by the examples only one model has. "
         "Ranks among the defences of the same setting, AA and KT (higher is better): " + RANK_RULE)
-SUMMARY_NOTE = ("Per dataset, over the defence's model × attack settings: the mean of its AA and KT ranks (1 = "
+SUMMARY_NOTE = ("Per dataset, over the defence's measured model × attack settings (\"Settings\"): the mean of its AA and KT ranks (1 = "
                 f"best; ties by CI overlap as above) and in how many settings it differs from base significantly "
                 f"(paired test, p < {ALPHA:g}): better / worse of those tested.")
 
