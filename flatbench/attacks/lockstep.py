@@ -257,14 +257,17 @@ def lockstep_tol() -> float:
 
 
 def attack_lockstep(attack, wrapper, items, seed: int, inflight: int, on_record, progress=None,
-                    tol: float | None = None) -> dict:
+                    tol: float | None = None, *, result_record, example_seed, seed_everything) -> dict:
     """Attack every (idx, text, label) of `items` with `inflight` examples in lockstep; calls
     on_record(record) as each example finishes (in finishing order). Returns counters: gathered
-    model calls, texts asked for, unique texts sent, examples redone exactly and their calls."""
+    model calls, texts asked for, unique texts sent, examples redone exactly and their calls.
+    The runner hands in its own record builder and per-example seeding (``result_record``,
+    ``example_seed``, ``seed_everything``), so both loops write the same records and this module
+    does not import the runner back."""
     import greenlet
     import textattack
 
-    from flatbench.attacks.runner import _seed_everything, example_seed, result_record
+    _seed_everything = seed_everything
 
     tol = lockstep_tol() if tol is None else tol
     hub = greenlet.getcurrent()

@@ -290,7 +290,9 @@ def _attack_items(model_dir, recipe, items, out_path, budget, accel, progress, o
         if inflight > 1:  # many examples' searches in lockstep, one model call for all (lockstep.py)
             with tqdm(total=len(items), desc=f"attack {recipe}", disable=None if progress else True,
                       leave=False) as bar:
-                lockstep = attack_lockstep(attack, wrapper, items, seed, inflight, write, bar)
+                lockstep = attack_lockstep(attack, wrapper, items, seed, inflight, write, bar,
+                                           result_record=result_record, example_seed=example_seed,
+                                           seed_everything=_seed_everything)
         else:
             for idx, text, label in tqdm(items, desc=f"attack {recipe}", disable=None if progress else True,
                                          leave=False):
