@@ -14,7 +14,7 @@ def flatbench(*args, cwd, env=None):
 
 
 @pytest.mark.parametrize("args,msg", [
-    (["run", "--grid", "nope"], "unknown grid 'nope'; valid: attack_validation, smoke"),
+    (["run", "--grid", "nope"], "unknown grid 'nope'; valid: attack_validation, defences_cpu, smoke"),
     (["run", "--grid", "smoke", "--models", "gpt2"], "unknown model 'gpt2'; valid:"),
     (["run", "--grid", "smoke", "--data-dir", "/no/such/dir"], "data directory /no/such/dir does not exist"),
     (["run", "--grid", "smoke", "--set", "epochs"], "expected KEY=VALUE"),
