@@ -124,7 +124,7 @@ def curves_pngs(df_aa) -> dict[str, bytes]:
 def curves_document(df_aa, df_interp, deviations: list[str], matched: dict,
                     pngs: dict[str, bytes] | None = None) -> Document:
     blocks = [Para(
-        "Beyond the paper: table3_cpu's base, adv and FLAT models (trained with TextFooler at the "
+        "Beyond the paper: table3_cpu_quick's base, adv and FLAT models (1 round, trained with TextFooler at the "
         "strength-matched bound) attacked on the test split at six TextFooler embedding bounds "
         "(a stricter bound = fewer substitutes = a weaker attack); KT/TI at three. 95 % CIs in brackets. "
         "Orderings: paired effect a − b with 'sig. +' / 'sig. −' where p < 0.05 (exact McNemar for AA, "
