@@ -515,10 +515,11 @@ DET = ["--grid", "smoke", "--models", "cnn", "--methods", "base,adv,flat", "--se
 # Fields that measure time or how a run went, not what it computed: the manifest's "finished" and
 # "seconds" (also in its metrics), the attack's "seconds_per_example", "forward_share" and "resumed",
 # the interpretation's "ig_seconds_per_pair" and "lime_seconds_per_pair" (manifest metrics only),
-# and the manifest's "files" table (sizes and hashes of the files compared here directly). Every
-# output file, summary.json included, is compared byte for byte.
+# the manifest's "files" table (sizes and hashes of the files compared here directly) and "load1",
+# the machine's load average when the stage started and ended. Every output file, summary.json
+# included, is compared byte for byte.
 VOLATILE = {"finished", "seconds", "seconds_per_example", "forward_share", "resumed", "ig_seconds_per_pair",
-            "lime_seconds_per_pair", "files"}
+            "lime_seconds_per_pair", "files", "load1"}
 
 
 def _scrub(obj):
