@@ -163,13 +163,11 @@ def claims_report(ctx, grids=None, selection: dict | None = None, compare=None) 
     grids = list(grids or LEDGER_GRIDS)
     tables = {"table2": paper.table2(), "table3": paper.table3(), "table4": paper.table4(),
               "table5": paper.table5()}
-    l1_var = _fig5(ctx, [*grids, *(compare or [])], selection)
-    found, devs = gather(ctx, grids, tables, online_only=recipe_availability(ATTACKS.names()),
-                         corr=_table9(ctx, selection), l1_var=l1_var, selection=selection)
-    before = None
-    if compare:
-        before, _ = gather(ctx, list(compare), tables, online_only=recipe_availability(ATTACKS.names()),
-                           corr=_table9(ctx, selection), l1_var=l1_var, selection=selection)
+    # read once, shared by the ledger and the one it is compared with
+    shared = {"online_only": recipe_availability(ATTACKS.names()), "corr": _table9(ctx, selection),
+              "l1_var": _fig5(ctx, [*grids, *(compare or [])], selection), "selection": selection}
+    found, devs = gather(ctx, grids, tables, **shared)
+    before = gather(ctx, list(compare), tables, **shared)[0] if compare else None
     doc = claims_document(found, grids, devs, before=before, before_grids=list(compare or []) or None)
     phi_grids = [g for g in [*grids, *(compare or [])] if g in PHI_GRIDS]
     phi = gather_phi(ctx, list(dict.fromkeys(phi_grids)) or grids, selection=selection)
@@ -189,30 +187,21 @@ def _fig5(ctx, grids, selection: dict | None) -> dict | None:
     LSTM-FLAT models are cached: the variance of |phi(w) - phi(s)| over the ablation's seeded words
     and their counter-fitted neighbours (`flatbench ablate`'s mechanism check), gamma = 0 minus
     gamma = 0.001, paired bootstrap over the words. Loads the two cached models (torch)."""
-    from flatbench.analysis.ablation import N_WORDS, mechanism, variance_diff
+    from flatbench.analysis.ablation import N_WORDS, grid_mechanism, variance_diff
     from flatbench.cells import load_grid
-    from flatbench.data.splits import data_for
-    from flatbench.stages import bind_data, final_train_stage
+
+    def beta01(c):  # the two variants Fig. 5 compares: (0.1, 0) and (0.1, 0.001)
+        return c.hp.get("beta") == 0.1 and c.hp.get("gamma") in (0, 0.001)
 
     for name in grids:
         grid = load_grid(name, **{k: v for k, v in (selection or {}).items() if k in ("seeds", "hp_overrides")})
         if grid.paper_table != "table5":
             continue
-        dirs, train = {}, None
-        for c in grid.cells:
-            if c.hp.get("beta") != 0.1 or c.hp.get("gamma") not in (0, 0.0, 0.001):
-                continue
-            c = bind_data(c, ctx.data_dir)
-            final = final_train_stage(c)
-            if ctx.cache.done(final.kind, final.key):
-                dirs["gamma=0" if c.hp.get("gamma") == 0 else "gamma=0.001"] = ctx.cache.dir(final.kind, final.key)
-                _, train, _ = data_for(c, ctx)
-        if len(dirs) < 2:
-            continue
-        mech = mechanism(dirs, train.texts, None, n_words=N_WORDS)
-        if len(mech["l1"]) < 2:
-            continue
-        return {**variance_diff(mech["l1"]["gamma=0"], mech["l1"]["gamma=0.001"]), "grid": name}
+        mech, ref = grid_mechanism(grid, ctx, N_WORDS, keep=beta01, with_test=False)
+        l1 = (mech or {}).get("l1", {})
+        other = next((c.variant for c in grid.cells if beta01(c) and c.variant != ref), None)
+        if ref in l1 and other in l1:
+            return {**variance_diff(l1[other], l1[ref]), "grid": name}
     return None
 
 

@@ -174,21 +174,26 @@ def mechanism(model_dirs: dict[str, Path], train_texts: list[str], test=None, *,
     return out
 
 
-def grid_mechanism(grid, ctx, n_words: int = N_WORDS) -> tuple[dict | None, str | None]:
+def grid_mechanism(grid, ctx, n_words: int = N_WORDS, keep=None,
+                   with_test: bool = True) -> tuple[dict | None, str | None]:
     """(`mechanism` over the cached final models of a Table 5 grid's variants, the (0.1, 0.001)
-    reference variant); (None, reference) when no final model is cached."""
+    reference variant); (None, reference) when no final model is cached. ``keep(cell)``: only
+    those variants; ``with_test=False``: skip the clean-accuracy check on the test split."""
     from flatbench.data.splits import data_for
     from flatbench.stages import bind_data, final_train_stage
 
     dirs, ds, train = {}, None, None
     for c in grid.cells:
+        if keep is not None and not keep(c):
+            continue
         c = bind_data(c, ctx.data_dir)
         final = final_train_stage(c)
         if ctx.cache.done(final.kind, final.key):
             dirs[c.variant or c.id] = ctx.cache.dir(final.kind, final.key)
             ds, train, _ = data_for(c, ctx)
     ref = next((c.variant for c in grid.cells if c.hp.get("beta") == 0.1 and c.hp.get("gamma") == 0.001), None)
-    mech = mechanism(dirs, train.texts, ds.test, n_words=n_words, reference=ref) if dirs else None
+    mech = (mechanism(dirs, train.texts, ds.test if with_test else None, n_words=n_words, reference=ref)
+            if dirs else None)
     return mech, ref
 
 
