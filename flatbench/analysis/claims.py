@@ -29,14 +29,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from flatbench.analysis.records import IDX_STRIDE, read_pairs, read_records
+from flatbench.analysis.records import ALPHA, N_BOOT, N_PERM, read_pairs, read_records, seed_idx
 from flatbench.analysis.stats import bootstrap_ci, join_by_idx, macro_mean, mcnemar_exact, paired_permutation_test
 from flatbench.registry import display_names
 
-ALPHA = 0.05
-N_BOOT = 2000
-N_PERM = 2000
-SEED = 0
+SEED = 0  # the claims' bootstrap / permutation seed
 
 CONFIRMED, REFUTED, UNDECIDED = "confirmed", "refuted", "undecided"
 PRETTY = display_names()  # the paper's spelling of every registered name (flatbench.registry)
@@ -95,7 +92,8 @@ def aa_effect(recs_a: list[dict], recs_b: list[dict], *, n_boot: int = N_BOOT, s
 
 def consistency_effect(pairs_a: list[dict], pairs_b: list[dict], key: str, *, n_boot: int = N_BOOT,
                        n_perm: int = N_PERM, seed: int = SEED) -> dict:
-    """Class-macro mean difference of a per-pair value (``key``: "kt" / "ti") on the shared pairs."""
+    """Class-macro mean difference of a per-pair value (``key``: "kt" / "ti") on the shared pairs
+    (``n_perm=0``: no test, p NaN)."""
     a, b, y = join_by_idx(pairs_a, pairs_b, key)
     ok = np.isfinite(a) & np.isfinite(b)
     a, b, y = a[ok], b[ok], y[ok]
@@ -104,7 +102,7 @@ def consistency_effect(pairs_a: list[dict], pairs_b: list[dict], key: str, *, n_
     d = a - b
     lo, hi = bootstrap_ci(d, y, n_boot=n_boot, seed=seed, level=1 - ALPHA)  # class-stratified
     return {"effect": macro_mean(d, y), "lo": lo, "hi": hi, "n": int(a.size),
-            "p": paired_permutation_test(a, b, y, n_perm=n_perm, seed=seed),
+            "p": paired_permutation_test(a, b, y, n_perm=n_perm, seed=seed) if n_perm else float("nan"),
             "a": macro_mean(a, y), "b": macro_mean(b, y), "test": "paired sign-flip permutation"}
 
 
@@ -143,11 +141,7 @@ def pooled(rows: list[dict], reader) -> list[dict] | None:
         data = reader(r)
         if data is None:
             return None
-        seed = int(r.get("seed") or 0)
-        for e in data:
-            e = dict(e)
-            e["idx"] = seed * IDX_STRIDE + int(e["idx"])
-            out.append(e)
+        out += seed_idx(data, r.get("seed") or 0)
     return out if rows else None
 
 

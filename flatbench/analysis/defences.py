@@ -29,8 +29,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from flatbench.analysis.records import ALPHA, IDX_STRIDE, N_BOOT, _nan, _num, read_pairs, read_records
-from flatbench.analysis.stats import binomial_ci, bootstrap_ci, join_by_idx, macro_mean
+from flatbench.analysis.claims import aa_effect, consistency_effect
+from flatbench.analysis.records import ALPHA, N_BOOT, _nan, _num, read_pairs, read_records, seed_idx
+from flatbench.analysis.stats import binomial_ci
 
 SETTING = ("dataset", "model", "attack")
 METRICS = ("AA", "KT", "TI")
@@ -59,45 +60,31 @@ def tied(ranks: list[int | None]) -> list[bool]:
 
 
 def _pooled(rows: list[dict], kind: str) -> list[dict]:
-    """Per-example rows of several seeds' stages, ids made unique by seed (as the pooled tests)."""
-    read = read_records if kind == "records" else read_pairs
-    col = "attack_dir" if kind == "records" else "interpret_dir"
-    out = []
-    for r in rows:
-        got = read(r.get(col))
-        seed = 0 if _nan(r.get("seed")) else int(r["seed"])
-        out += [{**x, "idx": seed * IDX_STRIDE + int(x["idx"])} for x in got or []]
-    return out
+    """Per-example rows of several seeds' stages, ids made unique by seed (as the pooled tests);
+    a seed without its file adds nothing (`claims.pooled` instead refuses the group)."""
+    read, col = (read_records, "attack_dir") if kind == "records" else (read_pairs, "interpret_dir")
+    return [x for r in rows for x in seed_idx(read(r.get(col)), 0 if _nan(r.get("seed")) else r["seed"])]
 
 
 def paired_delta(metric: str, rows: list[dict], base_rows: list[dict], *, n_boot: int = N_BOOT,
                  seed: int = BOOT_SEED) -> tuple[float, float, float, int]:
     """(Δ, lo, hi, n): a defence's paired difference from base on ``metric`` over the examples both
     share (per-seed result rows of the defence and of base; seeds matched), its bootstrap 95 % CI
-    and the number of examples it rests on. AA in percentage points; NaN without shared examples."""
+    and the number of examples it rests on. AA in percentage points; NaN without shared examples.
+    The effect is the claims ledger's (`claims.aa_effect` / `consistency_effect`); its test is the
+    tables' (`records.paired_p`, in `leaderboard`)."""
     seeds = {r.get("seed") for r in base_rows}
     rows = [r for r in rows if r.get("seed") in seeds]
-    nan = (float("nan"),) * 3 + (0,)
-    if metric == "AA":
-        a_rows, b_rows = _pooled(rows, "records"), _pooled(base_rows, "records")
-        if not a_rows or not b_rows:
-            return nan
-        a, b, _ = join_by_idx(a_rows, b_rows, "robust")
-        if not a.size:
-            return nan
-        d = 100.0 * (a - b)
-        lo, hi = bootstrap_ci(d, None, n_boot=n_boot, seed=seed)
-        return float(d.mean()), lo, hi, int(d.size)
-    a_rows, b_rows = _pooled(rows, "pairs"), _pooled(base_rows, "pairs")
-    if not a_rows or not b_rows:
-        return nan
-    a, b, labels = join_by_idx(a_rows, b_rows, {"KT": "kt", "TI": "ti"}[metric])
-    ok = np.isfinite(a) & np.isfinite(b)
-    if not ok.any():
-        return nan
-    d, y = (a - b)[ok], labels[ok]
-    lo, hi = bootstrap_ci(d, y, n_boot=n_boot, seed=seed)
-    return macro_mean(d, y), lo, hi, int(d.size)
+    kind = "records" if metric == "AA" else "pairs"
+    a_rows, b_rows = _pooled(rows, kind), _pooled(base_rows, kind)
+    e = {"n": 0}
+    if a_rows and b_rows:
+        e = (aa_effect(a_rows, b_rows, n_boot=n_boot, seed=seed) if metric == "AA" else
+             consistency_effect(a_rows, b_rows, {"KT": "kt", "TI": "ti"}[metric], n_boot=n_boot, n_perm=0,
+                                seed=seed))
+    if not e["n"]:
+        return (float("nan"),) * 3 + (0,)
+    return e["effect"], e["lo"], e["hi"], e["n"]
 
 
 def _certified(rows: list[dict]) -> dict:

@@ -46,6 +46,12 @@ IDX_STRIDE = 10_000_000  # pooled example id = seed * IDX_STRIDE + idx (test spl
 # per-example data
 
 
+def seed_idx(rows: list[dict] | None, seed) -> list[dict]:
+    """One seed's per-example rows with idx made unique across seeds (seed * IDX_STRIDE + idx): how
+    every CI and test pooled over seeds joins examples."""
+    return [{**r, "idx": int(seed) * IDX_STRIDE + int(r["idx"])} for r in rows or []]
+
+
 def _nan(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 

@@ -31,6 +31,7 @@ from flatbench.analysis.records import (  # noqa: F401 - constants re-exported f
     consistency_stats,
     read_pairs,
     read_records,
+    seed_idx,
 )
 from flatbench.analysis.stats import mean_sd
 
@@ -58,10 +59,6 @@ def seed_groups(df: pd.DataFrame) -> list[tuple[tuple, list]]:
 
 def has_several_seeds(df: pd.DataFrame) -> bool:
     return any(len(ix) > 1 for _, ix in seed_groups(df))
-
-
-def _pooled(rows: list[dict] | None, seed) -> list[dict]:
-    return [{**r, "idx": int(seed) * IDX_STRIDE + int(r["idx"])} for r in rows or []]
 
 
 def aggregate_seeds(df: pd.DataFrame, *, n_boot: int = N_BOOT, n_perm: int = N_PERM) -> pd.DataFrame:
@@ -125,8 +122,8 @@ def aggregate_seeds(df: pd.DataFrame, *, n_boot: int = N_BOOT, n_perm: int = N_P
         for r in g:
             rr = read_records(r.get("attack_dir")) if "attack_dir" in df.columns else None
             pp = read_pairs(r.get("interpret_dir")) if "interpret_dir" in df.columns else None
-            pooled_recs += _pooled(rr, r.get("seed", 0))
-            pooled_pairs += _pooled(pp, r.get("seed", 0))
+            pooled_recs += seed_idx(rr, r.get("seed", 0))
+            pooled_pairs += seed_idx(pp, r.get("seed", 0))
         for c in CI_COLUMNS[4:]:
             row[c] = float("nan")
         if pooled_pairs:
