@@ -9,8 +9,9 @@ and fits the rates below on what the stages took. `estimate_from(features)` is t
 Rates: LSTM/CNN on SST2/TREC from `CPU_RATES` and `ATTACK_RATES` (measured on this project's
 2-core machine, see the comment there); every other (model, dataset) from the model's registered
 `ModelCost` (flatbench.registry: LSTM/CNN rates of an SST2-length example; BERT/DeBERTa measured on
-one H200, `GPU_BASIS`), scaled by the dataset's length. Every computed stage's manifest carries the
-estimate made before it ran (``estimate_seconds``) beside its ``seconds``; `actual_vs_predicted`
+one H200, `GPU_BASIS`), scaled by the dataset's length; a method's training step, attacked model
+and LIME cost `train_factor` / `attack_factor` / `lime_factor` times base's (flatbench.registry
+METHODS). Every computed stage's manifest carries the estimate made before it ran (``estimate_seconds``) beside its ``seconds``; `actual_vs_predicted`
 tabulates both after a run (flatbench.executors.common.finish)."""
 
 from __future__ import annotations
@@ -180,6 +181,11 @@ def attack_rate(recipe: str, dataset: str, model: str) -> float:
     return base * MODELS.spec(model).cost.attack
 
 
+def _method(f: dict, factor: str) -> float:
+    """The stage's method's cost factor (1 for a method the registry does not know)."""
+    return getattr(METHODS.spec(f["method"]), factor) if f.get("method") in METHODS.names() else 1.0
+
+
 def estimate_from(f: dict) -> float:
     """Seconds a stage with features ``f`` takes (see the module's docstring)."""
     kind = f["kind"]
@@ -188,7 +194,7 @@ def estimate_from(f: dict) -> float:
     r, _ = rates(f["model"], f["dataset"])
     fixed = OVERHEAD[kind] + r.get("load", 0.0)
     if kind == "train":
-        return fixed + f["examples"] * f["epochs"] * r["train"] * METHODS.spec(f["method"]).train_factor
+        return fixed + f["examples"] * f["epochs"] * r["train"] * _method(f, "train_factor")
     if kind == "evaluate":
         return fixed + f["n"] * r["evaluate"]
     if kind == "attack":
@@ -197,9 +203,9 @@ def estimate_from(f: dict) -> float:
         bound = 1 + spec.bound_slope * (BOUND_REF - cos) if cos is not None and spec.bound_slope else 1.0
         robust = ROUND_FACTOR if f.get("round", 0) >= 1 else 1.0
         return fixed + (f["n"] * attack_rate(f["recipe"], f["dataset"], f["model"]) * bound * robust
-                        * SPLIT_FACTOR.get(f["split"], 1.0))
+                        * SPLIT_FACTOR.get(f["split"], 1.0) * _method(f, "attack_factor"))
     pairs = f["n"] * PAIR_SHARE.get(f["dataset"], PAIR_SHARE_DEFAULT)
-    lime = min(pairs, f["lime_pairs"]) * f["lime_samples"] / 1000
+    lime = min(pairs, f["lime_pairs"]) * f["lime_samples"] / 1000 * _method(f, "lime_factor")
     return fixed + pairs * r["ig"] + lime * r["lime"]
 
 

@@ -82,6 +82,8 @@ class MethodSpec(Spec):
     ``ADVERSARIAL``, ``USES_MASK`` and ``batch_loss``."""
 
     train_factor: float = 1.0  # cost of a training step against base's (`--dry-run`)
+    attack_factor: float = 1.0  # cost of attacking the method's model against base's (`--dry-run`)
+    lime_factor: float = 1.0  # cost of LIME on the method's model against base's (`--dry-run`)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,7 +209,13 @@ METHODS = Registry("method", [
     # beyond the paper; K = 5 ascent steps: measured 3.3e-3 s per step against base's 0.5-0.7e-3
     MethodSpec(name="freelb", display="freelb", impl="flatbench.methods.freelb", train_factor=4.0),
     # train_factor: a step against base's on 64 TREC questions, LSTM/CNN, 2026-12 (this machine)
-    MethodSpec(name="safer", display="SAFER", impl="flatbench.methods.safer", train_factor=1.0),
+    # attack_factor: SAFER's attack stage against base's (same cell, bound and n), 5 stages of
+    # defences_cpu 2026-12-04: 2.0-4.7x (median 3.4; each query is a vote over 100 substitutions
+    # and the smoothed model needs more queries: SST2 LSTM TextFooler 131 vs 61 per example);
+    # lime_factor: LIME explains the smoothed model (100 draws per sample): the 4 TREC interpret
+    # stages of defences_cpu took 56-72x the LIME part of base's estimate (143-260 s against 9-10)
+    MethodSpec(name="safer", display="SAFER", impl="flatbench.methods.safer", train_factor=1.0,
+               attack_factor=3.4, lime_factor=60.0),
     MethodSpec(name="ascc", display="ASCC", impl="flatbench.methods.ascc", train_factor=15.0),
     MethodSpec(name="pgd", display="PGD-K", impl="flatbench.methods.pgd", train_factor=5.5),
 ])
