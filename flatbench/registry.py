@@ -207,7 +207,7 @@ METHODS = Registry("method", [
     MethodSpec(name="adv", display="adv", impl="flatbench.methods.adv", train_factor=1.53),
     MethodSpec(name="flat", display="FLAT", impl="flatbench.methods.flat", train_factor=1.54),
     # beyond the paper; K = 5 ascent steps: measured 3.3e-3 s per step against base's 0.5-0.7e-3
-    MethodSpec(name="freelb", display="freelb", impl="flatbench.methods.freelb", train_factor=4.0),
+    MethodSpec(name="freelb", display="FreeLB", impl="flatbench.methods.freelb", train_factor=4.0),
     # train_factor: a step against base's on 64 TREC questions, LSTM/CNN, 2026-12 (this machine)
     # attack_factor: SAFER's attack stage against base's (same cell, bound and n), 5 stages of
     # defences_cpu 2026-12-04: 2.0-4.7x (median 3.4; each query is a vote over 100 substitutions
