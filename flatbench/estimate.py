@@ -9,10 +9,11 @@ and fits the rates below on what the stages took. `estimate_from(features)` is t
 Rates: LSTM/CNN on SST2/TREC from `CPU_RATES` and `ATTACK_RATES` (measured on this project's
 2-core machine, see the comment there); every other (model, dataset) from the model's registered
 `ModelCost` (flatbench.registry: LSTM/CNN rates of an SST2-length example; BERT/DeBERTa measured on
-one H200, `GPU_BASIS`), scaled by the dataset's length; a method's training step, attacked model
-and LIME cost `train_factor` / `attack_factor` / `lime_factor` times base's (flatbench.registry
-METHODS). Every computed stage's manifest carries the estimate made before it ran (``estimate_seconds``) beside its ``seconds``; `actual_vs_predicted`
-tabulates both after a run (flatbench.executors.common.finish)."""
+one H200, `GPU_BASIS`), scaled by the dataset's length. A method's training step, evaluation,
+attacked model and LIME cost `train_factor` / `evaluate_factor` / `attack_factor` / `lime_factor`
+times base's (flatbench.registry.METHODS). Every computed stage's manifest carries the estimate
+made before it ran (``estimate_seconds``) beside its ``seconds``; `actual_vs_predicted` tabulates
+both after a run (flatbench.executors.common.finish)."""
 
 from __future__ import annotations
 
@@ -196,7 +197,7 @@ def estimate_from(f: dict) -> float:
     if kind == "train":
         return fixed + f["examples"] * f["epochs"] * r["train"] * _method(f, "train_factor")
     if kind == "evaluate":
-        return fixed + f["n"] * r["evaluate"]
+        return fixed + f["n"] * r["evaluate"] * _method(f, "evaluate_factor")
     if kind == "attack":
         spec = ATTACKS.spec(f["recipe"])
         cos = f.get("cos")
