@@ -128,6 +128,11 @@ def test_table2_non_inferiority():
     assert tie.verdict == ("confirmed" if tie.lo > -2 else "undecided")
     assert got["t2/cnn/trec/flat-pwws/clean"].verdict == "refuted"
     assert got["t2/cnn/trec/flat-textfooler/clean"].note.startswith("no data")
+    # a grid part-way through its seeds: seed 14 has rows without numbers; seed 13 still decides
+    later = [{**r, "seed": 14, "clean_acc": float("nan"), "clean_n": float("nan")} for r in rows[:3]]
+    part = {c.id: c for c in T.table2_claims(pd.DataFrame(rows + later))}
+    assert part["t2/cnn/trec/flat-pwws/clean"].verdict == "refuted"
+    assert part["t2/cnn/trec/adv-pwws/clean"].n == tie.n == 1000
     d, lo, hi = T.newcombe(56, 70, 48, 80)  # Newcombe (1998), example (a), method 10: 0.2 [0.0524, 0.3339]
     assert (d, lo, hi) == pytest.approx((0.2, 0.0524, 0.3339), abs=5e-4)
 

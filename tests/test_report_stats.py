@@ -203,6 +203,17 @@ def test_aggregate_seeds_mean_sd_counts_and_pooled_ci():
     assert math.isnan(r["KT_lo"])  # no pairs.jsonl to pool
 
 
+def test_a_seed_not_run_yet_is_not_counted_in_the_mean_of_n():
+    rows = _seed_rows()
+    blank = rows.iloc[-1:].copy()  # seed 7's row of a grid part-way through its seeds: no numbers yet
+    for c in blank.columns:
+        if c not in ("model", "dataset", "method", "train_attack", "attack", "seed", "cell", "variant"):
+            blank[c] = np.nan
+    r = aggregate_seeds(pd.concat([rows.iloc[:-1], blank], ignore_index=True)).iloc[0]
+    assert (r["seeds"], r["n_seeds"]) == ("13,42", 2)
+    assert r["AA"] == pytest.approx(12.0)  # mean of 10 and 14
+
+
 def test_aggregate_seeds_single_seed_is_the_row_itself():
     one = _seed_rows().iloc[:1]
     agg = aggregate_seeds(one)

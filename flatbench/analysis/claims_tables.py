@@ -319,14 +319,14 @@ def table2_claims(df, paper_t2=None, deviations=()) -> list[Claim]:
                   f"{PRETTY[method]} keeps base's clean accuracy ({name})", ptxt,
                   test=f"Newcombe interval, independent proportions; non-inferiority margin {NI_MARGIN:g} points",
                   deviations=list(deviations), paper_agrees=None if pa is None or pb is None else pa >= pb - NI_MARGIN)
-        seeds = sorted(set(a) & set(b))
+        # the seeds both have evaluated (a grid part-way through its seeds has rows without numbers)
+        seeds = sorted(s for s in set(a) & set(b) if _finite(a[s].get("clean_acc")) and _finite(b[s].get("clean_acc")))
 
         def counts(rs):
             k = sum(round(r["clean_acc"] / 100 * r["clean_n"]) for r in rs)
             return int(k), int(sum(r["clean_n"] for r in rs))
 
-        ok = seeds and all(_finite(a[s].get("clean_acc")) and _finite(b[s].get("clean_acc")) for s in seeds)
-        if not ok:
+        if not seeds:
             out.append(decide(c, {}))
             continue
         ka, na = counts([a[s] for s in seeds])

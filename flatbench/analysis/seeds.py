@@ -68,8 +68,8 @@ def aggregate_seeds(df: pd.DataFrame, *, n_boot: int = N_BOOT, n_perm: int = N_P
     NaN for one seed). Count columns (COUNT_COLUMNS): summed. CIs pooled over all seeds'
     examples: clean and AA by Clopper-Pearson on the pooled counts, KT/TI (and _succ) by the
     stratified bootstrap over the pooled pairs (pairs.jsonl via interpret_dir). Paired tests
-    (P_COLUMNS) on the pooled records/pairs matched by (seed, idx). Also seeds ("13,42"),
-    n_seeds, and seed = NaN. A frame whose groups all have one seed comes back as it is (plus
+    (P_COLUMNS) on the pooled records/pairs matched by (seed, idx). Also seeds ("13,42") and
+    n_seeds, of the seeds that measured something (clean, AA or KT), and seed = NaN. A frame whose groups all have one seed comes back as it is (plus
     seeds / n_seeds / NaN sds): pooling one seed changes nothing."""
     out_cols = list(df.columns)
     if df.empty:
@@ -80,10 +80,12 @@ def aggregate_seeds(df: pd.DataFrame, *, n_boot: int = N_BOOT, n_perm: int = N_P
     rows, data = [], {}
     for n, (_, ix) in enumerate(groups):
         g = [recs[i] for i in ix]
-        seeds = [r.get("seed") for r in g]
+        # the seeds that measured something: a grid part-way through its seeds has rows for seeds
+        # not run yet, which a "mean of n" must not count
+        measured = [r for r in g if any(math.isfinite(_num(r.get(c))) for c in ("clean_acc", "AA", "KT"))]
         row = dict(g[0])
-        row["seeds"] = ",".join(str(int(s)) for s in seeds if not _nan(s))
-        row["n_seeds"] = len(g)
+        row["seeds"] = ",".join(str(int(r["seed"])) for r in measured if not _nan(r.get("seed")))
+        row["n_seeds"] = len(measured)
         for c in SD_COLUMNS:
             if c in df.columns:
                 row[f"{c}_sd"] = mean_sd([_num(r.get(c)) for r in g])[1]
