@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from flatbench.analysis.records import ALPHA, N_BOOT, N_PERM, read_pairs, read_records, seed_idx
+from flatbench.analysis.records import ALPHA, N_BOOT, N_PERM, _nan, read_pairs, read_records, seed_idx
 from flatbench.analysis.stats import bootstrap_ci, join_by_idx, macro_mean, mcnemar_exact, paired_permutation_test
 from flatbench.registry import display_names
 
@@ -135,13 +135,14 @@ def unpaired_effect(a: list[float], b: list[float], *, n_boot: int = N_BOOT, n_p
 
 def pooled(rows: list[dict], reader) -> list[dict] | None:
     """The per-example rows of result rows (one per seed), idx made unique per seed; None when
-    any seed's data is missing."""
+    any seed's data is missing (a reader returning [] for a missing file skips that seed instead).
+    A row without a seed counts as seed 0."""
     out = []
     for r in rows:
         data = reader(r)
         if data is None:
             return None
-        out += seed_idx(data, r.get("seed") or 0)
+        out += seed_idx(data, 0 if _nan(r.get("seed")) else r["seed"])
     return out if rows else None
 
 

@@ -29,8 +29,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from flatbench.analysis.claims import aa_effect, consistency_effect
-from flatbench.analysis.records import ALPHA, N_BOOT, _nan, _num, read_pairs, read_records, seed_idx
+from flatbench.analysis.claims import aa_effect, consistency_effect, pooled
+from flatbench.analysis.records import ALPHA, N_BOOT, _nan, _num, read_pairs, read_records
 from flatbench.analysis.stats import binomial_ci
 
 SETTING = ("dataset", "model", "attack")
@@ -60,10 +60,10 @@ def tied(ranks: list[int | None]) -> list[bool]:
 
 
 def _pooled(rows: list[dict], kind: str) -> list[dict]:
-    """Per-example rows of several seeds' stages, ids made unique by seed (as the pooled tests);
-    a seed without its file adds nothing (`claims.pooled` instead refuses the group)."""
+    """Per-example rows of several seeds' stages, ids made unique by seed (`claims.pooled`); a seed
+    without its file adds nothing here, where the ledger refuses the group."""
     read, col = (read_records, "attack_dir") if kind == "records" else (read_pairs, "interpret_dir")
-    return [x for r in rows for x in seed_idx(read(r.get(col)), 0 if _nan(r.get("seed")) else r["seed"])]
+    return pooled(rows, lambda r: read(r.get(col)) or []) or []
 
 
 def paired_delta(metric: str, rows: list[dict], base_rows: list[dict], *, n_boot: int = N_BOOT,

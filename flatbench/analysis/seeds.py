@@ -17,7 +17,6 @@ from flatbench.analysis.records import (  # noqa: F401 - constants re-exported f
     CI_COLUMNS,
     COUNT_COLUMNS,
     GROUP,
-    IDX_STRIDE,
     METRICS,
     N_BOOT,
     N_PERM,
@@ -69,8 +68,9 @@ def aggregate_seeds(df: pd.DataFrame, *, n_boot: int = N_BOOT, n_perm: int = N_P
     examples: clean and AA by Clopper-Pearson on the pooled counts, KT/TI (and _succ) by the
     stratified bootstrap over the pooled pairs (pairs.jsonl via interpret_dir). Paired tests
     (P_COLUMNS) on the pooled records/pairs matched by (seed, idx). Also seeds ("13,42") and
-    n_seeds, of the seeds that measured something (clean, AA or KT), and seed = NaN. A frame whose groups all have one seed comes back as it is (plus
-    seeds / n_seeds / NaN sds): pooling one seed changes nothing."""
+    n_seeds, of the seeds that measured something (clean, AA or KT), and seed = NaN. A frame
+    whose groups all have one seed comes back as it is (plus seeds / n_seeds / NaN sds): pooling
+    one seed changes nothing."""
     out_cols = list(df.columns)
     if df.empty:
         return df.copy()

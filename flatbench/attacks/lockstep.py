@@ -52,7 +52,6 @@ from __future__ import annotations
 import copy
 import os
 import random
-import time
 
 import numpy as np
 import torch
@@ -267,8 +266,6 @@ def attack_lockstep(attack, wrapper, items, seed: int, inflight: int, on_record,
     import greenlet
     import textattack
 
-    _seed_everything = seed_everything
-
     tol = lockstep_tol() if tol is None else tol
     hub = greenlet.getcurrent()
     model = _TaskModel(wrapper, hub)
@@ -276,7 +273,7 @@ def attack_lockstep(attack, wrapper, items, seed: int, inflight: int, on_record,
 
     def run_one(item):
         idx, text, label = item
-        _seed_everything(example_seed(seed, idx))
+        seed_everything(example_seed(seed, idx))
         res = task_attack(attack, model).attack(textattack.shared.AttackedText(text), int(label))
         return ("done", result_record(res, idx, label))
 
