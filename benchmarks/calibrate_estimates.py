@@ -66,7 +66,20 @@ def legacy_estimate(f: dict) -> float:
 
 
 # ---------------------------------------------------------------------------------- reading
-def read_rows(runs: Path, since: str = "", until: str = "", methods=("base", "adv", "flat")) -> list[dict]:
+def full_size(f: dict) -> bool:
+    """Whether a stage ran at the paper's procedure's sizes: the whole training set trained on and
+    attacked, the whole test set attacked and explained (what `table3_cpu` runs)."""
+    p = dataset_info(f["dataset"]).paper
+    full_train = p["train"] - (p.get("dev", 0) if f["dataset"] == "trec" else 0)  # TREC's dev comes out of train
+    if f["kind"] == "train":
+        return f["examples"] >= full_train
+    if f["kind"] in ("attack", "interpret"):
+        return f["n"] >= min(full_train, p["test"]) and f.get("split", "test") != "dev"
+    return True
+
+
+def read_rows(runs: Path, since: str = "", until: str = "", methods=("base", "adv", "flat"),
+              paper_procedure: bool = False) -> list[dict]:
     manifests: dict[str, dict] = {}
     for p in sorted(runs.glob("*/*/manifest.json")):
         try:
@@ -83,6 +96,8 @@ def read_rows(runs: Path, since: str = "", until: str = "", methods=("base", "ad
             continue
         if methods and (m.get("tags") or {}).get("method") not in methods:
             continue  # the defences' own costs (SAFER's votes in every forward pass) are not fitted here
+        if paper_procedure and not full_size(f):
+            continue
         if f["kind"] == "attack" and f["recipe"] not in ("textfooler", "pwws"):
             f["other_recipe"] = True  # Table 4's recipes: reported, not in the table3 fit
         rows.append({"key": key, "f": f, "seconds": float(m["seconds"]), "finished": fin,
@@ -101,8 +116,32 @@ def _gmean(xs) -> float:
     return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else float("nan")
 
 
-def fit(rows: list[dict], baseline: Path | None = None, interpret_from: str = "current") -> dict:
-    """Rates from the rows (see the module's docstring)."""
+MIN_STAGES = 3  # a (recipe, dataset) with fewer fitted attack stages takes the cross-dataset ratio
+
+
+def dataset_ratio(aux: list[dict], recipe: str, dataset: str, other: str) -> tuple[float, int]:
+    """Per-example attack cost of ``dataset`` against ``other`` for ``recipe``: the geometric mean,
+    over groups that ran both (same split, model, method, round and bound), of their rates' ratio.
+    Read on ``aux`` (every stage, any size: the strength grids attack both datasets' dev splits at
+    the same ten bounds in one sitting), so it carries the shape, not the absolute level."""
+    grp = defaultdict(lambda: defaultdict(lambda: [0.0, 0]))
+    for r in aux:
+        f = r["f"]
+        if f["kind"] == "attack" and f["recipe"] == recipe and f["dataset"] in (dataset, other):
+            g = grp[(f["split"], f["model"], f["method"], f["round"], f["cos"])][f["dataset"]]
+            g[0] += r["seconds"]
+            g[1] += f["n"]
+    ratios = [v[dataset][0] / v[dataset][1] / (v[other][0] / v[other][1])
+              for v in grp.values() if dataset in v and other in v and v[other][0] > 0]
+    return _gmean(ratios), len(ratios)
+
+
+def fit(rows: list[dict], baseline: Path | None = None, interpret_from: str = "current",
+        aux: list[dict] | None = None) -> dict:
+    """Rates from the rows (see the module's docstring). ``aux`` (default: the rows) gives the
+    shape parameters that need stages of several sizes or bounds: TextFooler's bound slope, and
+    the cross-dataset ratio of a (recipe, dataset) with fewer than MIN_STAGES fitted stages."""
+    aux = rows if aux is None else aux
     out: dict = {"cpu": defaultdict(dict), "attack": {}, "pair_share": {}, "overhead": {}}
     by = defaultdict(list)
     for r in rows:
@@ -181,13 +220,29 @@ def fit(rows: list[dict], baseline: Path | None = None, interpret_from: str = "c
                               lime=_ratio(lime, sum(r["metrics"]["lime_pairs_explained"] * r["f"]["lime_samples"] / 1000
                                                     for r in rs)),
                               lime_from=f"{len(rs) - new} reference / {speedup.get(md, 1.0):.2f} + {new} batched")
+    # the stage's own IG/LIME timers leave out per-pair work around them (tokenising, the rank
+    # statistics, records): scale both rates so the fitted stages' seconds are matched in aggregate
+    out["interpret_scale"] = {}
+    for md in {(r["f"]["model"], r["f"]["dataset"]) for r in ints}:
+        c = out["cpu"][md]
+        if "ig" not in c:
+            continue
+        rs = [r for r in ints if (r["f"]["model"], r["f"]["dataset"]) == md
+              and (interpret_from != "current" or r["finished"] >= BATCHED_LIME)]
+        timed = sum(r["metrics"]["n_pairs"] * c["ig"] + r["metrics"]["lime_pairs_explained"]
+                    * r["f"]["lime_samples"] / 1000 * c["lime"] for r in rs)
+        k = _ratio(sum(r["seconds"] - E.OVERHEAD["interpret"] for r in rs), timed)
+        if rs and k > 0 and not math.isnan(k):
+            c["ig"], c["lime"] = c["ig"] * k, c["lime"] * k
+            out["interpret_scale"][md] = round(k, 2)
     rest = [r["seconds"] - r["metrics"]["ig_seconds_per_pair"] * r["metrics"]["n_pairs"]
             - r["metrics"]["lime_seconds_per_pair"] * r["metrics"]["lime_pairs_explained"] for r in ints]
     out["overhead"]["interpret"] = statistics.median(rest) if rest else 0.0
 
     # attack: per-example seconds ~ rate(recipe, dataset) * (1 + slope (0.95 - cos)) * split * model
     atk = [r for r in by["attack"] if not r["f"].get("other_recipe")]
-    tf = [r for r in atk if r["f"]["recipe"] == "textfooler" and r["f"]["cos"] is not None]
+    tf = [r for r in aux if r["f"]["kind"] == "attack" and r["f"]["recipe"] == "textfooler"
+          and r["f"]["cos"] is not None]
     slopes = []
     for d in {r["f"]["dataset"] for r in tf}:  # per dataset x split x model: rate at each bound, a line
         for grp in {(r["f"]["split"], r["f"]["model"]) for r in tf if r["f"]["dataset"] == d}:
@@ -244,6 +299,20 @@ def fit(rows: list[dict], baseline: Path | None = None, interpret_from: str = "c
         out["attack"][rd] = _ratio(sum(sec(r) for r in rs),
                                    sum(r["f"]["n"] * bound(r) * out["split_factor"].get(r["f"]["split"], 1.0)
                                        for r in rs))
+    # a (recipe, dataset) with too few stages of its own: another dataset's rate times their ratio
+    out["attack_from"] = {}
+    for rd in sorted({(r["f"]["recipe"], r["f"]["dataset"]) for r in aux if r["f"]["kind"] == "attack"
+                      and r["f"]["recipe"] in ("textfooler", "pwws") and r["f"]["dataset"] in ("sst2", "trec")}):
+        have = sum(1 for r in atk if (r["f"]["recipe"], r["f"]["dataset"]) == rd)
+        others = [d for (rc, d) in out["attack"] if rc == rd[0] and d != rd[1]
+                  and sum(1 for r in atk if (r["f"]["recipe"], r["f"]["dataset"]) == (rc, d)) >= MIN_STAGES]
+        if have >= MIN_STAGES or not others:
+            out["attack_from"][rd] = f"{have} stages"
+            continue
+        ratio, n = dataset_ratio(aux, rd[0], rd[1], others[0])
+        if n and not math.isnan(ratio):
+            out["attack"][rd] = out["attack"][(rd[0], others[0])] * ratio
+            out["attack_from"][rd] = f"{others[0]} x {ratio:.2f} ({n} paired groups; {have} own stages)"
     per_model = defaultdict(list)
     for r in atk:
         per_model[r["f"]["model"]].append(sec(r) / (r["f"]["n"] * bound(r) * out["attack"][(r["f"]["recipe"],
@@ -342,13 +411,17 @@ def main(argv=None) -> int:
                          "stage (reference LIME divided by its measured speed-up)")
     ap.add_argument("--methods", default="base,adv,flat",
                     help="cells of these methods only (comma-separated; empty: all)")
+    ap.add_argument("--paper-procedure", action="store_true",
+                    help="only stages at the paper's sizes (whole training and test sets), as table3_cpu runs them")
     ap.add_argument("--json", type=Path, default=None, help="write the fitted rates and the error table here")
     a = ap.parse_args(argv)
-    rows = read_rows(a.runs, a.since, a.until, tuple(m for m in a.methods.split(",") if m))
+    rows = read_rows(a.runs, a.since, a.until, tuple(m for m in a.methods.split(",") if m), a.paper_procedure)
     if not rows:
         print(f"no cached LSTM/CNN SST2/TREC stages under {a.runs}", file=sys.stderr)
         return 1
-    fitted = fit([r for r in rows if not a.check or r["finished"] < a.check], a.interpret_baseline, a.interpret_from)
+    aux = read_rows(a.runs, "", a.check or a.until, tuple(m for m in a.methods.split(",") if m))
+    fitted = fit([r for r in rows if not a.check or r["finished"] < a.check], a.interpret_baseline, a.interpret_from,
+                 aux=aux)
     print(f"{len(rows)} cached stages under {a.runs} (finished {min(r['finished'] for r in rows)} .. "
           f"{max(r['finished'] for r in rows)})\n")
     cpu = [[m, d, *(f"{v[k]:.3g}" if isinstance(v.get(k), float) else v.get(k, "–")
@@ -358,6 +431,9 @@ def main(argv=None) -> int:
                                  "LIME s/pair@1000", "LIME timed on"], tablefmt="github"))
     print("\nattack s/example at cos 0.95 (LSTM/CNN pooled):",
           {f"{k[0]}/{k[1]}": round(v, 4) for k, v in sorted(fitted["attack"].items())})
+    print("attack rates from:", {f"{k[0]}/{k[1]}": v for k, v in sorted(fitted["attack_from"].items())})
+    print("interpret: IG/LIME rates scaled to the stages' seconds by", {f"{m}/{d}": v for (m, d), v in
+                                                                     sorted(fitted["interpret_scale"].items())})
     print("bound slope (relative cost per unit of 0.95 - cos), per dataset/split/model:", fitted["bound_slopes"],
           "-> used:", fitted["bound_slope"])
     print("round >= 1 (adversarially trained) models: queries x", fitted["round_factor"],
