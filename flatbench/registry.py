@@ -184,9 +184,9 @@ DATASET_NAMES = tuple(DATASETS.names())
 # absolute cost (~0.9 s per SST2 example) where it was.
 MODELS = Registry("model", [
     ModelSpec(name="lstm", display="LSTM", impl="flatbench.models.word:LSTM", hp=model_decl.LSTM,
-              word_level=True, cost=ModelCost(train=0.000661, forward=9.56e-05, ig=0.0364, lime=0.142)),
+              word_level=True, cost=ModelCost(train=0.000651, forward=9.75e-05, ig=0.0364, lime=0.142)),
     ModelSpec(name="cnn", display="CNN", impl="flatbench.models.word:CNN", hp=model_decl.CNN,
-              word_level=True, cost=ModelCost(train=0.000384, forward=6.32e-05, ig=0.00801, lime=0.0779)),
+              word_level=True, cost=ModelCost(train=0.000378, forward=6.26e-05, ig=0.00812, lime=0.0783)),
     ModelSpec(name="bert", display="BERT", impl="flatbench.models.transformers:BERT", hp=model_decl.TRANSFORMER,
               gpu=True, cost=ModelCost(train=1.28e-3, forward=3.1e-4, ig=0.049, lime=0.96, attack=5.06, load=12.0)),
     ModelSpec(name="deberta", display="DeBERTa", impl="flatbench.models.transformers:DEBERTA",
@@ -206,8 +206,8 @@ METHODS = Registry("method", [
     # benchmarks/calibrate_estimates.py --paper-procedure; adv's round 0 is base's model, so its
     # factor prices its rounds only: loading the previous round, the augmented set, dev evaluation
     # and checkpoints over 5 epochs; FLAT's includes its masks and L_imp)
-    MethodSpec(name="adv", display="adv", impl="flatbench.methods.adv", train_factor=1.85),
-    MethodSpec(name="flat", display="FLAT", impl="flatbench.methods.flat", train_factor=2.21),
+    MethodSpec(name="adv", display="adv", impl="flatbench.methods.adv", train_factor=1.87),
+    MethodSpec(name="flat", display="FLAT", impl="flatbench.methods.flat", train_factor=2.24),
     # Defences beyond the paper. Cost factors against base's estimate of the same stage, fitted
     # 2026-12-04 on every cached stage of defences_cpu (seed 13; 4 training, 4 evaluate, 8 attack
     # and 8 interpret stages per method; medians, ranges in brackets, 2 cores at load 3-7):

@@ -73,10 +73,10 @@ def test_estimates_use_the_refitted_cpu_rates():
     assert (loose - E.OVERHEAD["attack"]) / (tight - E.OVERHEAD["attack"]) == pytest.approx(1 + 3.04 * 0.2)
     # the training split costs more per example (fewer examples skipped)
     assert E.estimate_from({**atk, "cos": 0.95, "split": "train"}) == pytest.approx(E.OVERHEAD["attack"] + 1000 * 0.0591 * 1.48)
-    # FLAT trains at 2.21x base's cost per row and epoch; adv's rounds at 1.85x
+    # FLAT trains at 2.24x base's cost per row and epoch; adv's rounds at 1.87x
     tr = _features(kind="train", model="cnn", dataset="trec", examples=5000, epochs=15, round=0)
-    assert E.estimate_from(tr) == pytest.approx(E.OVERHEAD["train"] + 5000 * 15 * 0.00024)
-    assert E.estimate_from({**tr, "method": "flat"}) == pytest.approx(E.OVERHEAD["train"] + 5000 * 15 * 0.00024 * 2.21)
+    assert E.estimate_from(tr) == pytest.approx(E.OVERHEAD["train"] + 5000 * 15 * 0.000236)
+    assert E.estimate_from({**tr, "method": "flat"}) == pytest.approx(E.OVERHEAD["train"] + 5000 * 15 * 0.000236 * 2.24)
     # attacking SAFER's smoothed model (a vote over 100 substitutions per query): 4.4x base's
     # (the median of defences_cpu's 8 SAFER attack stages; the estimate was 4x short before)
     safer = E.estimate_from({**atk, "cos": 0.95, "method": "safer"})
