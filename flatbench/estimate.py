@@ -177,7 +177,9 @@ def rates(model: str, dataset: str) -> tuple[dict, str]:
 
 
 def attack_rate(recipe: str, dataset: str, model: str) -> float:
-    """Seconds per attacked example at BOUND_REF against ``model``."""
+    """Seconds per attacked example at BOUND_REF against ``model``: the LSTM/CNN rate, its forward
+    share scaled by the model's attack factor (the rest, candidates and constraints, does not
+    depend on the victim)."""
     spec = ATTACKS.spec(recipe)
     base = ATTACK_RATES.get((recipe, dataset))
     if base is None:
@@ -185,7 +187,7 @@ def attack_rate(recipe: str, dataset: str, model: str) -> float:
         # the exponent is measured between TREC's and SST2's lengths only; longer texts (IMDB,
         # AG) are extrapolated linearly, as before any measurement
         base = spec.sec_per_example * (r ** spec.len_exp if r < 1 else r)
-    return base * MODELS.spec(model).cost.attack
+    return base * (1 + (MODELS.spec(model).cost.attack - 1) * spec.forward_share)
 
 
 def _method(f: dict, factor: str) -> float:
