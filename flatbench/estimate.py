@@ -235,12 +235,17 @@ def describe_plan(grid, stages, ctx) -> str:
     cached = sum(ctx.cache.done(s.kind, s.key) for s in stages)
     out += (f"\n\n{len(stages)} stages, {cached} cached; estimated work left: {total['CPU'] / 3600:.1f} h "
             f"of CPU stages (2 cores), {total['GPU'] / 3600:.1f} h of GPU stages (one GPU).")
+    if total["CPU"]:
+        # the CPU rates were fitted on stages that ran while two grid processes shared the 2 cores
+        out += (f"\nCPU stage time is priced at two grid processes sharing the 2 cores: run as two processes "
+                f"(e.g. one per --models), about {total['CPU'] / 2 / 3600:.1f} h of wall time.")
     for where in ("CPU", "GPU"):
         if total[where]:
             out += f"\n{where} hours by stage kind: " + ", ".join(
                 f"{k} {v / 3600:.1f}" for k, v in sorted(by_kind[where].items(), key=lambda kv: -kv[1]) if v)
-    out += ("\nCPU basis: LSTM/CNN rates refitted 2026-12-04 on this 2-core machine's cached stages "
-            "(benchmarks/calibrate_estimates.py; IMDB/AG scaled by length; a busier machine takes longer).")
+    out += ("\nCPU basis: LSTM/CNN rates refitted 2026-12-04 on this 2-core machine's stages at the paper's "
+            "procedure (benchmarks/calibrate_estimates.py --paper-procedure; load 2-3; IMDB/AG scaled by length; "
+            "a busier machine takes longer).")
     if any(s.needs["gpu"] for s in stages):
         out += f"\nGPU basis: {GPU_BASIS}."
     return out
