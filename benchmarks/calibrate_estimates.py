@@ -396,6 +396,46 @@ def emit(fitted: dict) -> str:
     return "\n".join(lines)
 
 
+def process_table(runs: Path, since: str = "") -> list[list]:
+    """One row per recorded run (``<runs>/estimates/*.json``, one per `flatbench run` process) that
+    finished at or after ``since``: its stages priced by the code as it is (`estimate.estimate_from`
+    on each stage's manifest), the estimate the run itself recorded, the stages' seconds, and the
+    run's wall time (its first stage's start to its last stage's end)."""
+    from datetime import datetime
+
+    def manifest(kind, key):
+        try:
+            return json.loads((runs / kind / key / "manifest.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    out = []
+    for path in sorted((runs / "estimates").glob("*.json")):
+        rec = json.loads(path.read_text())
+        st = rec.get("stages") or []
+        if not st or max(r["finished"] for r in st) < since:
+            continue
+        now, priced = 0.0, 0
+        for r in st:
+            m = manifest(r["kind"], r["key"])
+            f = E.manifest_features(m, lambda k: next((manifest(kd, k) for kd in KINDS if manifest(kd, k)), None)) \
+                if m else None
+            if f is not None:
+                now, priced = now + E.estimate_from(f), priced + 1
+        t = lambda x: datetime.fromisoformat(x).timestamp()  # noqa: E731
+        start = min(t(r["finished"]) - float(r["seconds"]) for r in st)
+        wall = max(t(r["finished"]) for r in st) - start
+        actual = sum(float(r["seconds"]) for r in st)
+        out.append([path.name, len(st), priced, round(sum(float(r.get("estimate_seconds") or 0) for r in st)),
+                    round(now), round(actual), round(wall), f"{actual / now:.2f}" if now else "–",
+                    f"{wall / now:.2f}" if now else "–"])
+    return out
+
+
+PROCESS_HEADERS = ["run (estimates file)", "stages", "priced now", "recorded estimate s", "estimate now s",
+                   "stage seconds", "wall s", "stages / now", "wall / now"]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("runs", type=Path, nargs="?", default=ROOT / "runs")
@@ -414,7 +454,13 @@ def main(argv=None) -> int:
     ap.add_argument("--paper-procedure", action="store_true",
                     help="only stages at the paper's sizes (whole training and test sets), as table3_cpu runs them")
     ap.add_argument("--json", type=Path, default=None, help="write the fitted rates and the error table here")
+    ap.add_argument("--processes", action="store_true",
+                    help="per recorded run (<runs>/estimates/*.json, finished from --since): its stages priced by "
+                         "the code as it is against their seconds and the run's wall time, then exit")
     a = ap.parse_args(argv)
+    if a.processes:
+        print(tabulate(process_table(a.runs, a.since), headers=PROCESS_HEADERS, tablefmt="github"))
+        return 0
     rows = read_rows(a.runs, a.since, a.until, tuple(m for m in a.methods.split(",") if m), a.paper_procedure)
     if not rows:
         print(f"no cached LSTM/CNN SST2/TREC stages under {a.runs}", file=sys.stderr)
