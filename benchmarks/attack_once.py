@@ -41,7 +41,7 @@ def _stages(model_dirs: str, recipes: str):
 
 def stock(model_dirs: str, recipes: str, items, profile: bool) -> dict:
     """textattack.Attacker with TextAttack's own PyTorchModelWrapper: what a user of the library runs."""
-    from flatbench.attacks.resources import ensure_nltk_env
+    from flatbench.attack_resources.catalog import ensure_nltk_env
 
     ensure_nltk_env()
     import textattack
@@ -116,7 +116,7 @@ COMPONENTS = {
     "AttackedText.generate_new_attacked_text (incl. its __init__)": [
         ("textattack/shared/attacked_text.py", "generate_new_attacked_text")],
     "AttackedText.__init__ (all)": [("textattack/shared/attacked_text.py", "__init__")],
-    "POS tagging (spaCy)": [("flatbench/attacks/constraints.py", "spacy_universal_tags")],
+    "POS tagging (spaCy)": [("flatbench/attack_resources/constraints.py", "spacy_universal_tags")],
     "word-embedding distance": [("constraints/semantics/word_embedding_distance.py", "_check_constraint")],
     "goal function (incl. model forward)": [("textattack/goal_functions/goal_function.py", "get_results")],
 }

@@ -29,13 +29,13 @@ def main(argv=None):
     import torch
 
     torch.set_num_threads(1)
-    from flatbench.attacks import resources as R
+    from flatbench.attack_resources import catalog as R
 
     R.ensure_nltk_env()
     from textattack.shared import AttackedText
 
-    from flatbench.attacks.constraints import MiniLMEncoder, USEm3Encoder
-    from flatbench.attacks.counterfit import load_counterfitted
+    from flatbench.attack_resources.constraints import MiniLMEncoder, USEm3Encoder
+    from flatbench.attack_resources.counterfit import load_counterfitted
     from flatbench.attacks.recipes.textfooler import STOPWORDS, USE_THRESHOLD
     from flatbench.data import load_dataset
 

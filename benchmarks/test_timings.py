@@ -17,7 +17,7 @@ DATA_DIR = Path(os.environ.get("FLATBENCH_DATA_DIR", Path(__file__).resolve().pa
 def test_prepare_again_does_nothing_quickly(benchmark):
     """`flatbench resources prepare` on prepared resources: everything "exists" (was < 10 s in
     tests/test_attack_resources.py)."""
-    from flatbench.attacks import resources as R
+    from flatbench.attack_resources import catalog as R
 
     R.prepare(online=False)
     rep = benchmark.pedantic(lambda: R.prepare(online=False), rounds=3, iterations=1)

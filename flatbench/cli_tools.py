@@ -72,7 +72,7 @@ def resources(ctx):
     if ctx.invoked_subcommand is None:
         from tabulate import tabulate
 
-        from flatbench.attacks import resources as res
+        from flatbench.attack_resources import catalog as res
 
         rows = [[r.name, r.status, ", ".join(r.recipes), r.path or "–", r.deviation or r.fix or ""]
                 for r in res.table()]
@@ -87,7 +87,7 @@ def resources(ctx):
 @click.option("--online/--offline", default=None, help="force the online originals or the offline substitutes")
 def prepare(online):
     """Assemble what can be assembled into flatbench's resource directory (idempotent)."""
-    from flatbench.attacks import resources as res
+    from flatbench.attack_resources import catalog as res
 
     rep = res.prepare(online=online)
     for name, what in rep.get("actions", {}).items():

@@ -1,6 +1,6 @@
 """The one offline policy of flatbench: when the network may be used, and whether a server
 answers. Hub models (`models.transformers`), hub datasets (`data.datasets`) and attack resources
-(`attacks.resources`, `attacks.counterfit`) all ask here, so `FLATBENCH_OFFLINE=1` and the Hugging
+(`attack_resources.catalog`, `attack_resources.counterfit`) all ask here, so `FLATBENCH_OFFLINE=1` and the Hugging
 Face variables mean the same thing everywhere, and no probe waits longer than PROBE_TIMEOUT_S.
 """
 

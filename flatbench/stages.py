@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 
 from flatbench.attacks.recipes._common import OPTIONS, resolve_options
-from flatbench.attacks.resources import identity
+from flatbench.attack_resources.catalog import identity
 from flatbench.attacks.stage import run_attack_stage
 from flatbench.cache import Cache, notice, write_manifest
 from flatbench import hparams as H

@@ -13,7 +13,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from flatbench.attacks import resources as R
+from flatbench.attack_resources import catalog as R
 from flatbench.errors import ResourceMissingError, UnknownNameError
 
 
@@ -100,7 +100,7 @@ def test_stopwords_env_makes_textattack_import_offline(tmp_path):
     env = dict(os.environ, FLATBENCH_RESOURCES=str(tmp_path / "res"),
                TA_CACHE_DIR=str(tmp_path / "ta"), HF_HUB_OFFLINE="1", FLATBENCH_OFFLINE="1")
     env.pop("NLTK_DATA", None)  # set by ensure_nltk_env() in this process: it would point elsewhere
-    code = ("from flatbench.attacks.resources import ensure_nltk_env; ensure_nltk_env(); "
+    code = ("from flatbench.attack_resources.catalog import ensure_nltk_env; ensure_nltk_env(); "
             "import nltk, textattack; "
             "from textattack.constraints.pre_transformation import StopwordModification; "
             "print(len(StopwordModification().stopwords), nltk.download('stopwords'))")
@@ -159,7 +159,7 @@ def test_wordnet_after_prepare(prepared):
 def test_wordnet_reader_skips_only_the_identity_self_map(prepared, data_dir):
     """Our reader leaves out map30, which NLTK's builds at every load and which, for the "wordnet"
     corpus itself, is the identity; every English look-up the attacks make is the same."""
-    from flatbench.attacks.env import wordnet_loader
+    from flatbench.attack_resources.env import wordnet_loader
     from flatbench.data.datasets import load_dataset
 
     stock, ours = wordnet_loader(skip_self_map=False), wordnet_loader()
@@ -177,7 +177,7 @@ def test_wordnet_reader_skips_only_the_identity_self_map(prepared, data_dir):
 
 
 def test_counterfitted_neighbours_are_synonyms(prepared, ta):
-    from flatbench.attacks.counterfit import load_counterfitted, neighbours
+    from flatbench.attack_resources.counterfit import load_counterfitted, neighbours
 
     emb = load_counterfitted()
     assert isinstance(emb, ta.shared.WordEmbedding)
@@ -193,7 +193,7 @@ def test_counterfitted_neighbours_are_synonyms(prepared, ta):
 
 
 def test_spacy_pos_tags_universal(ta):
-    from flatbench.attacks.constraints import spacy_universal_tags
+    from flatbench.attack_resources.constraints import spacy_universal_tags
 
     assert spacy_universal_tags([["a", "good", "movie"], ["they", "run", "fast"]]) == [
         ("DET", "ADJ", "NOUN"), ("PRON", "VERB", "ADV")]

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from flatbench.attacks.resources import ensure_nltk_env
+from flatbench.attack_resources.catalog import ensure_nltk_env
 
 ensure_nltk_env()
 

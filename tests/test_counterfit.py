@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from flatbench.attacks import counterfit as C
-from flatbench.attacks import resources as R
+from flatbench.attack_resources import counterfit as C
+from flatbench.attack_resources import catalog as R
 
 
 def test_shipped_constraint_files_are_read_whole():
@@ -155,7 +155,7 @@ def test_attack_keys_do_not_depend_on_when_nltk_was_set_up(built, data_dir):
         f"g = load_grid('smoke', models='cnn', methods='adv')\n"
         f"stages, t = plan(g, {str(data_dir)!r})\n"
         "listed = {s.key for s in stages}\n"
-        "from flatbench.attacks.resources import ensure_nltk_env; ensure_nltk_env()\n"
+        "from flatbench.attack_resources.catalog import ensure_nltk_env; ensure_nltk_env()\n"
         "final = [s for s in stages if s.kind == 'train' and s.round == 1][0]\n"
         "assert all(d.key in listed for d in TrainStage(final.cell, 1).deps()), 'key moved'\n"
         "print('ok')\n")

@@ -19,7 +19,7 @@ TINY = {**SMALL_HP, "epochs": 1}
 
 @pytest.fixture(scope="module")
 def space():
-    from flatbench.attacks import resources as R
+    from flatbench.attack_resources import catalog as R
     from flatbench.attacks import synonyms
 
     if R.resource("counterfitted").status == "missing":
@@ -203,7 +203,7 @@ def test_safer_perturbation_sets_follow_the_synonym_graph(space):
 
 
 def test_safer_smoothed_model_is_seeded_per_text_attacked_and_certified(trec, examples, space, tmp_path):
-    from flatbench.attacks.resources import ensure_nltk_env
+    from flatbench.attack_resources.catalog import ensure_nltk_env
     from flatbench.attacks.stage import certify
     from flatbench.methods import safer
     from flatbench.models.bundle import ModelBundle

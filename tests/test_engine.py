@@ -54,6 +54,21 @@ def test_no_import_circle_in_the_package():
     assert not cycles, "import circles: " + "; ".join(" -> ".join(c) for c in cycles)
 
 
+def test_attack_resources_are_a_floor_below_the_attacks():
+    """flatbench.attack_resources (environment, catalog, counter-fitted space, encoders) is imported
+    by the attacks and imports none of them, at top level or inside a function."""
+    files = {_module_name(p): p for p in PKG.rglob("*.py")}
+    floor = {m for m in files if m.startswith("flatbench.attack_resources")}
+    assert {"flatbench.attack_resources.env", "flatbench.attack_resources.catalog",
+            "flatbench.attack_resources.counterfit", "flatbench.attack_resources.constraints"} <= floor
+    up = {m: sorted(d for d in _imports(files[m], m, set(files)) if d.startswith("flatbench.attacks"))
+          for m in floor}
+    assert not any(up.values()), {m: d for m, d in up.items() if d}
+    users = {m for m, p in files.items() if m.startswith("flatbench.attacks")
+             and any(d in floor for d in _imports(p, m, set(files)))}
+    assert "flatbench.attacks.runner" in users and "flatbench.attacks.recipes" in users
+
+
 def test_the_walker_sees_function_level_circles(tmp_path):
     """The check above can fail: two modules importing each other inside functions are found."""
     pkg = tmp_path / "flatbench"

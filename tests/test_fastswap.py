@@ -5,7 +5,7 @@ sentences of the four datasets, for PWWS's WordNet and TextFooler's embedding sw
 import numpy as np
 import pytest
 
-from flatbench.attacks.resources import ensure_nltk_env
+from flatbench.attack_resources.catalog import ensure_nltk_env
 
 ensure_nltk_env()
 

@@ -37,7 +37,8 @@ def test_install_dir_atomically_replaces_a_stale_directory(tmp_path):
 
 def test_every_component_uses_the_one_helper():
     from flatbench import cache
-    from flatbench.attacks import env, resources, runner
+    from flatbench.attack_resources import catalog, env
+    from flatbench.attacks import runner
 
     assert cache.write_text_atomic is env.write_text_atomic is runner.write_text_atomic is fio.write_text_atomic
-    assert resources.install_dir_atomically is fio.install_dir_atomically
+    assert catalog.install_dir_atomically is fio.install_dir_atomically

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from flatbench.attacks.resources import ensure_nltk_env
+from flatbench.attack_resources.catalog import ensure_nltk_env
 
 ensure_nltk_env()
 

@@ -483,7 +483,7 @@ def test_empty_grid_axis_warns_when_it_drops_cells_and_errs_when_none_remain(tmp
 
 
 def test_empty_or_corrupt_partial_deviations_json_is_ignored_and_rewritten(tiny_run, tmp_path, data_dir):
-    from flatbench.attacks.resources import ensure_nltk_env
+    from flatbench.attack_resources.catalog import ensure_nltk_env
     from flatbench.attacks.runner import _read_deviations, run_attack
     from flatbench.data import load_dataset
 

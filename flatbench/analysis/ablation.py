@@ -7,7 +7,7 @@
   variance) with gamma = 0.
 
 Synonyms are the 10 nearest neighbours of w in the counter-fitted space the attacks use
-(`flatbench.attacks.counterfit.load_counterfitted()`: TextAttack's paragramcf where it is cached,
+(`flatbench.attack_resources.counterfit.load_counterfitted()`: TextAttack's paragramcf where it is cached,
 else the offline derived space), restricted to words in the model's vocabulary (a word outside it
 would be <unk> to the model). No cosine bound is applied; the words' neighbours are the same for
 every variant (the variants share one vocabulary).
@@ -62,7 +62,7 @@ def synonym_sets(vocab: list[str], pool: list[str], n_words: int = N_WORDS, k: i
     in a seeded random order from ``pool`` (words in the counter-fitted space with k such
     neighbours among their 50 nearest); and the space's name."""
     if emb is None:
-        from flatbench.attacks.counterfit import load_counterfitted
+        from flatbench.attack_resources.counterfit import load_counterfitted
 
         emb = load_counterfitted()
     in_vocab = set(vocab)

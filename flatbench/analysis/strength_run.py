@@ -24,7 +24,7 @@ def calibration_stages(cells: dict, dataset: str, recipe: str, cos: float) -> li
 def calibrate(ctx, run_stages, groups=None, echo=print) -> dict:
     """Run the protocol: for each (dataset, recipe) evaluate the candidates the search asks for
     (running only the stages it needs; cached ones are reused) and choose. Returns the table."""
-    from flatbench.attacks.resources import identity
+    from flatbench.attack_resources.catalog import identity
     from flatbench.cells import load_grid
     from flatbench.registry import ATTACKS
     from flatbench.stages import STAGE_VERSION, with_dependencies

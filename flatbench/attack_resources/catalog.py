@@ -24,8 +24,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from flatbench.attacks import counterfit
-from flatbench.attacks.env import (  # noqa: F401 (re-exported: callers use resources.X)
+from flatbench.attack_resources import counterfit
+from flatbench.attack_resources.env import (  # noqa: F401 (re-exported: callers use catalog.X)
     APT_COMMAND,
     APT_PACKAGES,
     BERT_MLM,
@@ -411,7 +411,7 @@ _PREPARE = {"stopwords": _prepare_stopwords, "wordnet": _prepare_wordnet,
 _TABLE = {
     "stopwords": ("NLTK stopwords corpus (English)", lambda: _status_stopwords(),
                   "python -c \"import nltk; nltk.download('stopwords')\" (online) or "
-                  "flatbench.attacks.resources.prepare()"),
+                  "flatbench.attack_resources.catalog.prepare()"),
     "wordnet": ("WordNet 3.0 via nltk.download('wordnet')", lambda: _status_wordnet(),
                 f"online: prepare(online=True); offline: {APT_COMMAND}, then prepare()"),
     "pos_tagger": ("NLTK averaged perceptron tagger + universal tagset",

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flatbench.attacks import env as E
+from flatbench.attack_resources import env as E
 from flatbench.io import install_dir_atomically
 from flatbench.errors import ResourceMissingError
 
@@ -446,7 +446,7 @@ def load_counterfitted(prefer_original: bool = True):
         if not is_built(d):
             raise ResourceMissingError(
                 f"counter-fitted embedding not built in {d}; run "
-                "flatbench.attacks.resources.prepare() (offline, ~1 min) or go online")
+                "flatbench.attack_resources.catalog.prepare() (offline, ~1 min) or go online")
         words = (d / "words.txt").read_text(encoding="utf-8").split("\n")[:-1]
         word2index = {w: i for i, w in enumerate(words)}
         index2word = dict(enumerate(words))

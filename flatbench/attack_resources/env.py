@@ -1,6 +1,6 @@
 """Where attack resources live and how the network and NLTK are approached: the low-level
-layer under `flatbench.attacks.resources` (statuses, identities, prepare) and
-`flatbench.attacks.counterfit` (the derived space), importing neither of them.
+layer under `flatbench.attack_resources.catalog` (statuses, identities, prepare) and
+`flatbench.attack_resources.counterfit` (the derived space), importing neither of them.
 
 Call `ensure_nltk_env` before the first ``import textattack``: TextAttack reads NLTK's
 stopwords at import time and calls ``nltk.download`` (at import and in ``WordSwapWordNet``).
