@@ -78,14 +78,20 @@ def full_size(f: dict) -> bool:
     return True
 
 
-def read_rows(runs: Path, since: str = "", until: str = "", methods=("base", "adv", "flat"),
-              paper_procedure: bool = False) -> list[dict]:
+def read_manifests(runs: Path) -> dict[str, dict]:
+    """Every cached stage's manifest under ``runs``, by key."""
     manifests: dict[str, dict] = {}
     for p in sorted(runs.glob("*/*/manifest.json")):
         try:
             manifests[p.parent.name] = json.loads(p.read_text())
         except (OSError, json.JSONDecodeError):
             continue
+    return manifests
+
+
+def read_rows(runs: Path, since: str = "", until: str = "", methods=("base", "adv", "flat"),
+              paper_procedure: bool = False, manifests: dict[str, dict] | None = None) -> list[dict]:
+    manifests = read_manifests(runs) if manifests is None else manifests
     rows = []
     for key, m in manifests.items():
         fin = m.get("finished", "")
@@ -403,12 +409,7 @@ def process_table(runs: Path, since: str = "") -> list[list]:
     run's wall time (its first stage's start to its last stage's end)."""
     from datetime import datetime
 
-    def manifest(kind, key):
-        try:
-            return json.loads((runs / kind / key / "manifest.json").read_text())
-        except (OSError, json.JSONDecodeError):
-            return None
-
+    manifests = read_manifests(runs)
     out = []
     for path in sorted((runs / "estimates").glob("*.json")):
         rec = json.loads(path.read_text())
@@ -417,9 +418,8 @@ def process_table(runs: Path, since: str = "") -> list[list]:
             continue
         now, priced = 0.0, 0
         for r in st:
-            m = manifest(r["kind"], r["key"])
-            f = E.manifest_features(m, lambda k: next((manifest(kd, k) for kd in KINDS if manifest(kd, k)), None)) \
-                if m else None
+            m = manifests.get(r["key"])
+            f = E.manifest_features(m, manifests.get) if m else None
             if f is not None:
                 now, priced = now + E.estimate_from(f), priced + 1
         t = lambda x: datetime.fromisoformat(x).timestamp()  # noqa: E731
@@ -461,11 +461,13 @@ def main(argv=None) -> int:
     if a.processes:
         print(tabulate(process_table(a.runs, a.since), headers=PROCESS_HEADERS, tablefmt="github"))
         return 0
-    rows = read_rows(a.runs, a.since, a.until, tuple(m for m in a.methods.split(",") if m), a.paper_procedure)
+    manifests = read_manifests(a.runs)  # read once: the fitted rows and the shape rows (aux) both come from it
+    rows = read_rows(a.runs, a.since, a.until, tuple(m for m in a.methods.split(",") if m), a.paper_procedure,
+                     manifests)
     if not rows:
         print(f"no cached LSTM/CNN SST2/TREC stages under {a.runs}", file=sys.stderr)
         return 1
-    aux = read_rows(a.runs, "", a.check or a.until, tuple(m for m in a.methods.split(",") if m))
+    aux = read_rows(a.runs, "", a.check or a.until, tuple(m for m in a.methods.split(",") if m), manifests=manifests)
     fitted = fit([r for r in rows if not a.check or r["finished"] < a.check], a.interpret_baseline, a.interpret_from,
                  aux=aux)
     print(f"{len(rows)} cached stages under {a.runs} (finished {min(r['finished'] for r in rows)} .. "
