@@ -29,7 +29,7 @@ ADV_SHARE = 0.1  # round k > 0 trains on D plus about this share of adversarial 
 # Refitted 2026-12-04 (session 9) by `python benchmarks/calibrate_estimates.py runs --paper-procedure
 # --since 2026-12-04T19:51 --until 2026-12-04T22:50` on this 2-core machine's cache: the 200 LSTM/CNN SST2/TREC stages of
 # base/adv/FLAT cells at the paper's procedure (3 rounds, whole training and test sets, LIME on up to
-# 1,000 pairs) that recorded the machine's load (19:51-22:55: TREC TextFooler seeds 14/15, SST2 PWWS
+# 1,000 pairs) that recorded the machine's load (finished 19:51-22:50: TREC TextFooler seeds 14/15, SST2 PWWS
 # seeds 13/14; 2-3 grid processes, load 2-3, as the CPU half runs here). The earlier fit (407
 # stages 14:13-17:43, mostly reduced grids at 2-8 processes) over-predicted these stages 2.1-2.5x:
 # its rates carried that load and the subsets' per-process warm-up. A (recipe, dataset) without
