@@ -135,14 +135,14 @@ def validate_hp(hp: dict, where: str) -> None:
 def attack_test_size(n, recipe: str, where: str, split: str = "test") -> int | None:
     """The seeded subset attacked for ``recipe`` (None: the whole split), from ``attack_test_n``:
     one integer for every recipe, or a table per recipe that must name ``recipe`` (a recipe the
-    table misses is an error, never "the whole split")."""
+    table misses is an error, never "the whole split"; "all" in the table is the whole split)."""
     if not isinstance(n, dict):
         return n
     if recipe not in n:
         shown = ", ".join(f"{k} = {v}" for k, v in n.items())
         raise ConfigError(f"{where}: attack_test_n = {{{shown}}} has no size for {recipe!r}, which this grid "
-                          f"attacks on {split}; add {recipe} = N (or give one integer for every recipe)")
-    return n[recipe]
+                          f"attacks on {split}; add {recipe} = N or \"all\" (or give one integer for every recipe)")
+    return None if n[recipe] == "all" else n[recipe]
 
 
 def _seeds(values, where: str) -> list[int]:

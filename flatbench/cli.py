@@ -118,8 +118,9 @@ def _wrote(paths) -> None:
 
 @cli.command()
 @click.option("--grid", default="table4", show_default=True,
-              help="table4: every model of the paper (BERT/DeBERTa GPU-sized); table4_cpu: LSTM/CNN on table3_cpu_quick's "
-                   "cached models (1 round), attacked on seeded SST2 test subsets (PWWS 500, the others 200)")
+              help="table4: every model of the paper (BERT/DeBERTa GPU-sized); table4_cpu: LSTM/CNN on table3_cpu's "
+                   "cached models (the paper's procedure), PWWS on the whole SST2 test set, the others on a seeded 200; "
+                   "table4_cpu_quick: the same on table3_cpu_quick's 1-round models (PWWS 500)")
 @click.option("--train-attack", default="textfooler", show_default=True, help="attack the adv/FLAT models were trained with")
 @_common
 @_with_run_opts
@@ -159,8 +160,9 @@ def transfer(grid, train_attack, attacks, data_dir, runs_dir, models, datasets, 
 
 @cli.command()
 @click.option("--grid", default="table5", show_default=True,
-              help="table5: the paper's settings (3 rounds, all data); table5_cpu: table3_cpu_quick's LSTM-FLAT "
-                   "(1 round, attacked subsets), whose (0.1, 0.001) variant is table3_cpu_quick's own cached FLAT cell")
+              help="table5: the paper's settings (3 rounds, all data); table5_cpu: table3_cpu's LSTM-FLAT on SST2, "
+                   "seed 13 (the paper's procedure), whose (0.1, 0.001) variant is table3_cpu's own cached FLAT cell; "
+                   "table5_cpu_quick: the same on table3_cpu_quick's 1-round cell")
 @click.option("--synonym-words", type=int, default=1000, show_default=True,
               help="Fig. 5: words sampled (seeded) for the phi-vs-synonym L1 check")
 @_common

@@ -11,8 +11,8 @@ import click
 @click.option("--grid", "grids", multiple=True,
               help="grid(s) to decide claims on (default: table3_cpu, table4_cpu, table5_cpu)")
 @click.option("--compare", "compare", multiple=True,
-              help="grid(s) whose verdicts are shown beside each claim, e.g. table3_cpu_quick (the reduced "
-                   "1-round procedure) with table4_cpu, table5_cpu")
+              help="grid(s) whose verdicts are shown beside each claim, e.g. table3_cpu_quick with "
+                   "table4_cpu_quick, table5_cpu_quick (the reduced 1-round procedure)")
 @click.option("--data-dir", type=click.Path(), default=None)
 @click.option("--runs-dir", type=click.Path(), default="runs", show_default=True)
 @click.option("--format", "fmt", default="markdown", show_default=True, help="markdown, html, json, ...")

@@ -12,7 +12,7 @@ from typing import Any
 @dataclass(frozen=True)
 class P:
     """One declared hyper-parameter. ``kind``: int, float, bool, str, ints (non-empty list of
-    ints), per_recipe (int or {recipe: int}); ``lo``/``hi`` bound numbers (``open_lo``/``open_hi``
+    ints), per_recipe (int, or {recipe: int or "all"}); ``lo``/``hi`` bound numbers (``open_lo``/``open_hi``
     make them strict); ``none``: None is allowed (meaning of None in ``doc``)."""
 
     default: Any
@@ -32,8 +32,11 @@ class P:
             return None if self.none else self._want()
         k = self.kind
         if k == "per_recipe":
-            vals = v.values() if isinstance(v, dict) else [v]
-            return None if all(_is_int(n) and n >= 1 for n in vals) else self._want()
+            if isinstance(v, dict):  # "all": the whole split for that recipe (TOML has no null)
+                ok = all((_is_int(n) and n >= 1) or n == "all" for n in v.values())
+            else:
+                ok = _is_int(v) and v >= 1
+            return None if ok else self._want()
         if k == "ints":
             ok = isinstance(v, list | tuple) and v and all(_is_int(w) and w >= (self.lo or 0) for w in v)
             return None if ok else self._want()
@@ -71,7 +74,7 @@ class P:
     def _want(self) -> str:
         k = self.kind
         if k == "per_recipe":
-            s = "an integer >= 1, or a table {recipe = integer >= 1}"
+            s = "an integer >= 1, or a table {recipe = integer >= 1 or \"all\"}"
         elif k == "ints":
             s = f"a non-empty list of integers >= {int(self.lo or 0)}"
         elif k == "bool":

@@ -207,7 +207,7 @@ def _fig5(ctx, grids, selection: dict | None) -> dict | None:
 
 # grids whose FLAT cells carry the phi diagnostic, and those whose LSTM-FLAT-Textfooler SST2
 # correlate stage serves Table 9 (the full procedure first, then the reduced one)
-PHI_GRIDS = ("table3_cpu", "table3_cpu_quick", "table5_cpu")
+PHI_GRIDS = ("table3_cpu", "table3_cpu_quick", "table5_cpu", "table5_cpu_quick")
 TABLE9_GRIDS = ("table3_cpu", "table3_cpu_quick")
 
 

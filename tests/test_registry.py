@@ -145,6 +145,24 @@ def test_a_per_recipe_attack_test_n_that_misses_a_recipe_is_an_error(data_dir):
                                                    "{textfooler = 5} has no size for 'pwws'")
 
 
+def test_a_per_recipe_attack_test_n_of_all_is_the_whole_split_and_nothing_else_is():
+    from flatbench.cells import attack_test_size, validate_hp
+
+    n = {"pwws": "all", "gene": 200}
+    assert attack_test_size(n, "pwws", "w") is None and attack_test_size(n, "gene", "w") == 200
+    validate_hp({"attack_test_n": n}, "w")
+    for bad in ({"pwws": "most"}, {"pwws": 0}, "all"):  # "all" only inside a table: one integer or none
+        with pytest.raises(ConfigError, match="attack_test_n"):
+            validate_hp({"attack_test_n": bad}, "w")
+    # table4_cpu attacks the whole SST2 test set with PWWS: the same stage as table3_cpu's
+    t4 = load_grid("table4_cpu", models="cnn", methods="base", attacks="textfooler")
+    t3 = load_grid("table3_cpu", models="cnn", datasets="sst2", methods="base", seeds="13")
+    from flatbench.stages import AttackStage, final_train_stage
+
+    assert AttackStage.for_test(final_train_stage(t4.cells[0]), "pwws").key == \
+        AttackStage.for_test(final_train_stage(t3.cells[0]), "pwws").key
+
+
 GRU_FILE = '''"""gru: a one-layer GRU over word vectors; the whole model in one file."""
 import torch.nn as nn
 

@@ -9,8 +9,8 @@ import sys
 import pandas as pd
 import pytest
 
-TINY = ["--datasets", "trec", "--seeds", "13", "--set", "epochs=1", "--set", "round_epochs=1", "--set",
-        "vocab_extra=500", "--set", "train_n=600", "--set", "attack_train_n=10", "--set", "attack_test_n=4",
+TINY = ["--datasets", "trec", "--seeds", "13", "--set", "rounds=1", "--set", "epochs=1", "--set", "round_epochs=1",
+        "--set", "vocab_extra=500", "--set", "train_n=600", "--set", "attack_train_n=10", "--set", "attack_test_n=4",
         "--set", "hidden=32", "--set", "mask_hidden=16", "--no-mlflow"]
 
 
@@ -28,30 +28,39 @@ def _keys(grid_name, data_dir, **filters):
     return {(s.kind, s.label().replace("[beta=0.1,gamma=0.001]", "")): s.key for s in stages}, targets
 
 
-def test_table4_cpu_uses_table3_cpus_cached_models(data_dir):
-    t4, targets = _keys("table4_cpu", data_dir)
-    t3, _ = _keys("table3_cpu_quick", data_dir, datasets="sst2", attacks="textfooler")
+@pytest.mark.parametrize("t4_name,t3_name,trains,pwws_n", [
+    ("table4_cpu", "table3_cpu", 8, None),  # base r0 (= adv r0), adv r1-r3, flat r0, flat r1-r3
+    ("table4_cpu_quick", "table3_cpu_quick", 4, 500)])  # base r0 (= adv r0), adv r1, flat r0, flat r1
+def test_table4_cpu_uses_table3_cpus_cached_models(data_dir, t4_name, t3_name, trains, pwws_n):
+    t4, targets = _keys(t4_name, data_dir)
+    t3, _ = _keys(t3_name, data_dir, datasets="sst2", attacks="textfooler", seeds="13")
     trains4 = {k: v for k, v in t4.items() if k[0] in ("train", "evaluate")}
-    assert len({k for k in trains4 if k[0] == "train"}) == 2 * 4  # base r0 (= adv r0), adv r1, flat r0, flat r1
+    assert len({k for k in trains4 if k[0] == "train"}) == 2 * trains
     assert trains4 and all(t3.get(k) == v for k, v in trains4.items())
-    # PWWS on the base models is table3_cpu's own attack (500 examples); the slow recipes use 200
+    # PWWS on the base models is table3's own attack (same size); the slow recipes use 200
     assert t4[("attack", "attack[cnn-sst2-base-s13 r0 test pwws]")] == \
-        _keys("table3_cpu_quick", data_dir, datasets="sst2")[0][("attack", "attack[cnn-sst2-base-s13 r0 test pwws]")]
+        _keys(t3_name, data_dir, datasets="sst2", seeds="13")[0][("attack", "attack[cnn-sst2-base-s13 r0 test pwws]")]
     ns = {s.recipe: s.n for t in targets.values() for k, s in t.items() if k.startswith("attack:")}
-    assert ns == {"pwws": 500, "gene": 200, "iga": 200, "pso": 200, "clare": 200, "bae": 200}
+    assert ns == {"pwws": pwws_n, "gene": 200, "iga": 200, "pso": 200, "clare": 200, "bae": 200}
 
 
-def test_table5_cpu_reference_variant_is_table3_cpus_flat_cell(data_dir):
-    t5, targets = _keys("table5_cpu", data_dir)
-    t3, _ = _keys("table3_cpu_quick", data_dir, models="lstm", datasets="sst2", methods="flat", attacks="textfooler")
-    for k in [("train", "train[lstm-sst2-flat-textfooler-s13 r0]"), ("train", "train[lstm-sst2-flat-textfooler-s13 r1]"),
+@pytest.mark.parametrize("t5_name,t3_name,last", [("table5_cpu", "table3_cpu", 3),
+                                                  ("table5_cpu_quick", "table3_cpu_quick", 1)])
+def test_table5_cpu_reference_variant_is_table3_cpus_flat_cell(data_dir, t5_name, t3_name, last):
+    t5, targets = _keys(t5_name, data_dir)
+    t3, _ = _keys(t3_name, data_dir, models="lstm", datasets="sst2", methods="flat", attacks="textfooler", seeds="13")
+    for k in [("train", "train[lstm-sst2-flat-textfooler-s13 r0]"),
+              ("train", f"train[lstm-sst2-flat-textfooler-s13 r{last}]"),
               ("evaluate", "evaluate[lstm-sst2-flat-textfooler-s13]"),
-              ("attack", "attack[lstm-sst2-flat-textfooler-s13 r1 test textfooler]")]:
+              ("attack", f"attack[lstm-sst2-flat-textfooler-s13 r{last} test textfooler]")]:
         assert t5[k] == t3[k], k
     assert {c.variant for c in targets} == {"beta=0.1,gamma=0.001", "beta=0.1,gamma=0", "beta=0,gamma=0.001",
                                             "beta=0,gamma=0"}
     # gamma enters round 1 only: (0.1, 0) shares round 0 with the reference; the beta = 0 pair share theirs
-    r0 = {c.variant: t["train"].deps()[0].key for c, t in targets.items()}
+    from flatbench.stages import TrainStage
+
+    assert {t["train"].round for t in targets.values()} == {last}
+    r0 = {c.variant: TrainStage(t["train"].cell, 0).key for c, t in targets.items()}
     assert r0["beta=0.1,gamma=0"] == r0["beta=0.1,gamma=0.001"] != r0["beta=0,gamma=0"] == r0["beta=0,gamma=0.001"]
 
 
@@ -144,7 +153,7 @@ def test_mechanism_on_a_cached_flat_model(ablated, data_dir):
     from flatbench.cells import load_grid
     from flatbench.stages import bind_data, final_train_stage
 
-    hp = {"epochs": 1, "round_epochs": 1, "vocab_extra": 500, "train_n": 600, "attack_train_n": 10,
+    hp = {"rounds": 1, "epochs": 1, "round_epochs": 1, "vocab_extra": 500, "train_n": 600, "attack_train_n": 10,
           "attack_test_n": 4, "hidden": 32, "mask_hidden": 16}
     g = load_grid("table5_cpu", datasets="trec", seeds="13", hp_overrides=hp)
     cache = Cache(tmp / "runs")

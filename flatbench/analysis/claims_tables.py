@@ -249,7 +249,8 @@ def gather(ctx, grids=LEDGER_GRIDS, paper_tables: dict | None = None, online_onl
     return out, sorted(set(devs))
 
 
-def gather_phi(ctx, grids=("table3_cpu", "table3_cpu_quick", "table5_cpu"), selection: dict | None = None) -> list[dict]:
+def gather_phi(ctx, grids=("table3_cpu", "table3_cpu_quick", "table5_cpu", "table5_cpu_quick"),
+               selection: dict | None = None) -> list[dict]:
     """The cached phi_pairs results of the grids' FLAT cells: one dict per (cell, round)."""
     from flatbench.cells import load_grid
     from flatbench.stages import plan

@@ -201,7 +201,7 @@ def phi_section(rows: list[dict]) -> Section:
         "over the replaced/substitute word pairs of the round's training adversarial examples (each "
         "occurrence counted), under the model before the round (round k−1) and after it (round k); "
         "the change with a bootstrap CI, and the shares of pairs whose gap shrank or grew. adv has no "
-        "masks (φ undefined); FLAT with γ = 0 (table5_cpu) is the comparison that isolates L_imp. If "
+        "masks (φ undefined); FLAT with γ = 0 (table5_cpu, table5_cpu_quick) is the comparison that isolates L_imp. If "
         "FLAT does not move the pairs closer than γ = 0 does, the implementation or the settings are "
         "suspect; if it does and KT still drops, that is a finding."),
         TableBlock(phi_table(rows), id="phi_pairs")]

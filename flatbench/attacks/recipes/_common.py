@@ -65,7 +65,7 @@ HP = {
                             none=True),
     "sentence_encoder": P("use-m3", "str", "offline sentence encoder for the USE constraint",
                           choices=OPTIONS["sentence_encoder"]),
-    "attack_test_n": P(None, "per_recipe", "seeded test subset attacked (int, or {recipe = int}); "
+    "attack_test_n": P(None, "per_recipe", "seeded test subset attacked (int, or {recipe = int or \"all\"}); "
                        "none: the whole test split", none=True),
     "query_budget": P(None, "int", "model queries per example; none: the recipe's own", lo=1, none=True),
 }
