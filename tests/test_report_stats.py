@@ -214,6 +214,20 @@ def test_a_seed_not_run_yet_is_not_counted_in_the_mean_of_n():
     assert r["AA"] == pytest.approx(12.0)  # mean of 10 and 14
 
 
+def test_a_mean_row_says_how_many_of_its_seeds_were_attacked():
+    """A base model trained for three seeds but attacked with this recipe for one: clean is a
+    mean of 3, AA of 1, and the label says so instead of "mean of 3" for both."""
+    from flatbench.report.builders import seed_label
+
+    rows = _seed_rows()
+    rows.loc[rows.index[1:], ["AA", "AA_robust", "attacked_n", "KT", "TI"]] = np.nan
+    r = aggregate_seeds(rows).iloc[0]
+    assert (r["n_seeds"], r["n_seeds_attacked"]) == (3, 1)
+    assert r["AA"] == pytest.approx(rows.iloc[0]["AA"]) and r["clean_acc"] == pytest.approx(rows["clean_acc"].mean())
+    assert seed_label(r.to_dict()) == "mean of 3 (attacked: 1)"
+    assert seed_label(aggregate_seeds(_seed_rows()).iloc[0].to_dict()) == "mean of 3"
+
+
 def test_aggregate_seeds_single_seed_is_the_row_itself():
     one = _seed_rows().iloc[:1]
     agg = aggregate_seeds(one)

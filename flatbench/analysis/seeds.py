@@ -86,6 +86,9 @@ def aggregate_seeds(df: pd.DataFrame, *, n_boot: int = N_BOOT, n_perm: int = N_P
         row = dict(g[0])
         row["seeds"] = ",".join(str(int(r["seed"])) for r in measured if not _nan(r.get("seed")))
         row["n_seeds"] = len(measured)
+        # base models are shared across attacks: their clean accuracy can cover more seeds than
+        # one attack's AA (seeds 14, 15 trained for PWWS, not yet attacked with TextFooler)
+        row["n_seeds_attacked"] = sum(math.isfinite(_num(r.get("AA"))) for r in g)
         for c in SD_COLUMNS:
             if c in df.columns:
                 row[f"{c}_sd"] = mean_sd([_num(r.get(c)) for r in g])[1]

@@ -44,9 +44,12 @@ def aggregated(r: dict) -> bool:
     return num(r.get("n_seeds")) is not None and num(r.get("seed")) is None
 
 
-def seed_label(r: dict) -> str:
+def seed_label(r: dict, attacked: bool = True) -> str:
+    """The Seed column: the seed, or "mean of n" (with how many of them were attacked where fewer:
+    ``attacked`` False for a table without after-attack numbers)."""
     if aggregated(r):
-        return f"mean of {int(r['n_seeds'])}"
+        n, m = int(r["n_seeds"]), num(r.get("n_seeds_attacked"))
+        return f"mean of {n}" + (f" (attacked: {int(m)})" if attacked and m is not None and 0 < m < n else "")
     s = num(r.get("seed"))
     return MISSING if s is None else f"{s:g}"
 
@@ -103,11 +106,11 @@ def count(v) -> Cell:
     return Cell(v, digits=0)
 
 
-def label_cells(r: dict, with_seed: bool, **extra) -> dict:
+def label_cells(r: dict, with_seed: bool, attacked: bool = True, **extra) -> dict:
     out = {"model": Cell(pretty(r["model"])), "dataset": Cell(pretty(r["dataset"]))}
     out.update({k: Cell(v) for k, v in extra.items()})
     if with_seed:
-        out["seed"] = Cell(seed_label(r))
+        out["seed"] = Cell(seed_label(r, attacked))
     return out
 
 
@@ -125,13 +128,13 @@ def clean_table(df: pd.DataFrame) -> Table:
     rows, seen = [], set()
     for r in rows_of(df):
         k = (r["model"], r["method"], r.get("train_attack") or "", r["dataset"])
-        sk = k + ((seed_label(r),) if with_seed else ()) + (r.get("variant") or "",)
+        sk = k + ((seed_label(r, attacked=False),) if with_seed else ()) + (r.get("variant") or "",)
         if sk in seen:
             continue
         seen.add(sk)
         p = ref.get((ORIENTATION.get(r["model"], r["model"]),) + k[1:])
         method = pretty(r["method"]) + (f" ({pretty(r['train_attack'])})" if r.get("train_attack") else "")
-        cells = label_cells(r, with_seed, method=method)
+        cells = label_cells(r, with_seed, attacked=False, method=method)
         cells.update(clean_paper=paper_cell(p), clean_acc=stat(r, "clean_acc", 2, 1, ci=CLEAN_CI),
                      clean_diff=diff(r.get("clean_acc"), p))
         rows.append(Row(row_key(r), cells))

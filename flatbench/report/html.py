@@ -237,7 +237,8 @@ def _method_label(r: dict) -> str:
         s += f" β={beta:g} γ={gamma:g}"
     n = _f(r.get("n_seeds"))
     if n is not None and n > 1:
-        s += f" (mean of {int(n)} seeds)"
+        m = _f(r.get("n_seeds_attacked"))
+        s += f" (mean of {int(n)} seeds" + (f"; attacked: {int(m)})" if m is not None and 0 < m < n else ")")
     return s
 
 
