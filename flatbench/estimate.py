@@ -224,11 +224,14 @@ def estimate_seconds(stage) -> float:
 
 def describe_plan(grid, stages, ctx) -> str:
     rows, total, by_kind = [], {"CPU": 0.0, "GPU": 0.0}, {"CPU": {}, "GPU": {}}
+    one_process = 0.0  # CPU wall time as one grid process whose attack stages use their workers
     for s in stages:
         done = ctx.cache.done(s.kind, s.key)
         est = 0.0 if done else estimate_seconds(s)
         where = "GPU" if s.needs["gpu"] else "CPU"
         total[where] += est
+        if where == "CPU":
+            one_process += est / (_cpu_workers(s) if s.kind == "attack" else 1)
         by_kind[where][s.kind] = by_kind[where].get(s.kind, 0.0) + est
         rows.append([s.label(), s.key, "cached" if done else f"~{est / 60:.1f} min", where])
     out = tabulate(rows, headers=["stage", "key", "status / estimate", "needs"], tablefmt="github")
@@ -238,7 +241,10 @@ def describe_plan(grid, stages, ctx) -> str:
     if total["CPU"]:
         # the CPU rates were fitted on stages that ran while two grid processes shared the 2 cores
         out += (f"\nCPU stage time is priced at two grid processes sharing the 2 cores: run as two processes "
-                f"(e.g. one per --models), about {total['CPU'] / 2 / 3600:.1f} h of wall time.")
+                f"(e.g. one per --models, FLATBENCH_ATTACK_WORKERS=1), about {total['CPU'] / 2 / 3600:.1f} h of "
+                f"wall time; as one process, whose attack stages split over their attack workers (FLATBENCH_ATTACK_"
+                f"WORKERS, default: the cores for 200+ examples) and the rest runs on one core, about "
+                f"{one_process / 3600:.1f} h.")
     for where in ("CPU", "GPU"):
         if total[where]:
             out += f"\n{where} hours by stage kind: " + ", ".join(
@@ -249,6 +255,14 @@ def describe_plan(grid, stages, ctx) -> str:
     if any(s.needs["gpu"] for s in stages):
         out += f"\nGPU basis: {GPU_BASIS}."
     return out
+
+
+def _cpu_workers(stage) -> int:
+    """The cores an attack stage of one grid process uses on this 2-core machine: its attack
+    workers (flatbench.attacks.stage.attack_workers; a whole split counts as 200+ examples)."""
+    from flatbench.attacks.stage import attack_workers
+
+    return max(1, min(2, attack_workers(stage.n if stage.n is not None else 10**6)))
 
 
 # ------------------------------------------------------------------- predicted vs actual, after a run

@@ -114,6 +114,32 @@ def test_gpu_estimates_rest_on_the_h200_readings(tmp_path, data_dir):
     assert "GPU basis: H200 measurements" in text and "GPU hours by stage kind" in text
 
 
+def test_the_dry_run_prices_one_process_with_its_attack_workers(tmp_path, data_dir, monkeypatch):
+    """Two processes with one worker each: half the stage time. One process: its attack stages
+    over min(workers, 2) cores, everything else on one core."""
+    import re
+
+    from flatbench.estimate import describe_plan, estimate_seconds
+
+    g = load_grid("table3", models="lstm", datasets="sst2")  # ~1 h of stage time, mostly attacks
+    ctx = Context(Cache(tmp_path / "runs"), Tracker(enabled=False), str(data_dir), "table3")
+    stages = plan(g, str(data_dir))[0]
+    total = sum(estimate_seconds(s) for s in stages)
+    attack = sum(estimate_seconds(s) for s in stages if s.kind == "attack")
+    assert attack > 0.5 * total
+
+    def hours(workers):
+        monkeypatch.setenv("FLATBENCH_ATTACK_WORKERS", workers)
+        text = describe_plan(g, stages, ctx)
+        two, one = re.search(r"about ([\d.]+) h of wall time; as one process.*about ([\d.]+) h", text).groups()
+        return float(two), float(one)
+
+    assert hours("1") == (round(total / 2 / 3600, 1), round(total / 3600, 1))
+    assert hours("2") == (round(total / 2 / 3600, 1), round((total - attack / 2) / 3600, 1))
+    assert hours("4") == hours("2")  # two cores here
+    assert hours("2")[1] < hours("1")[1] and hours("1")[0] >= 0.5
+
+
 def _calibration():
     import importlib.util
     from pathlib import Path
