@@ -149,8 +149,9 @@ def transfer_orderings(df: pd.DataFrame, alpha: float = ALPHA) -> Table:
     return Table("table4_orderings", cols, rows)
 
 
-TRANSFER_NOTE = ("AA = after-attack accuracy (%) on a seeded random subset of the SST2 test set (seed 13; the "
-                 "attacked count is in the CSV, `attacked_n`). 95 % CIs in brackets: exact binomial "
+TRANSFER_NOTE = ("AA = after-attack accuracy (%) on the SST2 test set, whole or a seeded random subset (seed 13; "
+                 "the grid's attack_test_n says which recipe attacks how many; the attacked count is in the CSV, "
+                 "`attacked_n`). 95 % CIs in brackets: exact binomial "
                  "(Clopper–Pearson) over the attacked examples (robust = the attack failed). Marks: "
                  f"{MARK_ADV} FLAT differs from adv, {MARK_BASE} FLAT, adv or another defence (e.g. freelb) differs from base (exact McNemar test "
                  f"of per-example robustness on the shared examples, p < {ALPHA:g}). Paper BAE cells are "
