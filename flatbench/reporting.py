@@ -164,10 +164,12 @@ def claims_report(ctx, grids=None, selection: dict | None = None, compare=None) 
     tables = {"table2": paper.table2(), "table3": paper.table3(), "table4": paper.table4(),
               "table5": paper.table5()}
     # read once, shared by the ledger and the one it is compared with
-    shared = {"online_only": recipe_availability(ATTACKS.names()), "corr": _table9(ctx, selection),
-              "l1_var": _fig5(ctx, [*grids, *(compare or [])], selection), "selection": selection}
-    found, devs = gather(ctx, grids, tables, **shared)
-    before = gather(ctx, list(compare), tables, **shared)[0] if compare else None
+    shared = {"online_only": recipe_availability(ATTACKS.names()), "selection": selection}
+    # Fig. 5 and Table 9 from each ledger's own grids: the compared (earlier) one has its own models
+    found, devs = gather(ctx, grids, tables, l1_var=_fig5(ctx, grids, selection),
+                         corr=_table9(ctx, selection, grids), **shared)
+    before = gather(ctx, list(compare), tables, l1_var=_fig5(ctx, list(compare), selection),
+                    corr=_table9(ctx, selection, list(compare)), **shared)[0] if compare else None
     doc = claims_document(found, grids, devs, before=before, before_grids=list(compare or []) or None)
     phi_grids = [g for g in [*grids, *(compare or [])] if g in PHI_GRIDS]
     phi = gather_phi(ctx, list(dict.fromkeys(phi_grids)) or grids, selection=selection)
@@ -211,15 +213,16 @@ PHI_GRIDS = ("table3_cpu", "table3_cpu_quick", "table5_cpu", "table5_cpu_quick")
 TABLE9_GRIDS = ("table3_cpu", "table3_cpu_quick")
 
 
-def _table9(ctx, selection: dict | None) -> dict | None:
+def _table9(ctx, selection: dict | None, grids=()) -> dict | None:
     """Pearson r with its CI for Table 9's three pairs, from the cached correlate stage of the
     LSTM-FLAT-Textfooler SST2 cell (the paper's model for Table 9) of the first of TABLE9_GRIDS that
-    has it; None if none is cached. Each value says which grid it came from."""
+    has it, among ``grids``' own where they name one (so a compared, earlier ledger reads its own
+    models); None if none is cached. Each value says which grid it came from."""
     from flatbench.analysis.stage import correlate_stage
     from flatbench.cells import load_grid
     from flatbench.stages import bind_data
 
-    for name in TABLE9_GRIDS:
+    for name in [g for g in TABLE9_GRIDS if g in grids] or TABLE9_GRIDS:
         grid = load_grid(name, models="lstm", datasets="sst2", methods="flat", attacks="textfooler",
                          **{k: v for k, v in (selection or {}).items() if k in ("seeds", "hp_overrides")})
         st = correlate_stage(bind_data(grid.cells[0], ctx.data_dir))

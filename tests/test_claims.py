@@ -187,3 +187,29 @@ def test_fig5_variance_claim_from_paired_words():
     same = variance_diff(base, base + rng.normal(0, 1e-4, base.shape))
     assert T.variance_claim(same).verdict == C.UNDECIDED
     assert T.variance_claim(None).note.startswith("no data")
+
+
+def test_each_ledger_decides_fig5_and_table9_on_its_own_grids(monkeypatch):
+    """--compare: the earlier ledger's Fig. 5 and Table 9 come from its own (earlier) models, not
+    from whichever grid is cached first (its 'before' once repeated the current value)."""
+    import flatbench.reporting as R
+
+    seen = []
+    monkeypatch.setattr(R, "_fig5", lambda ctx, grids, sel: {"grid": grids[-1]})
+    monkeypatch.setattr(R, "_table9", lambda ctx, sel, grids=(): {"grid": grids[0]})
+    monkeypatch.setattr(T, "gather", lambda ctx, grids, tables, l1_var=None, corr=None, **kw:
+                        (seen.append((grids, l1_var["grid"], corr["grid"])) or [], []))
+    monkeypatch.setattr(T, "gather_phi", lambda *a, **k: [])
+    R.claims_report(None, ["table3_cpu", "table5_cpu"], compare=["table3_cpu_quick", "table5_cpu_quick"])
+    assert seen == [(["table3_cpu", "table5_cpu"], "table5_cpu", "table3_cpu"),
+                    (["table3_cpu_quick", "table5_cpu_quick"], "table5_cpu_quick", "table3_cpu_quick")]
+
+
+def test_markdown_tables_escape_a_pipe_inside_a_cell():
+    from flatbench.report.markdown import table
+    from flatbench.report.table import Cell, Column, Row, Table
+
+    md = table(Table("t", [Column("claim", "Claim"), Column("v", "V")],
+                     [Row({"id": 1}, {"claim": Cell("|φ(w) − φ(s)| varies"), "v": Cell("x")})]))
+    body = md.splitlines()[-1]
+    assert body.count(" | ") == 1 and "\\|φ(w) − φ(s)\\|" in body

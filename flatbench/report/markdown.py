@@ -14,7 +14,9 @@ SHOWS = ("text",)
 def table(t: Table, empty: str = "(no results yet)", **_) -> str:
     if t.empty:
         return empty
-    return tabulate(t.frame(), headers="keys", tablefmt="github", showindex=False, disable_numparse=True)
+    # a "|" inside a cell (e.g. |φ(w) − φ(s)|) would end the cell in a GitHub table
+    frame = t.frame().map(lambda v: v.replace("|", "\\|") if isinstance(v, str) else v)
+    return tabulate(frame, headers="keys", tablefmt="github", showindex=False, disable_numparse=True)
 
 
 def block(b) -> str:
