@@ -249,8 +249,11 @@ def gather(ctx, grids=LEDGER_GRIDS, paper_tables: dict | None = None, online_onl
     return out, sorted(set(devs))
 
 
-def gather_phi(ctx, grids=("table3_cpu", "table3_cpu_quick", "table5_cpu", "table5_cpu_quick"),
-               selection: dict | None = None) -> list[dict]:
+# grids whose FLAT cells carry the phi diagnostic (the full procedure and the reduced one)
+PHI_GRIDS = ("table3_cpu", "table3_cpu_quick", "table5_cpu", "table5_cpu_quick")
+
+
+def gather_phi(ctx, grids=PHI_GRIDS, selection: dict | None = None) -> list[dict]:
     """The cached phi_pairs results of the grids' FLAT cells: one dict per (cell, round)."""
     from flatbench.cells import load_grid
     from flatbench.stages import plan

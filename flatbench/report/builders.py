@@ -44,12 +44,19 @@ def aggregated(r: dict) -> bool:
     return num(r.get("n_seeds")) is not None and num(r.get("seed")) is None
 
 
+def fewer_attacked(r: dict) -> int | None:
+    """How many of a "mean of n" row's seeds were attacked, where fewer than n (base models are
+    shared across attacks: their clean accuracy can cover seeds one attack has not reached)."""
+    n, m = num(r.get("n_seeds")), num(r.get("n_seeds_attacked"))
+    return int(m) if n is not None and m is not None and 0 < m < n else None
+
+
 def seed_label(r: dict, attacked: bool = True) -> str:
     """The Seed column: the seed, or "mean of n" (with how many of them were attacked where fewer:
     ``attacked`` False for a table without after-attack numbers)."""
     if aggregated(r):
-        n, m = int(r["n_seeds"]), num(r.get("n_seeds_attacked"))
-        return f"mean of {n}" + (f" (attacked: {int(m)})" if attacked and m is not None and 0 < m < n else "")
+        m = fewer_attacked(r) if attacked else None
+        return f"mean of {int(r['n_seeds'])}" + (f" (attacked: {m})" if m else "")
     s = num(r.get("seed"))
     return MISSING if s is None else f"{s:g}"
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from flatbench.report.builders import fewer_attacked
 from flatbench.report.builders import pretty as _p
 from flatbench.report.document import Document, Extra, Items, Para, TableBlock, visible
 from flatbench.report.table import Table
@@ -237,8 +238,8 @@ def _method_label(r: dict) -> str:
         s += f" β={beta:g} γ={gamma:g}"
     n = _f(r.get("n_seeds"))
     if n is not None and n > 1:
-        m = _f(r.get("n_seeds_attacked"))
-        s += f" (mean of {int(n)} seeds" + (f"; attacked: {int(m)})" if m is not None and 0 < m < n else ")")
+        m = fewer_attacked(r)
+        s += f" (mean of {int(n)} seeds" + (f"; attacked: {m})" if m else ")")
     return s
 
 

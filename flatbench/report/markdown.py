@@ -15,7 +15,7 @@ def table(t: Table, empty: str = "(no results yet)", **_) -> str:
     if t.empty:
         return empty
     # a "|" inside a cell (e.g. |φ(w) − φ(s)|) would end the cell in a GitHub table
-    frame = t.frame().map(lambda v: v.replace("|", "\\|") if isinstance(v, str) else v)
+    frame = t.frame().apply(lambda col: col.map(lambda v: v.replace("|", "\\|") if isinstance(v, str) else v))
     return tabulate(frame, headers="keys", tablefmt="github", showindex=False, disable_numparse=True)
 
 
