@@ -39,6 +39,7 @@ def claims(grids, compare, data_dir, runs_dir, fmt, output, seeds, overrides):
         write_text_atomic(Path(output), out)
         n = doc.meta["summary"]
         click.echo(f"wrote {output}: {n['total']} claims, {n['confirmed']} confirmed, {n['refuted']} refuted, "
-                   f"{n['undecided']} undecided ({n['no data']} for want of data)")
+                   f"{n['undecided']} undecided ({n['no data']} for want of data); of the "
+                   f"{n['multi_seed_decided']} decided on several seeds, {n['every_seed']} hold in every seed")
     else:
         click.echo(out)

@@ -72,6 +72,31 @@ def test_seeds_are_pooled_by_seed_and_idx(tmp_path):
     assert c.n == 80 and c.effect == pytest.approx(50.0) and c.verdict == "confirmed"
 
 
+def test_each_seed_is_decided_on_its_own(tmp_path):
+    # seed 13: FLAT far above adv (significant); seed 14: a tie. Pooled: confirmed, but it holds in
+    # 1 of 2 seeds, and the summary counts it as decided on several seeds, not in every seed.
+    rows = [_row("flat", _attack_dir(tmp_path, "f13", [1] * 60 + [0] * 40), seed=13),
+            _row("adv", _attack_dir(tmp_path, "a13", [1] * 20 + [0] * 80), seed=13),
+            _row("flat", _attack_dir(tmp_path, "f14", [1] * 31 + [0] * 69), seed=14),
+            _row("adv", _attack_dir(tmp_path, "a14", [1] * 30 + [0] * 70), seed=14),
+            _row("base", _attack_dir(tmp_path, "b13", [0] * 100), seed=13)]
+    got = {c.id: c for c in T.table3_claims(pd.DataFrame(rows), lime=False)}
+    c = got["t3/lstm/sst2/textfooler/AA/flat>adv"]
+    assert c.verdict == "confirmed" and c.effect == pytest.approx(20.5) and c.n == 200
+    assert [(s["seed"], round(s["effect"], 6), s["verdict"]) for s in c.per_seed] == \
+        [(13, 40.0, "confirmed"), (14, 1.0, "undecided")]
+    assert C.replicated(c) == (1, 2)
+    # base has seed 13 only: FLAT > base is decided on that seed alone, with no per-seed column
+    fb = got["t3/lstm/sst2/textfooler/AA/flat>base"]
+    assert fb.n == 100 and fb.per_seed == [] and C.replicated(fb) is None
+    s = C.summary(list(got.values()))
+    assert (s["multi_seed_decided"], s["every_seed"]) == (1, 0)
+    from flatbench.report.claims import claims_table
+    t = {r.key["id"]: r for r in claims_table(list(got.values())).rows}
+    row = t["t3/lstm/sst2/textfooler/AA/flat>adv"]
+    assert row.cells["seeds"].value == "13: +40.00†; 14: +1.00" and row.cells["held"].value == "1 of 2"
+
+
 def test_consistency_effect_paired_and_correlation_rule():
     a = [{"idx": i, "label": i % 2, "kt": 0.6 + 0.001 * i} for i in range(60)]
     b = [{"idx": i, "label": i % 2, "kt": 0.4 + 0.001 * i} for i in range(60)]

@@ -390,6 +390,8 @@ def test_escape_free_text_and_non_ascii():
     assert latex.escape("β=0.1, γ→0, Δ±1, 1–2, naïve") == \
         "$\\beta$=0.1, $\\gamma$$\\rightarrow$0, $\\Delta$$\\pm$1, 1--2, naive"
     assert latex.escape(latex.Raw("$k=5$ β")) == "$k=5$ $\\beta$"
+    # the ledger's and Table 5's symbols (φ was a '?' in table5_cpu.tex's header)
+    assert latex.escape("φ(w′) · 6.08†") == "$\\phi$(w$^{\\prime}$) $\\cdot$ 6.08\\textdagger{}"
     for s in ("日本", "\u2603"):
         latex.escape(s).encode("ascii")
 

@@ -58,6 +58,8 @@ class Claim:
     note: str = ""  # why undecided for want of data, or what else to know
     deviations: list[str] = field(default_factory=list)
     paper_agrees: bool | None = None  # does the paper's own table show the claimed direction?
+    # each seed decided on its own ({"seed", "effect", "p", "verdict"}), where several are pooled
+    per_seed: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -175,6 +177,35 @@ def decide(claim: Claim, eff: dict) -> Claim:
     return claim
 
 
+def per_seed(rows_a: list[dict], rows_b: list[dict], reader, effect) -> list[dict]:
+    """Each shared seed's own effect, p and verdict (``effect``: rows_a, rows_b -> effect dict),
+    where the claim pools two or more seeds; [] otherwise. The pooled test treats the trained
+    models as fixed, so it says nothing about training (seed) variance: a claim whose verdict
+    every seed gives on its own is robust to it."""
+    def by_seed(rows):
+        return {0 if _nan(r.get("seed")) else int(r["seed"]): r for r in rows}
+
+    a, b = by_seed(rows_a), by_seed(rows_b)
+    seeds = sorted(set(a) & set(b))
+    if len(seeds) < 2:
+        return []
+    out = []
+    for s in seeds:
+        xa, xb = reader(a[s]), reader(b[s])
+        eff = effect(xa, xb) if xa and xb else {}
+        e, p = eff.get("effect", float("nan")), eff.get("p", float("nan"))
+        out.append({"seed": s, "effect": e, "p": p, "verdict": verdict(e, p)})
+    return out
+
+
+def replicated(c: Claim) -> tuple[int, int] | None:
+    """(seeds whose own verdict is the pooled verdict, seeds): None for a claim of one seed or an
+    undecided pooled verdict."""
+    if not c.per_seed or c.verdict == UNDECIDED:
+        return None
+    return sum(s["verdict"] == c.verdict for s in c.per_seed), len(c.per_seed)
+
+
 def summary(claims: list[Claim]) -> dict:
     """Counts of verdicts (undecided split into 'no data' and 'not significant')."""
     out = {CONFIRMED: 0, REFUTED: 0, UNDECIDED: 0, "no data": 0}
@@ -183,6 +214,10 @@ def summary(claims: list[Claim]) -> dict:
         if c.verdict == UNDECIDED and not math.isfinite(c.effect):
             out["no data"] += 1
     out["total"] = len(claims)
+    # decided claims pooling several seeds, and those of them every seed gives on its own
+    rep = [r for r in map(replicated, claims) if r is not None]
+    out["multi_seed_decided"] = len(rep)
+    out["every_seed"] = sum(k == n for k, n in rep)
     return out
 
 

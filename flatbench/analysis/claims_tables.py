@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from flatbench.analysis.claims import (CONFIRMED, PRETTY, REFUTED, UNDECIDED, Claim, aa_effect, attack_rows,
-                                       consistency_effect, decide, lime_values, pair_rows, pooled,
+                                       consistency_effect, decide, lime_values, pair_rows, per_seed, pooled,
                                        unpaired_effect)
 
 
@@ -80,12 +80,15 @@ def table3_claims(df, paper_t3=None, deviations=(), lime: bool = True) -> list[C
                           f"{PRETTY[a]} > {PRETTY[b]} in {metric} ({name})", ptxt,
                           deviations=list(deviations), paper_agrees=agrees)
                 if metric == "AA":
-                    xa, xb = pooled(ra, attack_rows), pooled(rb, attack_rows)
-                    eff = aa_effect(xa, xb) if xa and xb else {}
+                    reader, effect = attack_rows, aa_effect
                 else:
-                    xa, xb = pooled(ra, pair_rows), pooled(rb, pair_rows)
-                    eff = consistency_effect(xa, xb, metric.lower()) if xa and xb else {}
+                    reader = pair_rows
+                    effect = (lambda x, y, k=metric.lower(): consistency_effect(x, y, k))
+                xa, xb = pooled(ra, reader), pooled(rb, reader)
+                eff = effect(xa, xb) if xa and xb else {}
                 out.append(decide(c, eff))
+                if eff:
+                    c.per_seed = per_seed(ra, rb, reader, effect)
         if not lime:
             continue
         for a, b in LIME:
@@ -98,7 +101,14 @@ def table3_claims(df, paper_t3=None, deviations=(), lime: bool = True) -> list[C
                 va, vb = lime_values(xa, metric), lime_values(xb, metric)
                 eff = unpaired_effect(va, vb) if va and vb else {}
                 out.append(decide(c, eff))
+                if eff:
+                    c.per_seed = per_seed(ra, rb, pair_rows, lambda x, y, m=metric: _lime_effect(x, y, m))
     return out
+
+
+def _lime_effect(pairs_a, pairs_b, metric):
+    va, vb = lime_values(pairs_a, metric), lime_values(pairs_b, metric)
+    return unpaired_effect(va, vb) if va and vb else {}
 
 
 def table4_claims(df, paper_t4=None, deviations=(), online_only: dict | None = None) -> list[Claim]:
@@ -125,11 +135,14 @@ def table4_claims(df, paper_t4=None, deviations=(), online_only: dict | None = N
                           f"{PRETTY[a]} > {PRETTY[b]} in AA under {PRETTY.get(attack, attack)} "
                           f"({PRETTY.get(model, model)}, SST2, trained with Textfooler)", ptxt,
                           deviations=list(deviations), paper_agrees=agrees)
+                ra, rb = _shared_seeds(ra, rb)
                 xa, xb = pooled(ra, attack_rows), pooled(rb, attack_rows)
                 eff = aa_effect(xa, xb) if xa and xb else {}
                 if not eff and online_only and attack in online_only:
                     c.note = f"no data: online only here ({online_only[attack]})"
                 out.append(decide(c, eff))
+                if eff:
+                    c.per_seed = per_seed(ra, rb, attack_rows, aa_effect)
     return out
 
 
@@ -157,12 +170,15 @@ def table5_claims(df, paper_t5=None, deviations=()) -> list[Claim]:
             c = Claim(f"t5/beta={v[0]:g},gamma={v[1]:g}/{metric}", "Table 5",
                       f"(β, γ) = (0.1, 0.001) > ({v[0]:g}, {v[1]:g}) in {metric} (LSTM-FLAT, SST2, Textfooler)",
                       ptxt, deviations=list(deviations), paper_agrees=agrees)
-            eff = {}
-            if xa and xb:
-                eff = aa_effect([{**e, "robust": e[col]} for e in xa], [{**e, "robust": e[col]} for e in xb])
+            def effect(x, y, col=col):
+                return aa_effect([{**e, "robust": e[col]} for e in x], [{**e, "robust": e[col]} for e in y])
+
+            eff = effect(xa, xb) if xa and xb else {}
             if metric == "SA":
                 c.note = "SA on the attacked test examples (a skipped attack = misclassified)"
             out.append(decide(c, eff))
+            if eff:
+                c.per_seed = per_seed(best, other, attack_rows, effect)
     return out
 
 

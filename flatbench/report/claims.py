@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import math
 
-from flatbench.analysis.claims import CONFIRMED, REFUTED, UNDECIDED, Claim, summary
+from flatbench.analysis.claims import CONFIRMED, REFUTED, UNDECIDED, Claim, replicated, summary
 from flatbench.report.document import Document, Extra, Items, Para, Section, TableBlock
 from flatbench.report.plots import figure_png
 from flatbench.report.table import Cell, Column, Row, Table, text
@@ -32,10 +32,30 @@ def _state(c: Claim | None) -> str:
     return "no data" if c.verdict == UNDECIDED and not math.isfinite(c.effect) else c.verdict
 
 
+def _seed_text(c: Claim) -> str:
+    """Each seed's own effect, marked † where its own test is significant: "13: +6.08†; 14: +5.90"."""
+    if not c.per_seed:
+        return "–"
+    d = _digits(c)
+
+    def one(s):
+        if not math.isfinite(s["effect"]):
+            return f"{s['seed']}: no data"
+        return f"{s['seed']}: {s['effect']:+.{d}f}" + ("†" if math.isfinite(s["p"]) and s["p"] < 0.05 else "")
+
+    return "; ".join(one(s) for s in c.per_seed)
+
+
+def _held_text(c: Claim) -> str:
+    r = replicated(c)
+    return "–" if r is None else f"{r[0]} of {r[1]}"
+
+
 def claims_table(claims: list[Claim], before: dict[str, Claim] | None = None, before_label: str = "") -> Table:
     cols = [Column("source", "Source"), Column("claim", "Claim"), Column("paper", "Paper"),
             Column("ours", "Ours"), Column("effect", "Effect [95 % CI]"), Column("test", "Test"),
-            Column("p", "p"), Column("n", "n"), Column("verdict", "Verdict")]
+            Column("p", "p"), Column("n", "n"), Column("verdict", "Verdict"),
+            Column("seeds", "Per seed († p < 0.05)"), Column("held", "Verdict holds in (seeds)")]
     if before is not None:
         cols += [Column("before_effect", f"{before_label}: effect [95 % CI]"),
                  Column("before_verdict", f"{before_label}: verdict")]
@@ -49,7 +69,8 @@ def claims_table(claims: list[Claim], before: dict[str, Claim] | None = None, be
                         {"source": text(c.source), "claim": text(c.text), "paper": text(paper),
                          "ours": text(c.ours or "–"), "effect": eff,
                          "test": text(c.test or "–"), "p": p, "n": Cell(c.n if c.n else None, digits=0),
-                         "verdict": text(VERDICT_TEXT[c.verdict]), "note": text(c.note or "")}))
+                         "verdict": text(VERDICT_TEXT[c.verdict]), "seeds": text(_seed_text(c)),
+                         "held": text(_held_text(c)), "note": text(c.note or "")}))
         if before is not None:
             b = before.get(c.id)
             rows[-1].cells["before_effect"] = (Cell(b.effect, lo=b.lo, hi=b.hi, digits=_digits(b), signed=True)
@@ -147,6 +168,15 @@ def claims_document(claims: list[Claim], grids: list[str], deviations: list[str]
         "inside (−0.3, 0.3), refuted when it lies wholly outside. 'The paper's table disagrees' marks "
         "claims of the paper's text that its own numbers for that cell do not show.")
     blocks = [intro, TableBlock(summary_table(claims), id="claims_summary")]
+    n = summary(claims)
+    if n["multi_seed_decided"]:
+        blocks.append(Para(
+            "Seeds. The pooled tests treat the trained models as fixed: they measure how sure we are about "
+            "these models, not about training (seed) variance. So every claim that pools several seeds is "
+            "also decided on each seed alone ('Per seed'; 'Verdict holds in': the seeds whose own test gives "
+            f"the pooled verdict). Of the {n['multi_seed_decided']} confirmed or refuted claims that pool "
+            f"several seeds, **{n['every_seed']}** hold in every seed on its own; the others rest on the "
+            "pooled examples and are the weaker for it."))
     png = forest_png(claims)
     if png is not None:
         blocks.append(Extra("image", {"png_base64": base64.b64encode(png).decode(), "alt": "forest plot of the claims", "caption": "Effects with 95 % CIs, per claim."}))
