@@ -17,6 +17,8 @@ both after a run (flatbench.executors.common.finish)."""
 
 from __future__ import annotations
 
+import json
+
 from tabulate import tabulate
 
 from flatbench.data.datasets import dataset_info
@@ -52,6 +54,15 @@ ATTACK_RATES = {  # (recipe, dataset): seconds per attacked example against an L
     ("textfooler", "sst2"): 0.0591,  # TREC's x 2.42 (22 paired dev groups)
     ("textfooler", "trec"): 0.0244,
 }
+# An attack of examples this process attacked before (the next round on the same training set, or
+# another cell's): the attack runner's per-process memo (flatbench.attacks.runner) already holds
+# their candidates' POS tags, most sentence-encoder windows and embedding distances, none of which
+# depend on the model. TextFooler: a second model on the same 500 SST2 training sentences took 0.41x
+# the first's time (21 s against ~52 s, 2026-12-05, load 3). PWWS: 1.0 (17.4 s against 17.0 s on 600;
+# its time is the model's forward and its WordNet look-ups were memoised per word already).
+WARM_FACTOR = {"textfooler": 0.41}
+_ATTACKED: set = set()  # attack_inputs of the attack stages this process ran
+
 BOUND_REF = 0.95  # ATTACK_RATES' bound; looser bounds admit more substitutes, so more queries
 OVERHEAD = dict(train=1.0, evaluate=0.1, attack=5.0, interpret=2.0, phi_pairs=0.2, correlate=0.5)  # s per stage
 PAIR_SHARE = {"sst2": 0.785, "trec": 0.644}  # explained pairs per attacked example (interp_pairs = "paper")
@@ -138,7 +149,8 @@ def manifest_features(m: dict, dep_manifest=None) -> dict | None:
     elif kind == "attack":
         n_train = s.get("train_n") or info.paper["train"]
         f.update(recipe=s.get("recipe"), split=s.get("split"), round=int(t.get("round", 0)),
-                 n=s.get("n") or _split_size(info, s.get("split"), n_train), cos=_bound_cos(s.get("options")))
+                 n=s.get("n") or _split_size(info, s.get("split"), n_train), cos=_bound_cos(s.get("options")),
+                 warm=bool((m.get("metrics") or {}).get("warm")))
     elif kind == "interpret":
         deps = m.get("deps") or []
         a = dep_manifest(deps[1]) if dep_manifest and len(deps) > 1 else None
@@ -211,23 +223,68 @@ def estimate_from(f: dict) -> float:
         cos = f.get("cos")
         bound = 1 + spec.bound_slope * (BOUND_REF - cos) if cos is not None and spec.bound_slope else 1.0
         robust = ROUND_FACTOR if f.get("round", 0) >= 1 else 1.0
-        return fixed + (f["n"] * attack_rate(f["recipe"], f["dataset"], f["model"]) * bound * robust
+        warm = WARM_FACTOR.get(f["recipe"], 1.0) if f.get("warm") else 1.0
+        return fixed + (f["n"] * attack_rate(f["recipe"], f["dataset"], f["model"]) * bound * robust * warm
                         * SPLIT_FACTOR.get(f["split"], 1.0) * _method(f, "attack_factor"))
     pairs = f["n"] * PAIR_SHARE.get(f["dataset"], PAIR_SHARE_DEFAULT)
     lime = min(pairs, f["lime_pairs"]) * f["lime_samples"] / 1000 * _method(f, "lime_factor")
     return fixed + pairs * r["ig"] + lime * r["lime"]
 
 
-def estimate_seconds(stage) -> float:
-    return estimate_from(stage_features(stage))
+def attack_inputs(stage) -> tuple:
+    """What an attack stage attacks, as far as the runner's memo is concerned: the recipe and its
+    options (the bound decides the candidates), the dataset, split and example selection."""
+    from flatbench.settings import cell_hp
+
+    cell = stage.owner()
+    return (stage.recipe, json.dumps(stage.options(), sort_keys=True, default=str), cell.dataset, stage.split,
+            stage.n, stage.seed if stage.n is not None else None,
+            cell_hp(cell).train_n if stage.split == "train" else None)
+
+
+def attacked_before(stage) -> bool:
+    """Did an attack stage of this process attack the same examples with the same recipe?"""
+    return attack_inputs(stage) in _ATTACKED
+
+
+def note_attacked(stage) -> None:
+    _ATTACKED.add(attack_inputs(stage))
+
+
+def estimate_seconds(stage, warm: bool | None = None) -> float:
+    """``warm``: priced as attacked before in this process (None: as this process's record says)."""
+    f = stage_features(stage)
+    if stage.kind == "attack":
+        f["warm"] = attacked_before(stage) if warm is None else warm
+    return estimate_from(f)
+
+
+def plan_estimates(stages, done=lambda s: False) -> tuple[dict, int]:
+    """({stage key: estimated seconds (0 when done)}, attack stages priced warm), running the plan
+    in order in one process: an attack stage is warm when an earlier one (run by this process so
+    far, or earlier in the plan) attacked the same examples."""
+    out, attacked, warm_n = {}, set(_ATTACKED), 0
+    for s in stages:
+        if done(s):
+            out[s.key] = 0.0
+            continue
+        warm = None
+        if s.kind == "attack":
+            k = attack_inputs(s)
+            warm = k in attacked
+            attacked.add(k)
+            warm_n += bool(warm and s.recipe in WARM_FACTOR)
+        out[s.key] = estimate_seconds(s, warm=warm)
+    return out, warm_n
 
 
 def describe_plan(grid, stages, ctx) -> str:
     rows, total, by_kind = [], {"CPU": 0.0, "GPU": 0.0}, {"CPU": {}, "GPU": {}}
     one_process = 0.0  # CPU wall time as one grid process whose attack stages use their workers
+    ests, warm_n = plan_estimates(stages, lambda s: ctx.cache.done(s.kind, s.key))
     for s in stages:
         done = ctx.cache.done(s.kind, s.key)
-        est = 0.0 if done else estimate_seconds(s)
+        est = ests[s.key]
         where = "GPU" if s.needs["gpu"] else "CPU"
         total[where] += est
         if where == "CPU":
@@ -238,6 +295,10 @@ def describe_plan(grid, stages, ctx) -> str:
     cached = sum(ctx.cache.done(s.kind, s.key) for s in stages)
     out += (f"\n\n{len(stages)} stages, {cached} cached; estimated work left: {total['CPU'] / 3600:.1f} h "
             f"of CPU stages (2 cores), {total['GPU'] / 3600:.1f} h of GPU stages (one GPU).")
+    if warm_n:
+        out += (f"\n{warm_n} attack stages are priced warm (x{', x'.join(f'{v:g} {k}' for k, v in WARM_FACTOR.items())}): "
+                "an earlier stage of the same process attacks the same examples, so the runner's memo holds their "
+                "candidates' constraint results; a run split over processes (e.g. per --models) warms each separately.")
     if total["CPU"]:
         # the CPU rates were fitted on stages that ran while two grid processes shared the 2 cores
         out += (f"\nCPU stage time is priced at two grid processes sharing the 2 cores: run as two processes "

@@ -31,7 +31,8 @@ def test_a_real_run_records_its_estimates_and_tabulates_them(tmp_path, data_dir)
         assert m["estimate_seconds"] == before[s.key] > 0 and m["seconds"] > 0
         assert len(m["load1"]) == 2 and all(x >= 0 for x in m["load1"])  # the machine's load, start and end
         # the calibration script prices a cached stage from its manifest exactly as --dry-run did
-        assert E.manifest_features(m, results.get) == E.stage_features(s)
+        assert E.manifest_features(m, results.get) == {**E.stage_features(s),
+                                                       **({"warm": False} if s.kind == "attack" else {})}
 
     [path] = (tmp_path / "runs" / "estimates").glob("*_smoke_*.json")
     rec = json.loads(path.read_text())
@@ -119,13 +120,14 @@ def test_the_dry_run_prices_one_process_with_its_attack_workers(tmp_path, data_d
     over min(workers, 2) cores, everything else on one core."""
     import re
 
-    from flatbench.estimate import describe_plan, estimate_seconds
+    from flatbench.estimate import describe_plan, plan_estimates
 
     g = load_grid("table3", models="lstm", datasets="sst2")  # ~1 h of stage time, mostly attacks
     ctx = Context(Cache(tmp_path / "runs"), Tracker(enabled=False), str(data_dir), "table3")
     stages = plan(g, str(data_dir))[0]
-    total = sum(estimate_seconds(s) for s in stages)
-    attack = sum(estimate_seconds(s) for s in stages if s.kind == "attack")
+    ests, _ = plan_estimates(stages)
+    total = sum(ests.values())
+    attack = sum(ests[s.key] for s in stages if s.kind == "attack")
     assert attack > 0.5 * total
 
     def hours(workers):
@@ -179,3 +181,38 @@ def test_calibration_fits_the_paper_procedure_and_borrows_a_thin_datasets_rate()
     assert fitted["attack"][("textfooler", "sst2")] == pytest.approx(fitted["attack"][("textfooler", "trec")] * 6 ** 0.5)
     assert fitted["attack_from"][("textfooler", "sst2")].startswith("trec x 2.45 (2 paired groups; 1 own stages)")
     assert fitted["attack_from"][("textfooler", "trec")] == "3 stages"
+
+
+def test_the_dry_run_prices_a_training_set_attacked_again_warm(tmp_path, data_dir):
+    """Rounds 2 and 3 of adv and FLAT attack the training set round 1 attacked (and FLAT the one
+    adv attacked; adv and FLAT the test set base attacked): the runner's memo holds their
+    candidates' look-ups, so TextFooler's are priced at WARM_FACTOR; the first of each, and every
+    PWWS one, cold. A stage that ran marks its examples."""
+    g = load_grid("table3", models="lstm", datasets="sst2", attacks="textfooler")
+    ctx = Context(Cache(tmp_path / "runs"), Tracker(enabled=False), str(data_dir), "table3")
+    stages = plan(g, str(data_dir))[0]
+    ests, warm_n = E.plan_estimates(stages)
+    train = [s for s in stages if s.kind == "attack" and s.split == "train"]
+    test = [s for s in stages if s.kind == "attack" and s.split == "test"]  # base, adv, FLAT: the same test set
+    assert len(train) >= 4 and len(test) == 3 and warm_n == len(train) - 1 + len(test) - 1
+    first, later = train[0], train[1:]
+    for s in later:
+        assert ests[s.key] == pytest.approx(E.estimate_seconds(s, warm=True))
+        assert E.estimate_seconds(s, warm=True) - 5.0 == pytest.approx(
+            E.WARM_FACTOR["textfooler"] * (E.estimate_seconds(s, warm=False) - 5.0), rel=1e-9)  # 5 s: the stage overhead
+    assert ests[first.key] == pytest.approx(E.estimate_seconds(first, warm=False))
+    assert "priced warm" in E.describe_plan(g, stages, ctx)
+    # in a process that ran the first one, the next estimate is warm on its own
+    saved = set(E._ATTACKED)
+    try:
+        assert not E.attacked_before(later[0])
+        E.note_attacked(first)
+        assert E.attacked_before(later[0]) and E.estimate_seconds(later[0]) == ests[later[0].key]
+    finally:
+        E._ATTACKED.clear()
+        E._ATTACKED.update(saved)
+    pw = load_grid("table3", models="lstm", datasets="sst2", attacks="pwws")
+    pstages = plan(pw, str(data_dir))[0]
+    pests, pwarm = E.plan_estimates(pstages)
+    assert pwarm == 0 and all(pests[s.key] == pytest.approx(E.estimate_seconds(s, warm=False))
+                              for s in pstages if s.kind == "attack")

@@ -24,6 +24,7 @@ def attack_workers(n: int) -> int:
 
 def run_attack_stage(stage, ctx, out, model_dir):
     from flatbench.attacks.runner import run_attack, summarize
+    from flatbench.estimate import attacked_before, note_attacked
 
     cell = stage.model.cell
     if stage.split == "train":
@@ -35,13 +36,15 @@ def run_attack_stage(stage, ctx, out, model_dir):
         raise DataError(f"{stage.label()}: the example selection is empty")
     items = [(i, split.texts[i], int(split.labels[i])) for i in idx]
     partial = ctx.cache.partial_dir(stage.kind, stage.key)
+    warm = attacked_before(stage)  # the runner's memo holds these examples' look-ups (the estimate's feature)
     records, stats = run_attack(model_dir, stage.recipe, items, partial, workers=attack_workers(len(items)),
                                 budget=stage.budget, options=stage.options(), seed=stage.seed,
                                 threads=stage_threads(cell.hp))
     m = summarize(records)
     m.update(seconds_per_example=stats["seconds"] / max(1, len(items) - stats["resumed"]),
              forward_share=stats["forward_seconds"] / max(1e-9, stats["seconds"] * stats["workers"]),
-             resumed=stats["resumed"], workers=stats["workers"])
+             resumed=stats["resumed"], workers=stats["workers"], warm=warm)
+    note_attacked(stage)
     devs = list(stats["deviations"]) + certify(model_dir, items, records, m)
     if stage.n is not None and stage.n < len(split):
         devs.append(f"{cell.dataset} {stage.split}: attacked a seeded random subset of {len(idx)} of {len(split)} examples")
