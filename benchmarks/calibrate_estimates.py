@@ -246,7 +246,9 @@ def fit(rows: list[dict], baseline: Path | None = None, interpret_from: str = "c
     out["overhead"]["interpret"] = statistics.median(rest) if rest else 0.0
 
     # attack: per-example seconds ~ rate(recipe, dataset) * (1 + slope (0.95 - cos)) * split * model
-    atk = [r for r in by["attack"] if not r["f"].get("other_recipe")]
+    # warm stages (examples this process had attacked before) are priced by estimate.WARM_FACTOR,
+    # not fitted: one rate per example is the cold rate
+    atk = [r for r in by["attack"] if not r["f"].get("other_recipe") and not r["f"].get("warm")]
     tf = [r for r in aux if r["f"]["kind"] == "attack" and r["f"]["recipe"] == "textfooler"
           and r["f"]["cos"] is not None]
     slopes = []
@@ -352,6 +354,9 @@ def refit_estimate(f: dict, fitted: dict) -> float:
         cos = f["cos"]
         b = 1 + fitted["bound_slope"].get(f["recipe"], 0.0) * (E.BOUND_REF - cos) if cos is not None else 1.0
         b *= fitted["round_factor"] if f.get("round", 0) >= 1 else 1.0
+        if f.get("warm"):  # as estimate.attack_rate: the memo shortens what is not the forward
+            fs = E.ATTACKS.spec(f["recipe"]).forward_share
+            b *= fs + (1 - fs) * E.WARM_FACTOR.get(f["recipe"], 1.0)
         return E.OVERHEAD["attack"] + f["n"] * rate * b * fitted["split_factor"].get(f["split"], 1.0)
     if kind == "interpret":
         pairs = f["n"] * fitted["pair_share"].get(f["dataset"], 0.75)

@@ -57,10 +57,12 @@ ATTACK_RATES = {  # (recipe, dataset): seconds per attacked example against an L
 # An attack of examples this process attacked before (the next round on the same training set, or
 # another cell's): the attack runner's per-process memo (flatbench.attacks.runner) already holds
 # their candidates' POS tags, most sentence-encoder windows and embedding distances, none of which
-# depend on the model. TextFooler: a second model on the same 500 SST2 training sentences took 0.41x
-# the first's time (21 s against ~52 s, 2026-12-05, load 3). PWWS: 1.0 (17.4 s against 17.0 s on 600;
-# its time is the model's forward and its WordNet look-ups were memoised per word already).
-WARM_FACTOR = {"textfooler": 0.41}
+# depend on the model. The factor applies to the attack's time outside the model's forward
+# (RecipeSpec.forward_share is the rest). TextFooler: a second LSTM on the same 500 SST2 training
+# sentences took 21.2 s, 4.5 s of it forward, against ~52 s cold (2026-12-05, load 3): (21.2 - 4.5) /
+# (52 - 4.5) = 0.35. PWWS: 1.0 (17.4 s against 17.0 s on 600; its time is the forward, and its
+# WordNet look-ups were memoised per word already).
+WARM_FACTOR = {"textfooler": 0.35}
 _ATTACKED: set = set()  # attack_inputs of the attack stages this process ran
 
 BOUND_REF = 0.95  # ATTACK_RATES' bound; looser bounds admit more substitutes, so more queries
@@ -188,10 +190,10 @@ def rates(model: str, dataset: str) -> tuple[dict, str]:
                 load=c.load), "scaled"
 
 
-def attack_rate(recipe: str, dataset: str, model: str) -> float:
+def attack_rate(recipe: str, dataset: str, model: str, warm: bool = False) -> float:
     """Seconds per attacked example at BOUND_REF against ``model``: the LSTM/CNN rate, its forward
     share scaled by the model's attack factor (the rest, candidates and constraints, does not
-    depend on the victim)."""
+    depend on the victim; ``warm``: the rest is the memo's WARM_FACTOR of it)."""
     spec = ATTACKS.spec(recipe)
     base = ATTACK_RATES.get((recipe, dataset))
     if base is None:
@@ -199,7 +201,9 @@ def attack_rate(recipe: str, dataset: str, model: str) -> float:
         # the exponent is measured between TREC's and SST2's lengths only; longer texts (IMDB,
         # AG) are extrapolated linearly, as before any measurement
         base = spec.sec_per_example * (r ** spec.len_exp if r < 1 else r)
-    return base * (1 + (MODELS.spec(model).cost.attack - 1) * spec.forward_share)
+    fs = spec.forward_share
+    rest = (1 - fs) * (WARM_FACTOR.get(recipe, 1.0) if warm else 1.0)
+    return base * (fs * MODELS.spec(model).cost.attack + rest)
 
 
 def _method(f: dict, factor: str) -> float:
@@ -223,8 +227,8 @@ def estimate_from(f: dict) -> float:
         cos = f.get("cos")
         bound = 1 + spec.bound_slope * (BOUND_REF - cos) if cos is not None and spec.bound_slope else 1.0
         robust = ROUND_FACTOR if f.get("round", 0) >= 1 else 1.0
-        warm = WARM_FACTOR.get(f["recipe"], 1.0) if f.get("warm") else 1.0
-        return fixed + (f["n"] * attack_rate(f["recipe"], f["dataset"], f["model"]) * bound * robust * warm
+        rate = attack_rate(f["recipe"], f["dataset"], f["model"], warm=bool(f.get("warm")))
+        return fixed + (f["n"] * rate * bound * robust
                         * SPLIT_FACTOR.get(f["split"], 1.0) * _method(f, "attack_factor"))
     pairs = f["n"] * PAIR_SHARE.get(f["dataset"], PAIR_SHARE_DEFAULT)
     lime = min(pairs, f["lime_pairs"]) * f["lime_samples"] / 1000 * _method(f, "lime_factor")
@@ -296,9 +300,10 @@ def describe_plan(grid, stages, ctx) -> str:
     out += (f"\n\n{len(stages)} stages, {cached} cached; estimated work left: {total['CPU'] / 3600:.1f} h "
             f"of CPU stages (2 cores), {total['GPU'] / 3600:.1f} h of GPU stages (one GPU).")
     if warm_n:
-        out += (f"\n{warm_n} attack stages are priced warm (x{', x'.join(f'{v:g} {k}' for k, v in WARM_FACTOR.items())}): "
-                "an earlier stage of the same process attacks the same examples, so the runner's memo holds their "
-                "candidates' constraint results; a run split over processes (e.g. per --models) warms each separately.")
+        out += (f"\n{warm_n} attack stages are priced warm (their time outside the model's forward x"
+                f"{', x'.join(f'{v:g} {k}' for k, v in WARM_FACTOR.items())}): an earlier stage of the same process "
+                "attacks the same examples, so the runner's memo holds their candidates' constraint results; a run "
+                "split over processes (e.g. per --models) warms each separately.")
     if total["CPU"]:
         # the CPU rates were fitted on stages that ran while two grid processes shared the 2 cores
         out += (f"\nCPU stage time is priced at two grid processes sharing the 2 cores: run as two processes "
