@@ -42,9 +42,9 @@ HP = {"embedding": "glove50", "vocab_extra": 20000, "max_len": 50, "batch_size":
 TINY_HP = {"tiny": True, "tiny_vocab": 2000, "max_len": 50, "batch_size": 32, "lr": 0.002, "epochs": 1}
 
 
-def trained_model(model: str, root: Path) -> Path:
+def trained_model(model: str, root: Path, seed: int = 7) -> Path:
     """A seeded SST2 model (2 epochs: attack cost, not accuracy, is measured), trained once."""
-    d = root / f"{model}-sst2-s7"
+    d = root / f"{model}-sst2-s{seed}"
     if (d / "model.json").is_file():
         return d
     import torch
@@ -57,9 +57,9 @@ def trained_model(model: str, root: Path) -> Path:
     torch.set_num_threads(1)
     ds = load_dataset("sst2")
     name, hp, n = (("bert", TINY_HP, 4000) if model == "tinybert" else (model, HP, None))
-    b = MODELS.get(name).build(ds, hp, seed=7, mask=False)
+    b = MODELS.get(name).build(ds, hp, seed=seed, mask=False)
     ex = [Example(t, int(y)) for t, y in zip(ds.train.texts, ds.train.labels)][:n]
-    train(b, base, ex, ds.dev, hp, seed=7)
+    train(b, base, ex, ds.dev, hp, seed=seed)
     d.mkdir(parents=True, exist_ok=True)
     b.save(d)
     return d
