@@ -143,9 +143,13 @@ def forest_png(claims: list[Claim], title: str = "") -> bytes | None:
             hi = c.hi if math.isfinite(c.hi) else c.effect
             ax.plot([lo, hi], [yi, yi], color=colour[c.verdict], lw=1.4)
             ax.plot([c.effect], [yi], "o", color=colour[c.verdict], ms=3.5)
+            seeds = [s["effect"] for s in c.per_seed if math.isfinite(s["effect"])]
+            if seeds:  # each seed's own effect: how much of the pooled one training variance moves
+                ax.plot(seeds, [yi] * len(seeds), "|", color="black", ms=5, mew=0.8, alpha=0.7)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(y, [c.text.replace(" in ", " · ", 1)[:70] for c in cs], fontsize=5.5)
-        ax.set_xlabel(f"ours: a − b, {unit} (green confirmed, red refuted, grey undecided)", fontsize=7)
+        ax.set_xlabel(f"ours: a − b, {unit} (green confirmed, red refuted, grey undecided; | each seed alone)",
+                      fontsize=7)
         ax.tick_params(axis="x", labelsize=7)
     if title:
         fig.suptitle(title, fontsize=9)
@@ -179,7 +183,7 @@ def claims_document(claims: list[Claim], grids: list[str], deviations: list[str]
             "pooled examples and are the weaker for it."))
     png = forest_png(claims)
     if png is not None:
-        blocks.append(Extra("image", {"png_base64": base64.b64encode(png).decode(), "alt": "forest plot of the claims", "caption": "Effects with 95 % CIs, per claim."}))
+        blocks.append(Extra("image", {"png_base64": base64.b64encode(png).decode(), "alt": "forest plot of the claims", "caption": "Effects with 95 % CIs, per claim; ticks: each seed's own effect."}))
     by_id = {c.id: c for c in before} if before is not None else None
     label = "before"
     if by_id is not None:
