@@ -17,10 +17,9 @@ both after a run (flatbench.executors.common.finish)."""
 
 from __future__ import annotations
 
-import json
-
 from tabulate import tabulate
 
+from flatbench.attacks.warm import attack_inputs, attacked, attacked_before
 from flatbench.data.datasets import dataset_info
 from flatbench.registry import ATTACKS, METHODS, MODELS
 
@@ -66,7 +65,6 @@ ATTACK_RATES = {  # (recipe, dataset): seconds per attacked example against an L
 # models (adv rounds 1 and 3, 600 sentences) the second attack took 17.4 s against 17.0 s cold:
 # its time is the forward, and its WordNet look-ups were memoised per word already.
 WARM_FACTOR = {"textfooler": 0.38}
-_ATTACKED: set = set()  # attack_inputs of the attack stages this process ran
 
 BOUND_REF = 0.95  # ATTACK_RATES' bound; looser bounds admit more substitutes, so more queries
 OVERHEAD = dict(train=1.0, evaluate=0.1, attack=5.0, interpret=2.0, phi_pairs=0.2, correlate=0.5)  # s per stage
@@ -238,26 +236,6 @@ def estimate_from(f: dict) -> float:
     return fixed + pairs * r["ig"] + lime * r["lime"]
 
 
-def attack_inputs(stage) -> tuple:
-    """What an attack stage attacks, as far as the runner's memo is concerned: the recipe and its
-    options (the bound decides the candidates), the dataset, split and example selection."""
-    from flatbench.settings import cell_hp
-
-    cell = stage.owner()
-    return (stage.recipe, json.dumps(stage.options(), sort_keys=True, default=str), cell.dataset, stage.split,
-            stage.n, stage.seed if stage.n is not None else None,
-            cell_hp(cell).train_n if stage.split == "train" else None)
-
-
-def attacked_before(stage) -> bool:
-    """Did an attack stage of this process attack the same examples with the same recipe?"""
-    return attack_inputs(stage) in _ATTACKED
-
-
-def note_attacked(stage) -> None:
-    _ATTACKED.add(attack_inputs(stage))
-
-
 def estimate_seconds(stage, warm: bool | None = None) -> float:
     """``warm``: priced as attacked before in this process (None: as this process's record says)."""
     f = stage_features(stage)
@@ -270,7 +248,7 @@ def plan_estimates(stages, done=lambda s: False) -> tuple[dict, int]:
     """({stage key: estimated seconds (0 when done)}, attack stages priced warm), running the plan
     in order in one process: an attack stage is warm when an earlier one (run by this process so
     far, or earlier in the plan) attacked the same examples."""
-    out, attacked, warm_n = {}, set(_ATTACKED), 0
+    out, seen, warm_n = {}, attacked(), 0
     for s in stages:
         if done(s):
             out[s.key] = 0.0
@@ -278,8 +256,8 @@ def plan_estimates(stages, done=lambda s: False) -> tuple[dict, int]:
         warm = None
         if s.kind == "attack":
             k = attack_inputs(s)
-            warm = k in attacked
-            attacked.add(k)
+            warm = k in seen
+            seen.add(k)
             warm_n += bool(warm and s.recipe in WARM_FACTOR)
         out[s.key] = estimate_seconds(s, warm=warm)
     return out, warm_n

@@ -205,14 +205,16 @@ def test_the_dry_run_prices_a_training_set_attacked_again_warm(tmp_path, data_di
     assert ests[first.key] == pytest.approx(E.estimate_seconds(first, warm=False))
     assert "priced warm" in E.describe_plan(g, stages, ctx)
     # in a process that ran the first one, the next estimate is warm on its own
-    saved = set(E._ATTACKED)
+    from flatbench.attacks import warm as W
+
+    saved = W.attacked()
     try:
-        assert not E.attacked_before(later[0])
-        E.note_attacked(first)
-        assert E.attacked_before(later[0]) and E.estimate_seconds(later[0]) == ests[later[0].key]
+        assert not W.attacked_before(later[0])
+        W.note_attacked(first)
+        assert W.attacked_before(later[0]) and E.estimate_seconds(later[0]) == ests[later[0].key]
     finally:
-        E._ATTACKED.clear()
-        E._ATTACKED.update(saved)
+        W._ATTACKED.clear()
+        W._ATTACKED.update(saved)
     pw = load_grid("table3", models="lstm", datasets="sst2", attacks="pwws")
     pstages = plan(pw, str(data_dir))[0]
     pests, pwarm = E.plan_estimates(pstages)

@@ -24,7 +24,7 @@ def attack_workers(n: int) -> int:
 
 def run_attack_stage(stage, ctx, out, model_dir):
     from flatbench.attacks.runner import run_attack, summarize
-    from flatbench.estimate import attacked_before, note_attacked
+    from flatbench.attacks.warm import attacked_before, note_attacked
 
     cell = stage.model.cell
     if stage.split == "train":
