@@ -518,8 +518,10 @@ DET = ["--grid", "smoke", "--models", "cnn", "--methods", "base,adv,flat", "--se
 # the manifest's "files" table (sizes and hashes of the files compared here directly) and "load1",
 # the machine's load average when the stage started and ended. Every output file, summary.json
 # included, is compared byte for byte.
+# what a stage's manifest says about how its process ran it, not what it computed ("warm": the
+# process had attacked the same examples before, so its estimate differs too)
 VOLATILE = {"finished", "seconds", "seconds_per_example", "forward_share", "resumed", "ig_seconds_per_pair",
-            "lime_seconds_per_pair", "files", "load1"}
+            "lime_seconds_per_pair", "files", "load1", "warm", "estimate_seconds"}
 
 
 def _scrub(obj):
