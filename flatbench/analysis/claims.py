@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from flatbench.analysis.records import ALPHA, N_BOOT, N_PERM, _nan, read_pairs, read_records, seed_idx
+from flatbench.analysis.records import (ALPHA, IDX_STRIDE, N_BOOT, N_PERM, _nan, read_pairs, read_records,
+                                        seed_idx)
 from flatbench.analysis.stats import bootstrap_ci, join_by_idx, macro_mean, mcnemar_exact, paired_permutation_test
 from flatbench.registry import display_names
 
@@ -177,25 +178,37 @@ def decide(claim: Claim, eff: dict) -> Claim:
     return claim
 
 
-def per_seed(rows_a: list[dict], rows_b: list[dict], reader, effect) -> list[dict]:
-    """Each shared seed's own effect, p and verdict (``effect``: rows_a, rows_b -> effect dict),
-    where the claim pools two or more seeds; [] otherwise. The pooled test treats the trained
-    models as fixed, so it says nothing about training (seed) variance: a claim whose verdict
-    every seed gives on its own is robust to it."""
+def per_seed(xa: list[dict], xb: list[dict], effect) -> list[dict]:
+    """Each shared seed's own effect, p and verdict, from the pooled per-example rows (`pooled`:
+    idx = seed * IDX_STRIDE + idx; ``effect``: xa, xb -> effect dict), where they pool two or more
+    seeds; [] otherwise. The pooled test treats the trained models as fixed, so it says nothing
+    about training (seed) variance: a claim whose verdict every seed gives on its own is robust to it."""
     def by_seed(rows):
-        return {0 if _nan(r.get("seed")) else int(r["seed"]): r for r in rows}
+        out: dict[int, list[dict]] = {}
+        for r in rows:
+            out.setdefault(int(r["idx"]) // IDX_STRIDE, []).append(r)
+        return out
 
-    a, b = by_seed(rows_a), by_seed(rows_b)
+    a, b = by_seed(xa), by_seed(xb)
     seeds = sorted(set(a) & set(b))
     if len(seeds) < 2:
         return []
     out = []
     for s in seeds:
-        xa, xb = reader(a[s]), reader(b[s])
-        eff = effect(xa, xb) if xa and xb else {}
+        eff = effect(a[s], b[s])
         e, p = eff.get("effect", float("nan")), eff.get("p", float("nan"))
         out.append({"seed": s, "effect": e, "p": p, "verdict": verdict(e, p)})
     return out
+
+
+def decide_pooled(claim: Claim, xa: list[dict] | None, xb: list[dict] | None, effect) -> Claim:
+    """`decide` a claim on two methods' pooled per-example rows (None: not cached), and each seed
+    on its own (`per_seed`) where there is an effect."""
+    eff = effect(xa, xb) if xa and xb else {}
+    decide(claim, eff)
+    if eff:
+        claim.per_seed = per_seed(xa, xb, effect)
+    return claim
 
 
 def replicated(c: Claim) -> tuple[int, int] | None:

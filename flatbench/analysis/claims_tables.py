@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from flatbench.analysis.claims import (CONFIRMED, PRETTY, REFUTED, UNDECIDED, Claim, aa_effect, attack_rows,
-                                       consistency_effect, decide, lime_values, pair_rows, per_seed, pooled,
+                                       consistency_effect, decide, decide_pooled, lime_values, pair_rows, pooled,
                                        unpaired_effect)
 
 
@@ -84,11 +84,7 @@ def table3_claims(df, paper_t3=None, deviations=(), lime: bool = True) -> list[C
                 else:
                     reader = pair_rows
                     effect = (lambda x, y, k=metric.lower(): consistency_effect(x, y, k))
-                xa, xb = pooled(ra, reader), pooled(rb, reader)
-                eff = effect(xa, xb) if xa and xb else {}
-                out.append(decide(c, eff))
-                if eff:
-                    c.per_seed = per_seed(ra, rb, reader, effect)
+                out.append(decide_pooled(c, pooled(ra, reader), pooled(rb, reader), effect))
         if not lime:
             continue
         for a, b in LIME:
@@ -98,11 +94,7 @@ def table3_claims(df, paper_t3=None, deviations=(), lime: bool = True) -> list[C
                 c = Claim(f"lime/{model}/{dataset}/{attack}/{metric}/{a}>{b}", "Table 3 (LIME)",
                           f"{PRETTY[a]} > {PRETTY[b]} in LIME {metric} ({name})",
                           "the text (Table 8, the appendix, is not available)", deviations=list(deviations))
-                va, vb = lime_values(xa, metric), lime_values(xb, metric)
-                eff = unpaired_effect(va, vb) if va and vb else {}
-                out.append(decide(c, eff))
-                if eff:
-                    c.per_seed = per_seed(ra, rb, pair_rows, lambda x, y, m=metric: _lime_effect(x, y, m))
+                out.append(decide_pooled(c, xa, xb, lambda x, y, m=metric: _lime_effect(x, y, m)))
     return out
 
 
@@ -137,12 +129,9 @@ def table4_claims(df, paper_t4=None, deviations=(), online_only: dict | None = N
                           deviations=list(deviations), paper_agrees=agrees)
                 ra, rb = _shared_seeds(ra, rb)
                 xa, xb = pooled(ra, attack_rows), pooled(rb, attack_rows)
-                eff = aa_effect(xa, xb) if xa and xb else {}
-                if not eff and online_only and attack in online_only:
+                if not (xa and xb) and online_only and attack in online_only:
                     c.note = f"no data: online only here ({online_only[attack]})"
-                out.append(decide(c, eff))
-                if eff:
-                    c.per_seed = per_seed(ra, rb, attack_rows, aa_effect)
+                out.append(decide_pooled(c, xa, xb, aa_effect))
     return out
 
 
@@ -173,12 +162,9 @@ def table5_claims(df, paper_t5=None, deviations=()) -> list[Claim]:
             def effect(x, y, col=col):
                 return aa_effect([{**e, "robust": e[col]} for e in x], [{**e, "robust": e[col]} for e in y])
 
-            eff = effect(xa, xb) if xa and xb else {}
             if metric == "SA":
                 c.note = "SA on the attacked test examples (a skipped attack = misclassified)"
-            out.append(decide(c, eff))
-            if eff:
-                c.per_seed = per_seed(best, other, attack_rows, effect)
+            out.append(decide_pooled(c, xa, xb, effect))
     return out
 
 
