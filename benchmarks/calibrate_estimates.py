@@ -354,9 +354,9 @@ def refit_estimate(f: dict, fitted: dict) -> float:
         cos = f["cos"]
         b = 1 + fitted["bound_slope"].get(f["recipe"], 0.0) * (E.BOUND_REF - cos) if cos is not None else 1.0
         b *= fitted["round_factor"] if f.get("round", 0) >= 1 else 1.0
-        if f.get("warm"):  # as estimate.attack_rate: the memo shortens what is not the forward
-            fs = E.ATTACKS.spec(f["recipe"]).forward_share
-            b *= fs + (1 - fs) * E.WARM_FACTOR.get(f["recipe"], 1.0)
+        if f.get("warm"):  # the code's own warm/cold ratio (the memo shortens what is not the forward)
+            b *= (E.attack_rate(f["recipe"], f["dataset"], f["model"], warm=True)
+                  / E.attack_rate(f["recipe"], f["dataset"], f["model"]))
         return E.OVERHEAD["attack"] + f["n"] * rate * b * fitted["split_factor"].get(f["split"], 1.0)
     if kind == "interpret":
         pairs = f["n"] * fitted["pair_share"].get(f["dataset"], 0.75)

@@ -266,9 +266,10 @@ def plan_estimates(stages, done=lambda s: False) -> tuple[dict, int]:
 def describe_plan(grid, stages, ctx) -> str:
     rows, total, by_kind = [], {"CPU": 0.0, "GPU": 0.0}, {"CPU": {}, "GPU": {}}
     one_process = 0.0  # CPU wall time as one grid process whose attack stages use their workers
-    ests, warm_n = plan_estimates(stages, lambda s: ctx.cache.done(s.kind, s.key))
+    cached_keys = {s.key for s in stages if ctx.cache.done(s.kind, s.key)}
+    ests, warm_n = plan_estimates(stages, lambda s: s.key in cached_keys)
     for s in stages:
-        done = ctx.cache.done(s.kind, s.key)
+        done = s.key in cached_keys
         est = ests[s.key]
         where = "GPU" if s.needs["gpu"] else "CPU"
         total[where] += est
@@ -277,7 +278,7 @@ def describe_plan(grid, stages, ctx) -> str:
         by_kind[where][s.kind] = by_kind[where].get(s.kind, 0.0) + est
         rows.append([s.label(), s.key, "cached" if done else f"~{est / 60:.1f} min", where])
     out = tabulate(rows, headers=["stage", "key", "status / estimate", "needs"], tablefmt="github")
-    cached = sum(ctx.cache.done(s.kind, s.key) for s in stages)
+    cached = sum(s.key in cached_keys for s in stages)
     out += (f"\n\n{len(stages)} stages, {cached} cached; estimated work left: {total['CPU'] / 3600:.1f} h "
             f"of CPU stages (2 cores), {total['GPU'] / 3600:.1f} h of GPU stages (one GPU).")
     if warm_n:
