@@ -288,9 +288,14 @@ def describe_plan(grid, stages, ctx) -> str:
                 "split over processes (e.g. per --models) warms each separately.")
     if total["CPU"]:
         # the CPU rates were fitted on stages that ran while two grid processes shared the 2 cores
-        out += (f"\nCPU stage time is priced at two grid processes sharing the 2 cores: run as two processes "
-                f"(e.g. one per --models, FLATBENCH_ATTACK_WORKERS=1), about {total['CPU'] / 2 / 3600:.1f} h of "
-                f"wall time; as one process, whose attack stages split over their attack workers (FLATBENCH_ATTACK_"
+        split = two_processes([s for s in stages if not s.needs["gpu"]], lambda s: s.key in cached_keys)
+        out += "\nCPU stage time is priced at two grid processes sharing the 2 cores: "
+        if split:
+            (a, ta), (b, tb) = split
+            out += (f"run as two processes ({a} | {b}, FLATBENCH_ATTACK_WORKERS=1), about "
+                    f"{max(ta, tb) / 3600:.1f} h of wall time (the longer one; {ta / 3600:.1f} h and "
+                    f"{tb / 3600:.1f} h, each warming its own attacks); ")
+        out += (f"as one process, whose attack stages split over their attack workers (FLATBENCH_ATTACK_"
                 f"WORKERS, default: the cores for 200+ examples) and the rest runs on one core, about "
                 f"{one_process / 3600:.1f} h.")
     for where in ("CPU", "GPU"):
@@ -303,6 +308,31 @@ def describe_plan(grid, stages, ctx) -> str:
     if any(s.needs["gpu"] for s in stages):
         out += f"\nGPU basis: {GPU_BASIS}."
     return out
+
+
+def two_processes(stages, done=lambda s: False) -> list[tuple[str, float]] | None:
+    """The plan as two grid processes, as a user splits it: per --models when it has several models,
+    else per --datasets (cells of one model and dataset share stages, so they stay together); the
+    parts packed longest first onto the lighter process. Returns [(the process's filter, its stage
+    seconds)] x 2, each process priced as a plan of its own (its attacks warm only from its own
+    stages), or None when the plan has one model and one dataset."""
+    for flag, attr in (("--models", "model"), ("--datasets", "dataset")):
+        parts: dict[str, list] = {}
+        for s in stages:
+            parts.setdefault(getattr(s.owner(), attr), []).append(s)
+        if len(parts) >= 2:
+            break
+    else:
+        return None
+    alone = {name: sum(plan_estimates(p, done)[0].values()) for name, p in parts.items()}
+    procs: list[list[str]] = [[], []]
+    loads = [0.0, 0.0]
+    for name in sorted(alone, key=lambda n: (-alone[n], n)):
+        i = int(loads[1] < loads[0])
+        procs[i].append(name)
+        loads[i] += alone[name]
+    return [(f"{flag} {','.join(names)}", sum(plan_estimates([s for n in names for s in parts[n]], done)[0].values()))
+            for names in procs]
 
 
 def _cpu_workers(stage) -> int:

@@ -116,30 +116,42 @@ def test_gpu_estimates_rest_on_the_h200_readings(tmp_path, data_dir):
 
 
 def test_the_dry_run_prices_one_process_with_its_attack_workers(tmp_path, data_dir, monkeypatch):
-    """Two processes with one worker each: half the stage time. One process: its attack stages
-    over min(workers, 2) cores, everything else on one core."""
+    """One process: its attack stages over min(workers, 2) cores, everything else on one core. Two
+    processes with one worker each, split as a user splits them (per --models): the longer
+    process, each priced as a plan of its own, so each pays its own first (cold) attack of a
+    training set; not half the stage time, which a per-model split never reaches."""
     import re
 
-    from flatbench.estimate import describe_plan, plan_estimates
+    from flatbench.estimate import describe_plan, plan_estimates, two_processes
 
-    g = load_grid("table3", models="lstm", datasets="sst2")  # ~1 h of stage time, mostly attacks
+    g = load_grid("table3", models="lstm,cnn", datasets="trec", attacks="textfooler")
     ctx = Context(Cache(tmp_path / "runs"), Tracker(enabled=False), str(data_dir), "table3")
     stages = plan(g, str(data_dir))[0]
     ests, _ = plan_estimates(stages)
     total = sum(ests.values())
     attack = sum(ests[s.key] for s in stages if s.kind == "attack")
     assert attack > 0.5 * total
+    per_model = {m: sum(plan_estimates([s for s in stages if s.owner().model == m])[0].values()) for m in ("lstm", "cnn")}
+    # the CNN's own first training-set attack is cold here, warm in the one-process plan
+    assert per_model["lstm"] + per_model["cnn"] > total
+    split = dict(two_processes(stages))
+    assert split == pytest.approx({"--models lstm": per_model["lstm"], "--models cnn": per_model["cnn"]})
 
     def hours(workers):
         monkeypatch.setenv("FLATBENCH_ATTACK_WORKERS", workers)
         text = describe_plan(g, stages, ctx)
-        two, one = re.search(r"about ([\d.]+) h of wall time; as one process.*about ([\d.]+) h", text).groups()
+        assert "--models lstm | --models cnn" in text
+        two, one = re.search(r"about ([\d.]+) h of wall time \(the longer.*about ([\d.]+) h\.", text).groups()
         return float(two), float(one)
 
-    assert hours("1") == (round(total / 2 / 3600, 1), round(total / 3600, 1))
-    assert hours("2") == (round(total / 2 / 3600, 1), round((total - attack / 2) / 3600, 1))
+    longer = round(max(per_model.values()) / 3600, 1)
+    assert hours("1") == (longer, round(total / 3600, 1))
+    assert hours("2") == (longer, round((total - attack / 2) / 3600, 1))
     assert hours("4") == hours("2")  # two cores here
-    assert hours("2")[1] < hours("1")[1] and hours("1")[0] >= 0.5
+    assert hours("2")[1] < hours("1")[1]
+    # one model and one dataset: no split a user would make
+    one = [s for s in stages if s.owner().model == "lstm"]
+    assert two_processes(one) is None and "run as two processes" not in describe_plan(g, one, ctx)
 
 
 def _calibration():
