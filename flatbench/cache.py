@@ -263,6 +263,36 @@ class Cache:
             rows.append(row)
         return rows
 
+    def compare(self, other: "Cache") -> list[dict]:
+        """Every complete stage of this cache or ``other``, matched by (kind, key): status
+        "identical" (the same files with the same size and sha256, as each manifest records them),
+        "differs" (``files``: the outputs that differ or exist on one side only), "only_here" or
+        "only_there". Same key, same inputs: a stage computed twice must give the same bytes."""
+        def tables(cache):
+            out = {}
+            for kind, key in cache.stages():
+                if cache.done(kind, key):
+                    try:
+                        m = cache.manifest(kind, key)
+                    except CacheError:
+                        continue
+                    out[(kind, key)] = m.get("files") or file_table(cache.dir(kind, key))
+            return out
+
+        mine, theirs = tables(self), tables(other)
+        rows = []
+        for kind, key in sorted(set(mine) | set(theirs)):
+            a, b = mine.get((kind, key)), theirs.get((kind, key))
+            row = {"kind": kind, "key": key}
+            if a is None or b is None:
+                row["status"] = "only_there" if a is None else "only_here"
+            else:
+                files = sorted(f for f in set(a) | set(b)
+                               if (a.get(f) or {}).get("sha256") != (b.get(f) or {}).get("sha256"))
+                row["status"], row["files"] = ("differs" if files else "identical"), files
+            rows.append(row)
+        return rows
+
     # -- writing -----------------------------------------------------------------------------
 
     def _mkdir(self, path: Path) -> Path:

@@ -138,6 +138,35 @@ def cache_verify(runs_dir, repair):
         sys.exit(1)
 
 
+@cache_group.command("compare")
+@click.argument("other", type=click.Path())
+@click.option("--runs-dir", type=click.Path(), default="runs", show_default=True, help="stage cache")
+def cache_compare(other, runs_dir):
+    """Compare the stages two caches share (same kind and key) file by file, by the sha256 their
+    manifests record: a stage's key holds everything that decides its output, so a stage computed
+    again (another machine, a fresh run, another executor) must give the same bytes. Exit 1 when a
+    shared stage differs."""
+    from collections import Counter
+
+    from flatbench.cache import Cache
+    from flatbench.cli_common import require_runs_dir as _require_runs_dir
+
+    _require_runs_dir(runs_dir, "flatbench run --runs-dir DIR")
+    _require_runs_dir(other, "flatbench run --runs-dir DIR")
+    rows = Cache(runs_dir).compare(Cache(other))
+    for r in rows:
+        if r["status"] == "differs":
+            click.echo(f"differs: {r['kind']}/{r['key']}: {', '.join(r['files'])}")
+    c = Counter(r["status"] for r in rows)
+    shared = c["identical"] + c["differs"]
+    by_kind = Counter(r["kind"] for r in rows if r["status"] == "identical")
+    click.echo(f"{shared} shared stages: {c['identical']} identical"
+               + (f" ({', '.join(f'{k} {n}' for k, n in sorted(by_kind.items()))})" if by_kind else "")
+               + f", {c['differs']} differ; {c['only_here']} only in {runs_dir}, {c['only_there']} only in {other}")
+    if c["differs"]:
+        sys.exit(1)
+
+
 @click.command("list")
 def list_cmd():
     """What the registry holds: datasets, models, methods, attacks, grids."""

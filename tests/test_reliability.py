@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from flatbench.cache import MANIFEST, Cache, write_json, write_manifest
+from flatbench.cache import MANIFEST, Cache, file_table, write_json, write_manifest
 from test_cli import flatbench
 
 TINY = ["--grid", "table2", "--models", "cnn", "--datasets", "trec", "--methods", "base",
@@ -231,6 +231,34 @@ def test_cache_verify_finds_bad_stages_and_repair_makes_the_next_run_recompute_t
     assert r.returncode == 0 and "2 stages: 2 ok" in r.stdout
     r = flatbench("cache", "verify", "--runs-dir", "nope", cwd=cwd)
     assert_one_error_line(r, "runs dir nope does not exist")
+
+
+def test_a_fresh_run_gives_the_cached_runs_bytes_and_cache_compare_says_so(copy_of, data_dir, tmp_path_factory):
+    """Same key, same bytes: the tiny grid computed again from nothing, in another process and
+    directory, gives the model and the evaluation the first run cached, file for file."""
+    cwd, keys = copy_of
+    fresh = tmp_path_factory.mktemp("fresh")
+    r = run_tiny(fresh, data_dir, "--no-mlflow")
+    assert r.returncode == 0 and "2 stages, 0 cached, 2 to run" in r.stderr, r.stderr[-3000:]
+    r = flatbench("cache", "compare", str(fresh / "runs"), cwd=cwd)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert ("2 shared stages: 2 identical (evaluate 1, train 1), 0 differ; 0 only in runs, 0 only in "
+            f"{fresh / 'runs'}") in r.stdout
+    # a stage that gives other bytes (its manifest recording them, as a real rerun's would)
+    model = fresh / "runs" / "train" / keys["train"] / "model.pt"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    mpath = model.parent / MANIFEST
+    m = json.loads(mpath.read_text())
+    m["files"] = file_table(model.parent)
+    write_json(mpath, m)
+    shutil.rmtree(fresh / "runs" / "evaluate")
+    r = flatbench("cache", "compare", str(fresh / "runs"), cwd=cwd)
+    assert r.returncode == 1
+    assert f"differs: train/{keys['train']}: model.pt" in r.stdout
+    assert "1 shared stages: 0 identical, 1 differ; 1 only in runs, 0 only in" in r.stdout
+    assert_one_error_line(flatbench("cache", "compare", "nope", cwd=cwd), "runs dir nope does not exist")
 
 
 # ----------------------------------------------------------------------------------------------
