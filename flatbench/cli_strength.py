@@ -78,7 +78,7 @@ def curves_cmd(data_dir, runs_dir, fmt, output, plots):
     dfi, devi, _ = collect(load_grid("strength_curves_interp"), ctx)
     matched = {k: e["cos"] for k, e in load_table().get("bounds", {}).items()}
     pngs = curves_pngs(df)  # drawn once: the page embeds them, --plots writes them
-    doc = curves_document(df, dfi, devs + devi, matched, pngs)
+    doc = curves_document(df, dfi, devs + devi, matched, pngs, shift=_shift_rows(ctx))
     out = render(doc, fmt)
     for ds, png in pngs.items() if plots else ():
         p = Path(plots) / f"strength_curve_{ds}.png"
@@ -89,3 +89,26 @@ def curves_cmd(data_dir, runs_dir, fmt, output, plots):
         click.echo(f"wrote {output}")
     else:
         click.echo(out)
+
+
+def _shift_rows(ctx) -> list[dict]:
+    """The matched bounds' dev attacks (the shipped table's keys) beside the protocol models' test
+    attacks at the same bound (table3_cpu, base, seed 13), from the cache."""
+    import json
+
+    from flatbench.analysis.strength import load_table, split_shift
+    from flatbench.cells import load_grid
+    from flatbench.stages import plan
+
+    test_keys = {}
+    for s in plan(load_grid("table3_cpu", methods="base", seeds="13"), ctx.data_dir)[0]:
+        if s.kind == "attack" and s.split == "test" and s.options().get("attack_bounds") == "matched":
+            test_keys[(f"{s.owner().dataset}/{s.recipe}", s.owner().model)] = s.key
+
+    def read(key):
+        if not ctx.cache.done("attack", key):
+            return None
+        with open(ctx.cache.dir("attack", key) / "records.jsonl", encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+
+    return split_shift(load_table(), test_keys, read)

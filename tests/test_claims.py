@@ -141,6 +141,29 @@ def test_strength_targets_are_the_papers():
     assert S.target("sst2", "iga") == pytest.approx((9.83 + 7.85) / 2)
 
 
+def test_split_shift_sets_dev_beside_test_at_the_matched_bound():
+    """Real TREC questions: the dev hold-out's are longer than the test split's, so at one bound
+    the attack has fewer substitutes to try on test (queries) and fails more often (AA)."""
+    from flatbench.data.datasets import load_dataset
+
+    ds = load_dataset("trec")
+
+    def recs(texts, statuses, queries):
+        return [{"original": t, "status": st, "queries": q} for t, st, q in zip(texts, statuses, queries)]
+
+    dev = recs(ds.dev.texts[:4], ["succeeded", "succeeded", "failed", "skipped"], [20, 30, 10, 1])
+    test = recs(ds.test.texts[:4], ["succeeded", "failed", "failed", "failed"], [12, 8, 6, 4])
+    table = {"bounds": {"trec/textfooler": {"cos": 0.9, "target": 44.8,
+                                            "dev_aa": {"keys": {"lstm": "d1", "cnn": "d2"}}}}}
+    store = {"d1": dev, "t1": test, "d2": dev}  # the CNN's test attack is not cached: no rows for it
+    rows = S.split_shift(table, {("trec/textfooler", "lstm"): "t1", ("trec/textfooler", "cnn"): "t2"}, store.get)
+    assert [(r["model"], r["split"]) for r in rows] == [("lstm", "dev"), ("lstm", "test")]
+    d, t = rows
+    assert (d["n"], d["queries"], d["success"], d["AA"]) == (4, 20.0, pytest.approx(200 / 3), 25.0)
+    assert (t["n"], t["queries"], t["success"], t["AA"]) == (4, 7.5, 25.0, 75.0)
+    assert d["tokens"] == sum(len(x.split()) for x in ds.dev.texts[:4]) / 4 and d["cos"] == 0.9 and t["target"] == 44.8
+
+
 def test_table2_non_inferiority():
     base = {"model": "cnn", "dataset": "trec", "method": "base", "train_attack": "", "seed": 13,
             "clean_acc": 90.0, "clean_n": 500}

@@ -141,3 +141,29 @@ def write_table(table: dict, path: Path | None = None) -> Path:
     path = path or table_path()
     write_text_atomic(path, json.dumps(table, indent=1, sort_keys=True) + "\n")
     return path
+
+
+def split_shift(table: dict, test_keys: dict, read) -> list[dict]:
+    """Why a bound chosen on dev can give another AA on test: for each matched (dataset, recipe)
+    and protocol model, the dev attack the protocol chose on (the table's keys) beside the same
+    base model's test attack at that bound (``test_keys``: {(group, model): attack stage key}).
+    ``read(key)``: that attack's records.jsonl rows, or None. Per split: texts, whitespace tokens
+    per text, model queries per attacked text (its word-importance ranking plus every substitute
+    that passed the constraints: fewer substitutes, fewer queries), the attack's success among
+    the texts it attacked, and AA (%)."""
+    rows = []
+    for group, entry in sorted(table.get("bounds", {}).items()):
+        for model in MODELS:
+            pair = {"dev": (entry.get("dev_aa") or {}).get("keys", {}).get(model), "test": test_keys.get((group, model))}
+            recs = {split: read(key) if key else None for split, key in pair.items()}
+            if not all(recs.values()):
+                continue
+            for split, rs in recs.items():
+                attacked = [r for r in rs if r["status"] != "skipped"]
+                rows.append({"group": group, "cos": entry["cos"], "target": entry["target"], "model": model,
+                             "split": split, "n": len(rs),
+                             "tokens": sum(len(r["original"].split()) for r in rs) / len(rs),
+                             "queries": sum(r["queries"] for r in attacked) / max(1, len(attacked)),
+                             "success": 100 * sum(r["status"] == "succeeded" for r in attacked) / max(1, len(attacked)),
+                             "AA": 100 * sum(r["status"] == "failed" for r in rs) / len(rs)})
+    return rows
