@@ -164,6 +164,23 @@ def test_split_shift_sets_dev_beside_test_at_the_matched_bound():
     assert d["tokens"] == sum(len(x.split()) for x in ds.dev.texts[:4]) / 4 and d["cos"] == 0.9 and t["target"] == 44.8
 
 
+def test_shared_seeds_keeps_the_seeds_both_methods_have_and_reads_a_missing_seed_as_seed_0(tmp_path):
+    from flatbench.analysis.claims_tables import _shared_seeds
+
+    def row(seed, cached=True):
+        d = tmp_path / f"a{len(list(tmp_path.iterdir()))}"
+        d.mkdir()
+        if cached:
+            (d / "records.jsonl").write_text(json.dumps({"idx": 0, "label": 1, "status": "failed"}) + "\n")
+        return {"seed": seed, "attack_dir": str(d)}
+
+    ra = [row(13), row(14), row(15, cached=False), row(float("nan"))]
+    rb = [row(13), row(15), row(None)]
+    a, b = _shared_seeds(ra, rb)
+    assert a[0]["seed"] == 13 and math.isnan(a[1]["seed"]) and len(a) == 2  # seeds 13 and 0 (no seed)
+    assert [r["seed"] for r in b] == [13, None]
+
+
 def test_table2_non_inferiority():
     base = {"model": "cnn", "dataset": "trec", "method": "base", "train_attack": "", "seed": 13,
             "clean_acc": 90.0, "clean_n": 500}

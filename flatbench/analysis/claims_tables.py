@@ -57,11 +57,15 @@ def _paper_text(pa, pb, metric) -> tuple[str, bool | None]:
 def _shared_seeds(ra: list[dict], rb: list[dict]) -> tuple[list[dict], list[dict]]:
     """The two methods' result rows restricted to the seeds both have cached records for, so a
     grid part-way through its seeds is decided on the seeds it has (n says how many examples)."""
+    def seed(r):  # a row without a seed (None, or NaN from a frame whose other rows have one) is seed 0
+        v = r.get("seed")
+        return 0 if v is None or v != v else int(v)
+
     def have(rows):
-        return {int(r.get("seed") or 0) for r in rows if attack_rows(r) is not None}
+        return {seed(r) for r in rows if attack_rows(r) is not None}
 
     both = have(ra) & have(rb)
-    return ([r for r in ra if int(r.get("seed") or 0) in both], [r for r in rb if int(r.get("seed") or 0) in both])
+    return [r for r in ra if seed(r) in both], [r for r in rb if seed(r) in both]
 
 
 def table3_claims(df, paper_t3=None, deviations=(), lime: bool = True) -> list[Claim]:
