@@ -1,0 +1,95 @@
+"""A/B of two checkouts on one attack: the speed of a change to the attack runner, with its outcomes.
+
+Runs `warm_attack.py`'s child (fresh process: build the attack, then time model B's attack of N
+seeded SST2 training sentences; `--mode warm` attacks them with model A first, as a grid's later
+rounds do) once with each checkout first on PYTHONPATH, interleaved (base, head, head, base, ...),
+and compares every run's records (status, adversarial text, queries, replaced words): a speed-up
+that changes one outcome is a defect.
+
+    git worktree add /tmp/base HEAD~1
+    python benchmarks/ab_attack.py --base /tmp/base --recipes textfooler --n 300 --repeats 3 \\
+        --out benchmarks/baselines/ab_<what>_<date>.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+
+def once(checkout: Path, mode: str, recipe: str, a: str, b: str, n: int, bound: str) -> dict:
+    load = os.getloadavg()[0]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(checkout), "FLATBENCH_ATTACK_WORKERS": "1"}
+    cmd = [sys.executable, str(HERE / "warm_attack.py"), "--child", mode, "--recipes", recipe, "--a", a, "--b", b,
+           "--n", str(n), "--bound", bound]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(checkout))
+    if r.returncode:
+        raise SystemExit(r.stderr[-3000:])
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    out.update(load1=load)
+    return out
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--base", type=Path, required=True, help="the checkout before the change")
+    ap.add_argument("--head", type=Path, default=HERE.parent, help="the checkout with it (default: this one)")
+    ap.add_argument("--recipes", default="textfooler")
+    ap.add_argument("--model", default="lstm")
+    ap.add_argument("--mode", choices=("cold", "warm"), default="cold")
+    ap.add_argument("--n", type=int, default=300)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--bound", default="cos0.75", help="attack_bounds option (SST2's matched TextFooler bound)")
+    ap.add_argument("--root", default=str(HERE / ".models"))
+    ap.add_argument("--out")
+    args = ap.parse_args(argv)
+
+    from attack_throughput import trained_model
+
+    a, b = str(trained_model(args.model, Path(args.root), 7)), str(trained_model(args.model, Path(args.root), 8))
+    sides = {"base": args.base.resolve(), "head": args.head.resolve()}
+    runs = []
+    for recipe in args.recipes.split(","):
+        for rep in range(args.repeats):
+            for side in (("base", "head", "head", "base") if rep % 2 == 0 else ("head", "base", "base", "head")):
+                r = once(sides[side], args.mode, recipe, a, b, args.n, args.bound)
+                r.update(side=side, recipe=recipe, rep=rep)
+                runs.append(r)
+                print(f"{recipe} {side} rep {rep}: {r['loop_s']:.1f} s (forward {r['forward_s']:.1f}), "
+                      f"load {r['load1']:.1f}", file=sys.stderr, flush=True)
+    summary = {}
+    for recipe in args.recipes.split(","):
+        rs = [r for r in runs if r["recipe"] == recipe]
+        med = {s: {k: statistics.median(r[k] for r in rs if r["side"] == s) for k in ("loop_s", "forward_s")}
+               for s in sides}
+        rng = {s: [min(r["loop_s"] for r in rs if r["side"] == s), max(r["loop_s"] for r in rs if r["side"] == s)]
+               for s in sides}
+        rest = ((med["head"]["loop_s"] - med["head"]["forward_s"])
+                / max(1e-9, med["base"]["loop_s"] - med["base"]["forward_s"]))
+        same = all(r["records"] == rs[0]["records"] for r in rs)
+        summary[recipe] = {**{s: {**med[s], "loop_range_s": rng[s]} for s in sides},
+                           "head_over_base": round(med["head"]["loop_s"] / med["base"]["loop_s"], 3),
+                           "rest_head_over_base": round(rest, 3), "identical_records": same,
+                           "runs_per_side": sum(r["side"] == "base" for r in rs),
+                           "loads": [round(r["load1"], 2) for r in rs]}
+        print(f"{recipe} ({args.mode}): base {med['base']['loop_s']:.1f} s, head {med['head']['loop_s']:.1f} s "
+              f"({summary[recipe]['head_over_base']:.2f}x; outside the forward {rest:.2f}x); "
+              f"records identical in all {len(rs)} runs: {same}", file=sys.stderr)
+    out = {"model": args.model, "mode": args.mode, "n": args.n, "bound": args.bound, "repeats": args.repeats,
+           "base": str(sides["base"]), "head": str(sides["head"]), "summary": summary,
+           "runs": [{k: v for k, v in r.items() if k != "records"} for r in runs]}
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+    return out
+
+
+if __name__ == "__main__":
+    main()
