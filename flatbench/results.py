@@ -64,6 +64,7 @@ from flatbench.analysis.records import (  # noqa: F401 - constants re-exported
 )
 from flatbench.analysis.seeds import *  # noqa: F401,F403 - seeds and orderings, re-exported
 from flatbench.analysis.seeds import COMPARISONS, PAPER_METHODS  # noqa: F401
+from flatbench.analysis.deviations import collapse_deviations
 from flatbench.interpret.consistency import rescore_pairs
 from flatbench.settings import cell_hp
 from flatbench.stages import Context, plan
@@ -138,7 +139,7 @@ def collect(grid, ctx: Context, *, n_boot: int = N_BOOT, n_perm: int = N_PERM) -
             rows.append(row)
     df = ensure_columns(pd.DataFrame(rows))
     df = add_paired_tests(df, row_data(df), n_perm=n_perm)
-    return df, sorted(devs), {"done": done, "total": total}
+    return df, collapse_deviations(devs), {"done": done, "total": total}
 
 
 def _interpret_columns(mm: dict, d: Path, n_boot: int) -> dict:

@@ -122,3 +122,18 @@ def test_mlflow_run_ids_through_the_client(tmp_path):
     assert note.startswith(f"MLflow store: {tmp_path}/mlflow.db")
     assert run_ids(f"sqlite:///{tmp_path}/none.db", ["abc"]) == ({}, f"no MLflow store at {tmp_path}/none.db")
     assert not (tmp_path / "none.db").exists()
+
+
+def test_deviation_lines_alike_but_for_their_numbers_are_written_once_with_ranges():
+    from flatbench.analysis.deviations import collapse_deviations
+
+    per_stage = [f"interpret: {k} of {n} pairs had different model-word counts for x and x'; aligned"
+                 for k, n in ((1, 1445), (2, 1390), (3, 356), (1, 360))]
+    per_dataset = ["textfooler: min_cos_sim = 0.75, mean dev AA 3.67", "textfooler: min_cos_sim = 0.9, mean dev AA 37.50"]
+    out = collapse_deviations(per_stage + per_dataset + ["word vectors: GloVe 6B 50-d"] + per_stage[:1])
+    assert out == ["interpret: 1–3 of 356–1445 pairs had different model-word counts for x and x'; aligned "
+                   "(4 stages alike)", *per_dataset, "word vectors: GloVe 6B 50-d"]
+    assert collapse_deviations(per_stage[:3]) == sorted(per_stage[:3])  # three alike lines stay as they are
+    # a number every line shares is written once, not as a range
+    assert collapse_deviations([f"x: attacked {n} of 500" for n in (100, 200, 300, 400)]) == [
+        "x: attacked 100–400 of 500 (4 stages alike)"]

@@ -11,6 +11,7 @@ import base64
 import math
 
 from flatbench.analysis.claims import CONFIRMED, REFUTED, UNDECIDED, Claim, replicated, summary
+from flatbench.analysis.deviations import collapse_deviations
 from flatbench.report.document import Document, Extra, Items, Para, Section, TableBlock
 from flatbench.report.plots import figure_png
 from flatbench.report.table import Cell, Column, Row, Table, text
@@ -198,7 +199,7 @@ def claims_document(claims: list[Claim], grids: list[str], deviations: list[str]
     blocks.append(TableBlock(claims_table(claims, by_id, label), id="claims"))
     if deviations:
         blocks.append(Para("Deviations from the paper that apply to these results:"))
-        blocks.append(Items(sorted(set(deviations))))
+        blocks.append(Items(collapse_deviations(deviations)))
     return Document(title, [Section("claims", title, blocks, lead=True)], deviations=[],
                     meta={"grids": grids, "summary": summary(claims),
                           **({"before_grids": before_grids, "before_summary": summary(before)}
