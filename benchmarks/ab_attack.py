@@ -15,27 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-
-
-def once(checkout: Path, mode: str, recipe: str, a: str, b: str, n: int, bound: str) -> dict:
-    load = os.getloadavg()[0]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(checkout), "FLATBENCH_ATTACK_WORKERS": "1"}
-    cmd = [sys.executable, str(HERE / "warm_attack.py"), "--child", mode, "--recipes", recipe, "--a", a, "--b", b,
-           "--n", str(n), "--bound", bound]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(checkout))
-    if r.returncode:
-        raise SystemExit(r.stderr[-3000:])
-    out = json.loads(r.stdout.strip().splitlines()[-1])
-    out.update(load1=load)
-    return out
 
 
 def main(argv=None) -> dict:
@@ -53,6 +38,7 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
 
     from attack_throughput import trained_model
+    from warm_attack import once
 
     a, b = str(trained_model(args.model, Path(args.root), 7)), str(trained_model(args.model, Path(args.root), 8))
     sides = {"base": args.base.resolve(), "head": args.head.resolve()}
@@ -60,8 +46,8 @@ def main(argv=None) -> dict:
     for recipe in args.recipes.split(","):
         for rep in range(args.repeats):
             for side in (("base", "head", "head", "base") if rep % 2 == 0 else ("head", "base", "base", "head")):
-                r = once(sides[side], args.mode, recipe, a, b, args.n, args.bound)
-                r.update(side=side, recipe=recipe, rep=rep)
+                r = once(args.mode, recipe, a, b, args.n, args.bound, checkout=sides[side])
+                r.update(side=side, rep=rep)
                 runs.append(r)
                 print(f"{recipe} {side} rep {rep}: {r['loop_s']:.1f} s (forward {r['forward_s']:.1f}), "
                       f"load {r['load1']:.1f}", file=sys.stderr, flush=True)

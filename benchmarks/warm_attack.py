@@ -65,11 +65,16 @@ def child(mode: str, recipe: str, a: str, b: str, n: int, bound: str) -> dict:
             "records": [{k: r.get(k) for k in keep} for r in recs]}
 
 
-def once(mode, recipe, a, b, n, bound) -> dict:
+def once(mode, recipe, a, b, n, bound, checkout=None) -> dict:
+    """One fresh child process; ``checkout``: run that checkout's flatbench (first on PYTHONPATH,
+    one attack worker; `ab_attack.py`), else this environment's."""
     load = os.getloadavg()[0]
     cmd = [sys.executable, __file__, "--child", mode, "--recipes", recipe, "--a", str(a), "--b", str(b),
            "--n", str(n), "--bound", bound]
-    r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if checkout is not None:
+        env.update(PYTHONPATH=str(checkout), FLATBENCH_ATTACK_WORKERS="1")
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=None if checkout is None else str(checkout))
     if r.returncode:
         raise SystemExit(r.stderr[-3000:])
     out = json.loads(r.stdout.strip().splitlines()[-1])

@@ -94,8 +94,7 @@ def curves_cmd(data_dir, runs_dir, fmt, output, plots):
 def _shift_rows(ctx) -> list[dict]:
     """The matched bounds' dev attacks (the shipped table's keys) beside the protocol models' test
     attacks at the same bound (table3_cpu, base, seed 13), from the cache."""
-    import json
-
+    from flatbench.analysis.records import raw_records
     from flatbench.analysis.strength import load_table, split_shift
     from flatbench.cells import load_grid
     from flatbench.stages import plan
@@ -106,9 +105,6 @@ def _shift_rows(ctx) -> list[dict]:
             test_keys[(f"{s.owner().dataset}/{s.recipe}", s.owner().model)] = s.key
 
     def read(key):
-        if not ctx.cache.done("attack", key):
-            return None
-        with open(ctx.cache.dir("attack", key) / "records.jsonl", encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
+        return raw_records(ctx.cache.dir("attack", key)) if ctx.cache.done("attack", key) else None
 
     return split_shift(load_table(), test_keys, read)

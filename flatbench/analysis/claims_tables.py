@@ -8,6 +8,7 @@ import math
 from flatbench.analysis.claims import (CONFIRMED, PRETTY, REFUTED, UNDECIDED, Claim, aa_effect, attack_rows,
                                        consistency_effect, decide, decide_pooled, lime_values, pair_rows, pooled,
                                        unpaired_effect)
+from flatbench.analysis.records import _nan
 
 
 # ----------------------------------------------------------------------------------------------
@@ -58,8 +59,7 @@ def _shared_seeds(ra: list[dict], rb: list[dict]) -> tuple[list[dict], list[dict
     """The two methods' result rows restricted to the seeds both have cached records for, so a
     grid part-way through its seeds is decided on the seeds it has (n says how many examples)."""
     def seed(r):  # a row without a seed (None, or NaN from a frame whose other rows have one) is seed 0
-        v = r.get("seed")
-        return 0 if v is None or v != v else int(v)
+        return 0 if _nan(r.get("seed")) else int(r["seed"])
 
     def have(rows):
         return {seed(r) for r in rows if attack_rows(r) is not None}

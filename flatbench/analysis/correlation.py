@@ -24,7 +24,7 @@ from scipy import stats
 from flatbench.data.text import tokenize
 from flatbench.errors import FlatbenchError
 from flatbench.models.bundle import ModelBundle
-from flatbench.training.adversarial import read_records
+from flatbench.analysis.records import raw_records
 
 
 def phi_table(bundle: ModelBundle, words: list[str]) -> np.ndarray:
@@ -43,7 +43,7 @@ def correlate(model_dir, attack_dirs, train_texts, min_count: int = 1) -> dict:
     subs, replaced = Counter(), Counter()
     n_adv = 0
     for d in attack_dirs:
-        for r in read_records(d):
+        for r in raw_records(d):
             if r["status"] == "succeeded":
                 n_adv += 1
                 for _, o, s in r["replaced"]:

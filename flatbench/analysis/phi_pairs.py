@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from flatbench.analysis.records import raw_records
+
 N_BOOT, SEED = 2000, 0
 
 
@@ -68,9 +70,7 @@ def run_phi_pairs_stage(stage, ctx, out: Path, inputs: list[Path]) -> tuple[dict
     from flatbench.models.bundle import ModelBundle
 
     before_dir, attack_dir, after_dir = inputs
-    with open(attack_dir / "records.jsonl", encoding="utf-8") as f:
-        records = [json.loads(line) for line in f if line.strip()]
-    pairs = pairs_of(records)
+    pairs = pairs_of(raw_records(attack_dir))
     b0, b1 = ModelBundle.load(before_dir, ctx.device), ModelBundle.load(after_dir, ctx.device)
     if b0.model.mask is None or b1.model.mask is None or not hasattr(b0.tokenizer, "vocab"):
         # adv/base have no masks; subword models' phi is per piece (not covered here)

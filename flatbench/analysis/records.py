@@ -98,6 +98,13 @@ def _read_slim(path: str, mtime_ns: int, size: int, kind: str) -> tuple:
         return tuple(f(json.loads(line)) for line in fh if line.strip())
 
 
+def raw_records(attack_dir) -> list[dict]:
+    """records.jsonl of an attack stage directory, every field of every line (texts, queries,
+    replaced words), uncached: what training on D', interpretation and the diagnostics read."""
+    with open(Path(attack_dir) / "records.jsonl", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 def read_records(attack_dir) -> list[dict] | None:
     """records.jsonl of an attack stage directory as `record_values` rows (None: not there)."""
     if _nan(attack_dir) or not attack_dir:

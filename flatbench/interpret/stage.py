@@ -341,13 +341,13 @@ def _softmax(z) -> np.ndarray:
 def run_interpret_stage(stage, ctx, out: Path, inputs: list[Path]) -> tuple[dict, list[str], dict]:
     """InterpretStage.execute: inputs = [model_dir, attack_dir]."""
     from flatbench.models.bundle import ModelBundle
-    from flatbench.training.adversarial import read_records
+    from flatbench.analysis.records import raw_records
 
     model_dir, attack_dir = inputs
     cell = stage.attack.model.cell
     bundle = ModelBundle.load(model_dir, getattr(ctx, "device", "cpu") or "cpu")
     bundle.model.eval()
-    records = read_records(attack_dir)
+    records = raw_records(attack_dir)
     class_names = _class_names(cell.dataset, getattr(ctx, "data_dir", None), bundle.config.get("n_classes"))
     return interpret_pairs(bundle, records, stage.hp, int(cell.seed), out=out, class_names=class_names,
                            progress=stage.label() if hasattr(stage, "label") else None)

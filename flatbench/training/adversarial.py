@@ -8,19 +8,14 @@ adversarial Trainer does; the adversarial text keeps the gold label of its origi
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from flatbench.analysis.records import raw_records
 from flatbench.training.loop import Example
 
 
-def read_records(attack_dir: Path) -> list[dict]:
-    with open(Path(attack_dir) / "records.jsonl", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def adversarial_examples(attack_dir: Path) -> tuple[list[Example], dict]:
-    recs = read_records(attack_dir)
+    recs = raw_records(attack_dir)
     out = [Example(r["adversarial"], int(r["label"]), [(o, s) for _, o, s in r["replaced"]])
            for r in recs if r["status"] == "succeeded"]
     stats = {"attacked": len(recs), "added": len(out),
