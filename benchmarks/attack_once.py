@@ -40,7 +40,9 @@ def _stages(model_dirs: str, recipes: str):
 
 
 def stock(model_dirs: str, recipes: str, items, profile: bool) -> dict:
-    """textattack.Attacker with TextAttack's own PyTorchModelWrapper: what a user of the library runs."""
+    """textattack.Attacker with TextAttack's own PyTorchModelWrapper: what a user of the library runs
+    (TextAttack imported as it is, every package __init__ run: no flatbench.lazy_packages)."""
+    os.environ["FLATBENCH_LAZY_PACKAGES"] = "0"
     from flatbench.attack_resources.catalog import ensure_nltk_env
 
     ensure_nltk_env()

@@ -202,6 +202,9 @@ def ensure_nltk_env() -> Path:
     English stopword list there if no stopwords are installed, and wraps ``nltk.download``
     so that it is a no-op returning True for resources already present.
     """
+    from flatbench import lazy_packages
+
+    lazy_packages.install()  # NLTK's and TextAttack's first imports bring in only what is used
     import nltk
 
     d = nltk_data_dir()

@@ -12,7 +12,12 @@ from __future__ import annotations
 import time
 
 import torch
-from textattack.models.wrappers import ModelWrapper
+
+from flatbench import lazy_packages
+
+lazy_packages.install()  # before TextAttack's first import: only what is used gets imported
+
+from textattack.models.wrappers import ModelWrapper  # noqa: E402
 
 
 class BundleWrapper(ModelWrapper):

@@ -1,0 +1,132 @@
+"""flatbench.lazy_packages: TextAttack, flair and NLTK imported only as far as used, every name
+bound to the object the eager import binds. Each check runs in a fresh interpreter (the point is
+what a process imports)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+# Packages whose public names are compared between the lazy and the eager import.
+PACKAGES = ["textattack", "textattack.shared", "textattack.shared.utils", "textattack.constraints",
+            "textattack.constraints.pre_transformation", "textattack.goal_functions",
+            "textattack.search_methods", "textattack.transformations", "textattack.attack_recipes",
+            "nltk", "nltk.corpus", "flair"]
+
+
+def _run(code: str, lazy: bool) -> dict:
+    env = {**os.environ, "FLATBENCH_LAZY_PACKAGES": "1" if lazy else "0"}
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                       env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+BUILD_PWWS = """
+    import json, sys
+    from flatbench.attacks.recipes import _common
+    ta = _common.textattack()
+    from textattack import Attack
+    from textattack.constraints.pre_transformation import RepeatModification, StopwordModification
+    from textattack.search_methods import GreedyWordSwapWIR
+    from textattack.transformations import WordSwapWordNet
+    from textattack.goal_functions import UntargetedClassification
+    from textattack.shared import AttackedText
+    import flatbench.attacks.wrapper
+    mods = sorted(sys.modules)
+"""
+
+
+def test_a_pwws_process_imports_a_fraction_of_textattack():
+    out = _run(BUILD_PWWS + """
+    t = sys.modules["transformers"]
+    print(json.dumps({"mods": mods, "transformers": type(t).__name__,
+                      "same": [Attack is sys.modules["textattack.attack"].Attack,
+                               ta.shared.utils.words_from_text is sys.modules["textattack.shared.utils.strings"].words_from_text,
+                               ta.shared.AttackedText is AttackedText]}))
+    """, lazy=True)
+    mods = set(out["mods"])
+    # (scipy.stats and nltk.parse still come, through nltk.corpus's own __init__, which defines
+    # the corpus loaders and so runs whole)
+    heavy = ["flair.models", "flair.embeddings", "bert_score", "sklearn",
+             "textattack.constraints.grammaticality.language_models", "textattack.attack_recipes.clare_li_2020",
+             "textattack.augmentation", "textattack.commands", "nltk.classify"]
+    assert not [m for m in heavy if m in mods]
+    assert out["transformers"] == "_Deferred"  # stands in until an attribute is read
+    assert all(out["same"])
+    eager = set(_run(BUILD_PWWS + "    print(json.dumps({'mods': mods}))", lazy=False)["mods"])
+    assert {"flair.models", "bert_score", "textattack.augmentation"} <= eager
+    ta_lazy = {m for m in mods if m.startswith("textattack")}
+    ta_eager = {m for m in eager if m.startswith("textattack")}
+    assert ta_lazy < ta_eager and len(ta_lazy) < len(ta_eager) / 3, (len(ta_lazy), len(ta_eager))
+
+
+DESCRIBE = f"""
+    import importlib, inspect, json, types
+    from flatbench.attacks.recipes import _common
+    _common.textattack()
+
+    def ident(v):
+        if isinstance(v, types.ModuleType):
+            return "module " + v.__name__
+        if inspect.isclass(v) or inspect.isfunction(v):
+            return f"{{v.__module__}}.{{v.__qualname__}}"
+        return type(v).__module__ + "." + type(v).__qualname__
+
+    out = {{}}
+    for name in {PACKAGES!r}:
+        m = importlib.import_module(name)
+        names = out.setdefault(name, {{}})
+        for attr in NAMES.get(name, ()) if NAMES else [a for a in vars(m) if not a.startswith("_")]:
+            names[attr] = ident(getattr(m, attr))
+    print(json.dumps(out))
+"""
+
+
+def test_every_public_name_is_the_eager_imports_object():
+    eager = _run("NAMES = None\n" + textwrap.dedent(DESCRIBE), lazy=False)
+    lazy = _run(f"NAMES = {json.dumps({k: sorted(v) for k, v in eager.items()})}\n" + textwrap.dedent(DESCRIBE),
+                lazy=True)
+    assert sum(len(v) for v in eager.values()) > 500
+    for pkg, names in eager.items():
+        diff = {a: (names[a], lazy[pkg].get(a)) for a in names if lazy[pkg].get(a) != names[a]
+                # an NLTK corpus loader turns into its reader when first read: the eager import
+                # reads the stopwords, this process has not yet
+                and lazy[pkg].get(a) != "nltk.corpus.util.LazyCorpusLoader"
+                # NLTK's own stand-in for a submodule (nltk.corpus, nltk.toolbox): the eager import
+                # binds the module itself where it was imported after nltk's __init__ ran
+                and {names[a], lazy[pkg].get(a)} != {f"module {pkg}.{a}", "nltk.lazyimport.LazyModule"}}
+        assert not diff, (pkg, diff)
+
+
+def test_a_replaced_name_survives_the_full_init():
+    out = _run("""
+    import json
+    from flatbench import lazy_packages
+    lazy_packages.install()
+    import textattack.shared.utils as tu
+    import textattack.shared.utils.strings as ts
+    original = ts.words_from_text
+    tu.words_from_text = patched = lambda s, words_to_ignore=[]: ["patched"]
+    ns = {}
+    exec("from textattack.shared.utils import *", ns)  # runs the real __init__ (star import)
+    print(json.dumps({"kept": tu.words_from_text is patched, "star": ns["words_from_text"] is patched,
+                      "others": tu.LazyLoader is ts.LazyLoader, "full": vars(tu)["__getattr__"].full}))
+    """, lazy=True)
+    assert out == {"kept": True, "star": True, "others": True, "full": True}
+
+
+def test_off_switch_imports_eagerly():
+    out = _run("""
+    import json, sys
+    from flatbench import lazy_packages
+    from flatbench.attack_resources.catalog import ensure_nltk_env
+    active = lazy_packages.install()
+    ensure_nltk_env()
+    import textattack
+    print(json.dumps({"active": active, "flair": "flair.models" in sys.modules}))
+    """, lazy=False)
+    assert out == {"active": False, "flair": True}
