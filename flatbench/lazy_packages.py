@@ -6,16 +6,20 @@ before a PWWS attack can start, for code it never runs. With `install` (called b
 is first imported), a package of the listed distributions is created without running its
 ``__init__``; a name looked up on it is then resolved the way that ``__init__`` would bind it:
 
-* a submodule (``textattack.constraints``) is imported (itself lazily, when a package);
-* a name the ``__init__`` imports (``from .attack import Attack``, ``from .utils import *``) is
-  taken from the module that statement names, importing only that one; where several statements
-  could bind it, the last one that does wins, as when the ``__init__`` runs;
-* any other name (one the ``__init__`` computes itself, e.g. ``flair.device``) runs the real
-  ``__init__`` on the module, and names already set on it (resolved, or replaced by a caller)
-  are kept.
+* a name the ``__init__`` imports explicitly (``from .attack import Attack``) is taken from the
+  module that statement names, importing only that one (the last such statement wins);
+* else a submodule of that name (``textattack.constraints``) is imported (itself lazily, when a
+  package);
+* else the ``__init__``'s star imports (``from .utils import *``) are asked, the last first;
+* a name the ``__init__`` computes itself (``flair.device``), ``__all__`` (a client's ``import *``)
+  and ``dir()`` run the real ``__init__`` on the module; names already set on it (resolved, or
+  replaced by a caller, like the runner's memoised ``words_from_text``) are kept.
 
-So a lookup returns the object the eager import would have bound; what changes is only which
-modules get imported, and when. ``FLATBENCH_LAZY_PACKAGES=0`` turns it off (eager imports).
+So a lookup returns the object the eager import binds, unless an ``__init__`` lets a later star
+import shadow a name it bound explicitly (re-exports are taken to be the same object; no package
+listed here does otherwise, tests/test_lazy_packages.py compares every public name of 12 of them).
+What changes is which modules get imported, and when. DEFERRED modules get a stand-in until an
+attribute is read. ``FLATBENCH_LAZY_PACKAGES=0`` turns it all off (eager imports).
 """
 
 from __future__ import annotations
@@ -145,6 +149,9 @@ class _Deferred(types.ModuleType):
             raise AttributeError(name)
         return getattr(self._real(), name)
 
+    def __dir__(self):
+        return dir(self._real())
+
 
 class _LazyInitLoader(importlib.abc.Loader):
     """Creates the package module and attaches a module ``__getattr__`` (PEP 562) instead of
@@ -160,7 +167,8 @@ class _LazyInitLoader(importlib.abc.Loader):
         return None
 
     def exec_module(self, module):
-        module.__dict__["__getattr__"] = _Resolver(module, self.loader)
+        resolver = module.__dict__["__getattr__"] = _Resolver(module, self.loader)
+        module.__dict__["__dir__"] = resolver.names
         for name in ENTRY.get(module.__name__, ()):
             importlib.import_module(name)
 
@@ -230,6 +238,13 @@ class _Resolver:
                     return found
         return _MISSING
 
+    def names(self):
+        """``dir(package)``: every name, so the real ``__init__`` runs (introspection sees what
+        the eager import shows)."""
+        if not self.full:
+            self._run_init()
+        return sorted(self.module.__dict__)
+
     def _submodule(self, name) -> bool:
         if name in self.absent:
             return False
@@ -257,8 +272,10 @@ class _Resolver:
             d.setdefault("__getattr__", self)
             self.full = False
             raise
+        if d.get("__dir__") == self.names:
+            del d["__dir__"]  # every name is bound now
         for k, v in before.items():  # modules bound as a side effect of imports: the __init__'s word wins
-            if k != "__getattr__" and not isinstance(v, types.ModuleType):
+            if k not in ("__getattr__", "__dir__") and not isinstance(v, types.ModuleType):
                 d[k] = v
         d.setdefault("__getattr__", self)
 

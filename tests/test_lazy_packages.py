@@ -102,21 +102,27 @@ def test_every_public_name_is_the_eager_imports_object():
         assert not diff, (pkg, diff)
 
 
-def test_a_replaced_name_survives_the_full_init():
+def test_a_replaced_name_survives_the_full_init_and_dir_lists_everything():
     out = _run("""
     import json
-    from flatbench import lazy_packages
-    lazy_packages.install()
+    from flatbench.attack_resources.catalog import ensure_nltk_env
+    ensure_nltk_env()  # makes NLTK offline-ready and the packages lazy
     import textattack.shared.utils as tu
     import textattack.shared.utils.strings as ts
     original = ts.words_from_text
     tu.words_from_text = patched = lambda s, words_to_ignore=[]: ["patched"]
     ns = {}
     exec("from textattack.shared.utils import *", ns)  # runs the real __init__ (star import)
+    import textattack.constraints as tc
+    import transformers
+    listed = {"constraints": {"grammaticality", "Constraint", "PreTransformationConstraint"} <= set(dir(tc)),
+              "transformers": "PreTrainedModel" in dir(transformers)}
     print(json.dumps({"kept": tu.words_from_text is patched, "star": ns["words_from_text"] is patched,
+                      "dir": listed,
                       "others": tu.LazyLoader is ts.LazyLoader, "full": vars(tu)["__getattr__"].full}))
     """, lazy=True)
-    assert out == {"kept": True, "star": True, "others": True, "full": True}
+    assert out == {"kept": True, "star": True, "dir": {"constraints": True, "transformers": True},
+                   "others": True, "full": True}
 
 
 def test_off_switch_imports_eagerly():
