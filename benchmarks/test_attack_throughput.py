@@ -30,6 +30,9 @@ def test_attack_throughput(benchmark, recipe, model):
     print("\n" + bench.table({"cells": [out], "e2e": []}))
     # the same search on the same model reaches the same outcome on every example
     assert out["identical"], out["agreement_vs_stock"]
+    # #22's start-up target, from process start to the first attacked example (met 2026-12-05 on
+    # the idle 2-core machine: 1.83-1.93 s; a loaded machine takes longer)
+    assert out["startup_beyond_torch_s"]["ours1"]["median"] <= 3.0, out["startup_beyond_torch_s"]
 
 
 def test_attack_stages_in_one_process(benchmark):
