@@ -16,8 +16,9 @@ is first imported), a package of the listed distributions is created without run
   replaced by a caller, like the runner's memoised ``words_from_text``) are kept.
 
 So a lookup returns the object the eager import binds, unless an ``__init__`` lets a later star
-import shadow a name it bound explicitly (re-exports are taken to be the same object; no package
-listed here does otherwise, tests/test_lazy_packages.py compares every public name of 12 of them).
+import shadow a name it bound explicitly or a submodule's (re-exports are taken to be the same
+object): among the packages listed here only NLTK's does, for two names (`_Resolver.lookup`);
+tests/test_lazy_packages.py compares every public name of 12 of them.
 What changes is which modules get imported, and when. DEFERRED modules get a stand-in until an
 attribute is read. ``FLATBENCH_LAZY_PACKAGES=0`` turns it all off (eager imports).
 """
@@ -217,8 +218,9 @@ class _Resolver:
         each), and a name no explicit import binds is a submodule before it is a star import's
         (``from nltk import redos`` imports nltk.redos alone). So a star import never imports a
         module only to learn that it re-exports an object bound already. Where a package's
-        ``__init__`` lets a star import shadow a name on purpose this differs from the eager
-        import; NLTK does it by accident (tests/test_lazy_packages.py names the two cases)."""
+        ``__init__`` lets a star import shadow a name, this differs from the eager import until
+        the real ``__init__`` has run: NLTK's does so by accident, and eagerly ``nltk.util`` is
+        nltk.stem.util and ``nltk.metrics`` nltk.translate.metrics (tests/test_lazy_packages.py)."""
         statements = self.plan[0]
         for target, names in reversed(statements):
             if names is not None and name in names:

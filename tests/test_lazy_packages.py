@@ -102,6 +102,24 @@ def test_every_public_name_is_the_eager_imports_object():
         assert not diff, (pkg, diff)
 
 
+def test_the_two_names_nltk_shadows_by_accident():
+    """NLTK's __init__ star-imports nltk.stem and nltk.translate after binding nltk.util and
+    nltk.metrics, so eagerly those names are their submodules util/metrics. Looked up before
+    NLTK's __init__ has run, the lazy package gives the modules the names say; after it has run
+    (any name it computes), the eager objects."""
+    code = """
+    import json, nltk
+    first = [nltk.util.__name__, nltk.metrics.__name__]
+    nltk.__all__ if hasattr(nltk, "__all__") else dir(nltk)  # runs the real __init__
+    print(json.dumps({"first": first, "after": [nltk.util.__name__, nltk.metrics.__name__]}))
+    """
+    lazy = _run("from flatbench import lazy_packages; lazy_packages.install()\n" + textwrap.dedent(code), lazy=True)
+    eager = _run(textwrap.dedent(code), lazy=False)
+    assert eager == {"first": ["nltk.stem.util", "nltk.translate.metrics"]} | {"after": ["nltk.stem.util",
+                                                                                     "nltk.translate.metrics"]}
+    assert lazy == {"first": ["nltk.util", "nltk.metrics"], "after": ["nltk.stem.util", "nltk.translate.metrics"]}
+
+
 def test_a_replaced_name_survives_the_full_init_and_dir_lists_everything():
     out = _run("""
     import json
