@@ -8,13 +8,11 @@ from flatbench.hparams import P
 
 
 def textattack():
-    """Import textattack after making NLTK work offline; only the parts a recipe uses get imported
-    (flatbench.lazy_packages: its package ``__init__`` files import every recipe, constraint and
-    flair, ~2 s of a process's start for code an attack here never runs)."""
+    """Import textattack after making NLTK work offline; `ensure_nltk_env` also installs
+    flatbench.lazy_packages, so only the parts a recipe uses get imported (TextAttack's package
+    ``__init__`` files import every recipe, constraint and flair: ~2 s of a process's start for
+    code an attack here never runs)."""
     R.ensure_nltk_env()
-    from flatbench import lazy_packages
-
-    lazy_packages.install()
     import textattack as ta
 
     return ta
