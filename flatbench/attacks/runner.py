@@ -305,11 +305,12 @@ def _attack_items(model_dir, recipe, items, out_path, budget, accel, progress, o
     meta = Path(out_path).with_name("deviations.json")
     if _read_deviations(meta) is None:  # missing, or empty/corrupt (cut by a kill): (re)write it
         write_text_atomic(meta, json.dumps(deviations))
+    from flatbench.attacks.greedy import GreedySearch
     from flatbench.attacks.lockstep import attack_lockstep, lockstep_inflight
 
     inflight = min(lockstep_inflight(), len(items))
     t0 = time.perf_counter()
-    lockstep = {}
+    lockstep, greedy = {}, None
     with open(out_path, "a", encoding="utf-8") as f:
         def write(record):
             f.write(json.dumps(record) + "\n")
@@ -322,13 +323,20 @@ def _attack_items(model_dir, recipe, items, out_path, budget, accel, progress, o
                                            result_record=result_record, example_seed=example_seed,
                                            seed_everything=_seed_everything)
         else:
+            # Greedy word-swap recipes (TextFooler, PWWS): stock's decisions without its
+            # per-candidate bookkeeping (flatbench.attacks.greedy); anything else: stock's search.
+            greedy = GreedySearch.plan(attack) if accel else None
+            one = greedy.attack_example if greedy else (
+                lambda text, label: attack.attack(textattack.shared.AttackedText(text), label))
             for idx, text, label in tqdm(items, desc=f"attack {recipe}", disable=None if progress else True,
                                          leave=False):
                 _seed_everything(example_seed(seed, idx))
-                write(result_record(attack.attack(textattack.shared.AttackedText(text), int(label)), idx, label))
+                write(result_record(one(text, int(label)), idx, label))
     return {"seconds": time.perf_counter() - t0, "forward_seconds": wrapper.forward_seconds,
             "model_calls": wrapper.calls, "model_texts": wrapper.texts, "deviations": deviations,
-            "memoised": memo, "lockstep": lockstep}
+            "memoised": memo, "lockstep": lockstep,
+            "search": "greedy (flatbench.attacks.greedy)" if greedy else "stock",
+            "stock_fallbacks": greedy.fallbacks if greedy else 0}
 
 
 def _read_deviations(path: Path) -> list[str] | None:
@@ -410,7 +418,8 @@ def run_attack(model_dir, recipe: str, items: list, partial_dir: Path, workers: 
         todo = items[-1:]  # every record resumed but deviations.json lost: one example rebuilds it
     workers = max(1, min(workers, len(todo)))
     stats = {"resumed": len(items) - len(todo), "workers": workers, "seconds": 0.0, "forward_seconds": 0.0,
-             "model_calls": 0, "model_texts": 0, "deviations": [], "memoised": [], "lockstep": {}}
+             "model_calls": 0, "model_texts": 0, "deviations": [], "memoised": [], "lockstep": {},
+             "search": None, "stock_fallbacks": 0}
     if todo:
         from flatbench.attack_resources.catalog import ensure_nltk_env
 
@@ -440,6 +449,8 @@ def run_attack(model_dir, recipe: str, items: list, partial_dir: Path, workers: 
             stats["seconds"] = max(stats["seconds"], o["seconds"])
             stats["deviations"] = sorted(set(stats["deviations"]) | set(o["deviations"]))
             stats["memoised"] = o["memoised"]
+            stats["search"] = o["search"]
+            stats["stock_fallbacks"] += o["stock_fallbacks"]
             for k, v in o.get("lockstep", {}).items():
                 stats["lockstep"][k] = max(stats["lockstep"].get(k, 0), v) if k == "max_inflight" else \
                     stats["lockstep"].get(k, 0) + v

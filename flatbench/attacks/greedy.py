@@ -1,0 +1,317 @@
+"""TextAttack's greedy word-swap search (`GreedyWordSwapWIR`: TextFooler, PWWS) without its
+per-candidate bookkeeping, deciding exactly as stock does.
+
+Stock pays, for every candidate of every step, for objects and look-ups that do not decide
+anything: a `GoalFunctionResult`, the model-output LRU keyed by `AttackedText` (hashing and
+comparing the text, rebuilt by a join each time), the constraint-verdict and transformation LRUs,
+and the history-independent constraints run again on every candidate. Here one example's search
+keeps plain arrays (a candidate's text, its score, its predicted class) and:
+  * **History-independent constraints once per (sentence, word index).** A constraint that
+    compares against the original text and reads only the swapped word and the original's words
+    (TextFooler's word-embedding distance and part of speech) decides a substitute the same way
+    whatever was swapped before, and whatever the victim model. So the substitutes of word i
+    that pass them are computed once, through the stock constraint objects on the original
+    text, and kept for the process: every later step, round and stage that reaches word i of
+    that sentence starts from them. They must lead the constraint list (as in TextFooler), so
+    the constraints after them (the sentence encoder, which compares windows of the current
+    text) see exactly stock's candidates, in stock's order, through stock's own `call_many`.
+  * **The model-output cache as stock keys it**: `AttackedText.__eq__` compares the text and
+    the *number* of attack attributes, so the key here is (text, number of attributes); what is
+    not cached goes to the model through stock's own `_call_model_uncached` (its chunks of
+    `batch_size`, its softmax check), so every row has stock's float bits.
+  * **Stock's arithmetic where it decides.** Scores are `1 - p[label]` in float32, as stock's
+    0-d tensors; PWWS's saliency softmax, its `np.max` over a step's scores and the dtype of
+    `np.array(delta_ps)` (float64 once an index has no candidate, as stock's Python 0.0 makes
+    it), the unstable `argsort` of the negated scores, the stable sort of a step's results and
+    the strict ">" of the accept and similarity rules are the same calls on the same values.
+  * the query count is stock's: every requested text counts, cached or not, after the budget
+    cut; a result's query count is the count after the call that produced it.
+Candidates are built by `fastswap` (stock objects, stock attributes). A candidate whose words
+split differently from "the current words with the substitute at i" (possible only for a word
+not delimited by non-word characters) would break the once-per-index argument: the example is
+attacked again by stock TextAttack (`Fallback`); so is any attack this module does not know.
+`tests/test_greedy.py` holds every example's status, texts, predictions and query count to
+stock `Attack.attack` on real sentences and trained models. FLATBENCH_ATTACK_SEARCH=stock turns
+it off.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from flatbench.attacks.fastswap import make_word_char, swap_candidates
+
+SEARCHING, SUCCEEDED, SKIPPED = "searching", "succeeded", "skipped"
+_SURVIVORS_MAX = 400_000  # (sentence, index) entries kept per attack; cleared whole when full
+
+
+class Fallback(Exception):
+    """This example cannot be decided here exactly as stock would: run stock's search."""
+
+
+def enabled() -> bool:
+    v = os.environ.get("FLATBENCH_ATTACK_SEARCH", "").strip().lower()
+    return v not in ("stock", "0", "off", "no", "false")
+
+
+class _Fixed:
+    """A transformation stand-in for fastswap that offers a known list of substitutes."""
+
+    __slots__ = ("subs",)
+
+    def __init__(self, subs):
+        self.subs = subs
+
+    def _get_replacement_words(self, word):
+        return self.subs
+
+
+class _R:
+    """What stock's GoalFunctionResult holds that the search reads."""
+
+    __slots__ = ("at", "row", "pred", "score", "status", "nq")
+
+    def __init__(self, at, row, pred, score, status, nq):
+        self.at, self.row, self.pred, self.score, self.status, self.nq = at, row, pred, score, status, nq
+
+
+def _static(c) -> bool:
+    """A constraint whose verdict on a one-word swap at i depends only on the original text and
+    the substitute (never on earlier swaps nor on the model)."""
+    names = {k.__name__ for k in type(c).__mro__}
+    return bool(c.compare_against_original) and bool(
+        names & {"WordEmbeddingDistance", "PartOfSpeech", "SpacyPartOfSpeech"})
+
+
+class GreedySearch:
+    """An exact array-level replacement of `attack.attack(text, label)` for GreedyWordSwapWIR
+    attacks; `plan(attack)` returns None for anything else."""
+
+    def __init__(self, attack):
+        import textattack.shared.utils.strings as ts
+
+        self.attack = attack
+        self.search = attack.search_method
+        self.gf = attack.goal_function
+        self.transformation = attack.transformation
+        cons = list(attack.constraints)
+        n_static = 0
+        while n_static < len(cons) and _static(cons[n_static]):
+            n_static += 1
+        self.static, self.dynamic = cons[:n_static], cons[n_static:]
+        self.words_from_text = ts.words_from_text  # the runner's memoised exact splitter
+        self.word_char = make_word_char(ts.words_from_text.pattern)
+        self.survivors: dict[tuple[str, int], list[str]] = {}
+        self.fallbacks = 0
+
+    # -- construction ---------------------------------------------------------------------------
+    @staticmethod
+    def plan(attack):
+        """The GreedySearch bound to `attack` (kept on it across stages), or None."""
+        if not enabled():
+            return None
+        got = getattr(attack, "_flatbench_greedy", None)
+        if got is not None:
+            return got
+        try:
+            ok = _supported(attack)
+        except ImportError:
+            ok = False
+        got = GreedySearch(attack) if ok else False
+        attack._flatbench_greedy = got
+        return got or None
+
+    # -- the goal function, as stock's get_results ------------------------------------------------
+    def _results(self, texts: list, check_skip: bool = False):
+        gf = self.gf
+        if gf.query_budget < float("inf"):
+            texts = texts[: int(gf.query_budget - self.nq)]
+        self.nq += len(texts)
+        gf.num_queries = self.nq
+        cache = self.cache
+        keys = [(t.text, len(t.attack_attrs)) for t in texts]
+        todo, todo_keys = [], []
+        for t, k in zip(texts, keys):
+            if k not in cache:
+                todo.append(t)
+                todo_keys.append(k)
+        if todo:
+            out = gf._call_model_uncached(todo)
+            preds = out.argmax(dim=1).tolist()
+            scores = (1 - out[:, self.label]).numpy()
+            for j, k in enumerate(todo_keys):  # a text asked twice keeps its last row, as stock
+                cache[k] = (out[j], preds[j], scores[j])
+        res = []
+        for t, k in zip(texts, keys):
+            row, pred, score = cache[k]
+            if check_skip and pred != self.label and gf.allow_skip:
+                status = SKIPPED
+            else:
+                status = SUCCEEDED if pred != self.label else SEARCHING
+            res.append(_R(t, row, pred, score, status, self.nq))
+        return res, self.nq == gf.query_budget
+
+    # -- transformations and constraints, as stock's get_transformations ---------------------------
+    def _swaps(self, current, i: int, subs) -> list:
+        cands = swap_candidates(_Fixed(subs), current, [i], self.words_from_text, self.word_char)
+        n = len(current.words)
+        for t, r in zip(cands, [s for s in subs if s != current.words[i]]):
+            t.attack_attrs["last_transformation"] = self.transformation
+            if t._words is None:  # split lazily by stock: must be the current words with r at i
+                w = t.words
+                if len(w) != n or w[i] != r:
+                    raise Fallback(f"word {i} -> {r!r} changes the split")
+        return cands
+
+    def _static_survivors(self, original, i: int) -> list[str]:
+        key = (original.text, i)
+        got = self.survivors.get(key)
+        if got is None:
+            subs = [r for r in self.transformation._get_replacement_words(original.words[i])
+                    if r != original.words[i]]
+            cands = self._swaps(original, i, subs)
+            by_id = {id(t): r for t, r in zip(cands, subs)}
+            for c in self.static:
+                if not cands:
+                    break
+                cands = c.call_many(cands, original)
+            got = [by_id[id(t)] for t in cands]
+            if len(self.survivors) >= _SURVIVORS_MAX:
+                self.survivors.clear()
+            self.survivors[key] = got
+        return got
+
+    def _transformations(self, current, original, i: int) -> list:
+        allowed = self.transformation(current, pre_transformation_constraints=self.attack.pre_transformation_constraints,
+                                      indices_to_modify=[i], return_indices=True)
+        if i not in allowed:
+            return []
+        if self.static:
+            subs = self._static_survivors(original, i)
+        else:
+            w = current.words[i]
+            subs = [r for r in self.transformation._get_replacement_words(w) if r != w]
+        cands = self._swaps(current, i, subs)
+        for c in self.dynamic:
+            if not cands:
+                break
+            cands = list(c.call_many(cands, original if c.compare_against_original else current))
+        cands.sort(key=lambda t: t.text)
+        return cands
+
+    # -- the search, as GreedyWordSwapWIR ---------------------------------------------------------
+    def _index_order(self, initial):
+        s = self.search
+        indices = self.attack.get_indices_to_order(initial)[1]
+        if s.wir_method == "delete":
+            texts = [initial.delete_word_at_index(i) for i in indices]
+        else:  # "unk", "weighted-saliency"
+            texts = [initial.replace_word_at_index(i, s.unk_token) for i in indices]
+        res, search_over = self._results(texts)
+        scores = np.array([r.score for r in res], dtype=np.float32)
+        if s.wir_method == "weighted-saliency":
+            soft = torch.softmax(torch.Tensor(scores), dim=0).numpy()
+            delta_ps = []
+            for idx in indices:
+                if search_over:
+                    delta_ps = delta_ps + [0.0] * (len(soft) - len(delta_ps))
+                    break
+                cands = self._transformations(initial, initial, idx)
+                if not cands:
+                    delta_ps.append(0.0)
+                    continue
+                swap_res, search_over = self._results(cands)
+                change = [r.score for r in swap_res]
+                if not change:
+                    delta_ps.append(0.0)
+                    continue
+                delta_ps.append(np.max(change))
+            scores = soft * np.array(delta_ps)
+        return np.array(indices)[(-scores).argsort()], search_over
+
+    def _search(self, initial_result):
+        initial = initial_result.at
+        index_order, search_over = self._index_order(initial)
+        i, cur = 0, initial_result
+        while i < len(index_order) and not search_over:
+            cands = self._transformations(cur.at, initial, index_order[i])
+            i += 1
+            if not cands:
+                continue
+            results, search_over = self._results(cands)
+            results = sorted(results, key=lambda r: -r.score)
+            if results[0].score > cur.score:
+                cur = results[0]
+            else:
+                continue
+            if cur.status == SUCCEEDED:
+                best, max_sim = cur, -float("inf")
+                for r in results:
+                    if r.status != SUCCEEDED:
+                        break
+                    sim = r.at.attack_attrs.get("similarity_score")
+                    if sim is None:  # stock: KeyError -> the candidate that changed the score most
+                        break
+                    if sim > max_sim:
+                        max_sim, best = sim, r
+                return best
+        return cur
+
+    # -- one example ------------------------------------------------------------------------------
+    def attack_example(self, text: str, label: int):
+        """The AttackResult stock's `attack.attack(AttackedText(text), label)` returns."""
+        from textattack.shared import AttackedText
+
+        try:
+            return self._attack(AttackedText(text), int(label))
+        except Fallback:
+            self.fallbacks += 1
+            return self.attack.attack(AttackedText(text), int(label))
+
+    def _attack(self, example, label: int):
+        from textattack.attack_results import (
+            FailedAttackResult,
+            SkippedAttackResult,
+            SuccessfulAttackResult,
+        )
+
+        gf = self.gf
+        gf.initial_attacked_text, gf.ground_truth_output = example, label
+        self.label, self.nq, self.cache = label, 0, {}
+        (init,), _ = self._results([example], check_skip=True)
+        if init.status == SKIPPED:
+            return SkippedAttackResult(self._stock_result(init))
+        final = self._search(init)
+        final.nq = self.nq  # SearchMethod.__call__ sets the final result's count to the total (init's too when it is init)
+        if final.status == SUCCEEDED:
+            return SuccessfulAttackResult(self._stock_result(init), self._stock_result(final))
+        return FailedAttackResult(self._stock_result(init), self._stock_result(final))
+
+    def _stock_result(self, r: _R):
+        from textattack.goal_function_results import GoalFunctionResultStatus as S
+
+        status = {SEARCHING: S.SEARCHING, SUCCEEDED: S.SUCCEEDED, SKIPPED: S.SKIPPED}[r.status]
+        return self.gf._goal_function_result_type()(
+            r.at, r.row, self.gf._get_displayed_output(r.row), status, torch.tensor(r.score), r.nq,
+            self.label)
+
+
+def _supported(attack) -> bool:
+    """Only what this module reproduces exactly: GreedyWordSwapWIR over word swaps, untargeted
+    classification with the model-output cache, constraints called through their own call_many."""
+    import textattack.shared.utils.strings as ts
+    from textattack.goal_functions import UntargetedClassification
+    from textattack.search_methods import GreedyWordSwapWIR
+    from textattack.transformations import WordSwap
+
+    s, gf, t = attack.search_method, attack.goal_function, attack.transformation
+    return (type(s) is GreedyWordSwapWIR and s.wir_method in ("delete", "unk", "weighted-saliency")
+            and getattr(s, "truncate_words_to", None) is None
+            and type(gf) is UntargetedClassification and not gf.maximizable and gf.use_cache
+            and getattr(gf, "target_max_score", None) is None
+            and isinstance(t, WordSwap) and hasattr(t, "_get_replacement_words")
+            and type(t)._get_transformations is WordSwap._get_transformations  # stock's candidate loop
+            and getattr(ts.words_from_text, "pattern", None) is not None)  # the runner's splitter

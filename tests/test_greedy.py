@@ -1,0 +1,168 @@
+"""The array-level greedy search (flatbench/attacks/greedy.py) against stock TextAttack.
+
+Real TREC questions (test and training split), tiny CNN and LSTM trained on real TREC, PWWS and
+TextFooler. Two oracles:
+  * stock `textattack.Attacker` with TextAttack's own PyTorchModelWrapper in a fresh process
+    (benchmarks/attack_once.py --mode stock): no flatbench fast path touches it;
+  * stock `Attack.attack` on the same built attack, example by example, in this process: for
+    what the first cannot reach (a query budget, a second model on the same sentences, whose
+    search starts from the first's kept substitutes).
+Every record must be equal field by field (status, adversarial text, query count, predictions,
+replaced words).
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flatbench.attack_resources.catalog import ensure_nltk_env
+
+ensure_nltk_env()
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = ("pwws", "textfooler")
+MODELS = ("cnn", "lstm")
+
+
+@pytest.fixture(scope="module")
+def model_dirs(trained_cnn, trec, tmp_path_factory):
+    from conftest import SMALL_HP, train_cnn
+
+    import flatbench.methods.base as base
+    from flatbench.registry import MODELS as REG
+    from flatbench.training.loop import Example, train
+
+    root = tmp_path_factory.mktemp("models")
+    for m in ("cnn", "lstm", "cnn2"):
+        (root / m).mkdir()
+    trained_cnn.save(root / "cnn")
+    lstm = REG.get("lstm").build(trec, SMALL_HP, seed=3, mask=False)
+    train(lstm, base, [Example(t, int(y)) for t, y in zip(trec.train.texts, trec.train.labels)], trec.dev,
+          SMALL_HP, seed=3)
+    lstm.save(root / "lstm")
+    train_cnn(trec, SMALL_HP, seed=2).save(root / "cnn2")  # a second victim of the same kind
+    return {"cnn": root / "cnn", "lstm": root / "lstm", "cnn2": root / "cnn2"}
+
+
+@pytest.fixture(scope="module")
+def items(trec):
+    test = [(i, trec.test.texts[i], int(trec.test.labels[i])) for i in range(5, 500, 17)]  # 30
+    train = [(10_000 + i, trec.train.texts[i], int(trec.train.labels[i])) for i in range(7, 5000, 250)]  # 20
+    return test + train
+
+
+@pytest.fixture(scope="module")
+def stock(model_dirs, items, tmp_path_factory):
+    """{(model, recipe): records} from stock TextAttack, all four stages in one fresh process."""
+    f = tmp_path_factory.mktemp("items") / "items.json"
+    f.write_text(json.dumps(items))
+    dirs = ",".join(str(model_dirs[m]) for m in MODELS)
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "attack_once.py"), "--mode", "stock",
+                        "--recipe", ",".join(RECIPES), "--model-dir", dirs, "--items", str(f)],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    recs = json.loads(r.stdout.strip().splitlines()[-1])["records"]
+    n = len(items)
+    return {s: recs[k * n:(k + 1) * n] for k, s in enumerate((m, rc) for m in MODELS for rc in RECIPES)}
+
+
+def _differ(a, b):
+    return [x["idx"] for x, y in zip(a, b) if x != y]
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_greedy_records_equal_stock_attacker(model, recipe, model_dirs, items, stock, tmp_path, monkeypatch):
+    from flatbench.attacks.runner import run_attack
+
+    monkeypatch.delenv("FLATBENCH_ATTACK_SEARCH", raising=False)
+    monkeypatch.setenv("FLATBENCH_ATTACK_LOCKSTEP", "0")
+    recs, stats = run_attack(model_dirs[model], recipe, items, tmp_path / "p", workers=1, progress=False)
+    assert stats["search"].startswith("greedy") and stats["stock_fallbacks"] == 0
+    ref = stock[(model, recipe)]
+    assert len(recs) == len(ref) == len(items)
+    assert _differ(recs, ref) == [], "the greedy search changed an example's outcome"
+    st = [r["status"] for r in ref]
+    assert st.count("succeeded") >= 5 and st.count("failed") + st.count("succeeded") >= 20  # it searched
+    assert sum(r["queries"] for r in ref) > 5 * len(items)
+
+
+def _stock_and_greedy(attack, items):
+    import textattack
+
+    from flatbench.attacks.greedy import GreedySearch
+    from flatbench.attacks.runner import result_record
+
+    g = GreedySearch.plan(attack)
+    assert g is not None
+    out = []
+    for idx, text, label in items:
+        a = result_record(attack.attack(textattack.shared.AttackedText(text), label), idx, label)
+        b = result_record(g.attack_example(text, label), idx, label)
+        out.append((a, b))
+    return out, g
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_a_second_model_and_a_query_budget_decide_as_stock(recipe, model_dirs, items, monkeypatch):
+    """The substitutes kept from the first model's search serve the second model's exactly; a
+    query budget cuts requests where stock cuts them (and its records then show it)."""
+    from flatbench.attacks.runner import _attack_for
+    from flatbench.attacks.wrapper import BundleWrapper
+    from flatbench.models.bundle import ModelBundle
+
+    monkeypatch.delenv("FLATBENCH_ATTACK_SEARCH", raising=False)
+    for budget in (None, 25):
+        kept = None
+        for m in ("cnn", "cnn2"):
+            attack = _attack_for(recipe, BundleWrapper(ModelBundle.load(model_dirs[m])), None, budget, True)[0]
+            pairs, g = _stock_and_greedy(attack, items)
+            assert [b for a, b in pairs if a != b] == []
+            if kept is not None:  # the second model starts from the first's kept substitutes
+                assert len(g.survivors) >= kept > 0 or not g.static
+            kept = len(g.survivors)
+            assert g.fallbacks == 0
+        if budget:
+            assert max(a["queries"] for a, _ in pairs) <= budget
+            assert any(a["queries"] == budget for a, _ in pairs)  # the budget was reached
+
+
+def test_an_example_it_cannot_decide_goes_to_stock(model_dirs, items, monkeypatch):
+    from flatbench.attacks import greedy
+    from flatbench.attacks.runner import _attack_for
+    from flatbench.attacks.wrapper import BundleWrapper
+    from flatbench.models.bundle import ModelBundle
+
+    monkeypatch.delenv("FLATBENCH_ATTACK_SEARCH", raising=False)
+    attack = _attack_for("textfooler", BundleWrapper(ModelBundle.load(model_dirs["lstm"])), None, None, True)[0]
+    g = greedy.GreedySearch.plan(attack)
+    real = g._transformations
+
+    def refuse(current, original, i):
+        if "?" in original.text and i == 1:
+            raise greedy.Fallback("test")
+        return real(current, original, i)
+
+    monkeypatch.setattr(g, "_transformations", refuse)
+    before = g.fallbacks
+    pairs, _ = _stock_and_greedy(attack, items[:12])
+    assert [b for a, b in pairs if a != b] == []
+    assert g.fallbacks > before
+
+
+def test_the_switch_turns_it_off_and_other_searches_keep_stocks(model_dirs, items, tmp_path, monkeypatch):
+    from flatbench.attacks.greedy import GreedySearch
+    from flatbench.attacks.runner import _attack_for, run_attack
+    from flatbench.attacks.wrapper import BundleWrapper
+    from flatbench.models.bundle import ModelBundle
+
+    monkeypatch.setenv("FLATBENCH_ATTACK_SEARCH", "stock")
+    _, stats = run_attack(model_dirs["cnn"], "pwws", items[:3], tmp_path / "p", workers=1, progress=False)
+    assert stats["search"] == "stock"
+    monkeypatch.delenv("FLATBENCH_ATTACK_SEARCH")
+    # Gene: a population search this module does not reproduce
+    attack = _attack_for("gene", BundleWrapper(ModelBundle.load(model_dirs["cnn"])), None, None, True)[0]
+    assert GreedySearch.plan(attack) is None
