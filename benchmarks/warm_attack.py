@@ -65,7 +65,7 @@ def child(mode: str, recipe: str, a: str, b: str, n: int, bound: str) -> dict:
             "records": [{k: r.get(k) for k in keep} for r in recs]}
 
 
-def once(mode, recipe, a, b, n, bound, checkout=None) -> dict:
+def once(mode, recipe, a, b, n, bound, checkout=None, search=None) -> dict:
     """One fresh child process; ``checkout``: run that checkout's flatbench (first on PYTHONPATH,
     one attack worker; `ab_attack.py`), else this environment's."""
     load = os.getloadavg()[0]
@@ -74,11 +74,13 @@ def once(mode, recipe, a, b, n, bound, checkout=None) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     if checkout is not None:
         env.update(PYTHONPATH=str(checkout), FLATBENCH_ATTACK_WORKERS="1")
+    if search is not None:  # flatbench.attacks.greedy on ("greedy") or off ("stock")
+        env["FLATBENCH_ATTACK_SEARCH"] = "stock" if search == "stock" else "on"
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=None if checkout is None else str(checkout))
     if r.returncode:
         raise SystemExit(r.stderr[-3000:])
     out = json.loads(r.stdout.strip().splitlines()[-1])
-    out.update(mode=mode, recipe=recipe, load1=load)
+    out.update(mode=mode, recipe=recipe, load1=load, search=search or "default")
     return out
 
 
@@ -91,6 +93,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--bound", default="cos0.75", help="attack_bounds option (SST2's matched TextFooler bound)")
     ap.add_argument("--root", default=str(HERE / ".models"))
     ap.add_argument("--out")
+    ap.add_argument("--searches", default=None,
+                    help="comma list of stock,greedy: interleave runner searches (FLATBENCH_ATTACK_SEARCH) "
+                         "and report each one's times and greedy's over stock's")
     ap.add_argument("--child", choices=("cold", "warm"))
     ap.add_argument("--a")
     ap.add_argument("--b")
@@ -103,28 +108,43 @@ def main(argv=None) -> dict:
 
     a, b = trained_model(args.model, Path(args.root), 7), trained_model(args.model, Path(args.root), 8)
     runs = []
+    searches = args.searches.split(",") if args.searches else [None]
     for recipe in args.recipes.split(","):
         for rep in range(args.repeats):
-            for mode in (("cold", "warm") if rep % 2 == 0 else ("warm", "cold")):
-                runs.append(once(mode, recipe, a, b, args.n, args.bound))
-                print(f"{recipe} {mode} rep {rep}: B {runs[-1]['loop_s']:.1f} s (forward {runs[-1]['forward_s']:.1f}),"
-                      f" load {runs[-1]['load1']:.1f}", file=sys.stderr, flush=True)
+            order = [(m, s) for m in ("cold", "warm") for s in searches]
+            for mode, search in (order if rep % 2 == 0 else order[::-1]):
+                runs.append(once(mode, recipe, a, b, args.n, args.bound, search=search))
+                print(f"{recipe} {mode} {search or ''} rep {rep}: B {runs[-1]['loop_s']:.1f} s "
+                      f"(forward {runs[-1]['forward_s']:.1f}), load {runs[-1]['load1']:.1f}", file=sys.stderr, flush=True)
     summary = {}
-    for recipe in args.recipes.split(","):
-        cold = [r for r in runs if r["recipe"] == recipe and r["mode"] == "cold"]
-        warm = [r for r in runs if r["recipe"] == recipe and r["mode"] == "warm"]
+    for recipe, search in [(r, s) for r in args.recipes.split(",") for s in searches]:
+        if search is not None:
+            same_all = all(r["records"] == runs[0]["records"] for r in runs if r["recipe"] == recipe)
+        cold = [r for r in runs if r["recipe"] == recipe and r["mode"] == "cold" and r["search"] == (search or "default")]
+        warm = [r for r in runs if r["recipe"] == recipe and r["mode"] == "warm" and r["search"] == (search or "default")]
         med = {m: {k: statistics.median(r[k] for r in rs) for k in ("loop_s", "forward_s")}
                for m, rs in (("cold", cold), ("warm", warm))}
         rest = ((med["warm"]["loop_s"] - med["warm"]["forward_s"])
                 / max(1e-9, med["cold"]["loop_s"] - med["cold"]["forward_s"]))
         same = all(r["records"] == cold[0]["records"] for r in cold + warm)
-        summary[recipe] = {"cold": med["cold"], "warm": med["warm"],
-                           "warm_over_cold": round(med["warm"]["loop_s"] / med["cold"]["loop_s"], 3),
-                           "rest_warm_over_cold": round(rest, 3), "identical_records": same,
-                           "loads": [round(r["load1"], 2) for r in cold + warm]}
-        print(f"{recipe}: B cold {med['cold']['loop_s']:.1f} s, warm {med['warm']['loop_s']:.1f} s "
+        key = recipe if search is None else f"{recipe}/{search}"
+        summary[key] = {"cold": med["cold"], "warm": med["warm"],
+                        "warm_over_cold": round(med["warm"]["loop_s"] / med["cold"]["loop_s"], 3),
+                        "rest_warm_over_cold": round(rest, 3), "identical_records": same,
+                        "loads": [round(r["load1"], 2) for r in cold + warm]}
+        if search is not None:
+            summary[key]["identical_records_all_searches"] = same_all
+        print(f"{key}: B cold {med['cold']['loop_s']:.1f} s, warm {med['warm']['loop_s']:.1f} s "
               f"({summary[recipe]['warm_over_cold']:.2f}x; outside the forward {rest:.2f}x); "
               f"records identical: {same}", file=sys.stderr)
+    if {"stock", "greedy"} <= set(searches):  # greedy's time outside the forward over stock's
+        for recipe in args.recipes.split(","):
+            g, st = summary[f"{recipe}/greedy"], summary[f"{recipe}/stock"]
+            summary[f"{recipe}/greedy_over_stock"] = {
+                m: {"loop": round(g[m]["loop_s"] / st[m]["loop_s"], 3),
+                    "rest": round((g[m]["loop_s"] - g[m]["forward_s"]) / max(1e-9, st[m]["loop_s"] - st[m]["forward_s"]), 3)}
+                for m in ("cold", "warm")}
+            print(f"{recipe} greedy/stock: {summary[f'{recipe}/greedy_over_stock']}", file=sys.stderr)
     out = {"model": args.model, "n": args.n, "bound": args.bound, "repeats": args.repeats,
            "summary": summary, "runs": [{k: v for k, v in r.items() if k != "records"} for r in runs]}
     if args.out:

@@ -177,7 +177,10 @@ class GreedySearch:
             for c in self.static:
                 if not cands:
                     break
-                cands = c.call_many(cands, original)
+                keep = _embedding_verdicts(c, original.words[i], [by_id[id(t)] for t in cands],
+                                           self.transformation)
+                cands = (c.call_many(cands, original) if keep is None else
+                         [t for t, k in zip(cands, keep) if k])
             got = [by_id[id(t)] for t in cands]
             if len(self.survivors) >= _SURVIVORS_MAX:
                 self.survivors.clear()
@@ -297,6 +300,47 @@ class GreedySearch:
         return self.gf._goal_function_result_type()(
             r.at, r.row, self.gf._get_displayed_output(r.row), status, torch.tensor(r.score), r.nq,
             self.label)
+
+
+_GUARD = 1e-5  # a cosine this close to the bound is recomputed exactly as stock computes it
+
+
+def _embedding_verdicts(c, word: str, subs: list[str], transformation) -> list[bool] | None:
+    """`WordEmbeddingDistance`'s verdicts on swapping `word` for each of `subs`, all at once: the
+    cosines of one row against many in one matrix product (float64), and each cosine within
+    _GUARD of the bound recomputed by stock's own `get_cos_sim` (a float32 torch
+    CosineSimilarity, whose value the product matches to ~1e-7), so every verdict is stock's.
+    None where the constraint is not stock's plain cosine bound (then its call_many decides)."""
+    from textattack.constraints.semantics import WordEmbeddingDistance
+    from textattack.shared import WordEmbedding
+
+    e = getattr(c, "embedding", None)
+    if (type(c) is not WordEmbeddingDistance or not isinstance(e, WordEmbedding)
+            or type(e).get_cos_sim is not WordEmbedding.get_cos_sim
+            or type(e).word2index is not WordEmbedding.word2index
+            or not c.min_cos_sim or c.max_mse_dist or not c.check_compatibility(transformation)):
+        return None
+    if not c.cased:
+        word, subs_l = word.lower(), [r.lower() for r in subs]
+    else:
+        subs_l = subs
+    w2i = e._word2index
+    a = w2i.get(word)
+    if a is None:  # stock: KeyError -> every swap of this word passes or fails alike
+        return [bool(c.include_unknown_words)] * len(subs)
+    ids = [w2i.get(r) for r in subs_l]
+    known = [k for k, b in enumerate(ids) if b is not None]
+    out = [bool(c.include_unknown_words)] * len(subs)
+    if known:
+        m = e.embedding_matrix
+        rows = np.asarray(m[[ids[k] for k in known]], dtype=np.float64)
+        v = np.asarray(m[a], dtype=np.float64)
+        cos = rows @ v / (np.linalg.norm(rows, axis=1) * np.linalg.norm(v))
+        for k, x in zip(known, cos.tolist()):
+            if abs(x - c.min_cos_sim) <= _GUARD or x != x:
+                x = c.get_cos_sim(a, ids[k])
+            out[k] = not (x < c.min_cos_sim)
+    return out
 
 
 def _supported(attack) -> bool:
