@@ -135,7 +135,7 @@ def main(argv=None) -> dict:
         if search is not None:
             summary[key]["identical_records_all_searches"] = same_all
         print(f"{key}: B cold {med['cold']['loop_s']:.1f} s, warm {med['warm']['loop_s']:.1f} s "
-              f"({summary[recipe]['warm_over_cold']:.2f}x; outside the forward {rest:.2f}x); "
+              f"({summary[key]['warm_over_cold']:.2f}x; outside the forward {rest:.2f}x); "
               f"records identical: {same}", file=sys.stderr)
     if {"stock", "greedy"} <= set(searches):  # greedy's time outside the forward over stock's
         for recipe in args.recipes.split(","):

@@ -65,6 +65,14 @@ ATTACK_RATES = {  # (recipe, dataset): seconds per attacked example against an L
 # models (adv rounds 1 and 3, 600 sentences) the second attack took 17.4 s against 17.0 s cold:
 # its time is the forward, and its WordNet look-ups were memoised per word already.
 WARM_FACTOR = {"textfooler": 0.38}
+# The rates above were fitted on stages searched by stock's GreedyWordSwapWIR loop. Since
+# 2026-12-05 the runner searches TextFooler and PWWS with flatbench.attacks.greedy (the same
+# records, without stock's per-candidate bookkeeping): its time outside the model's forward over
+# stock's, cold and warm, read by `benchmarks/warm_attack.py --searches stock,greedy` (two seeded
+# SST2 LSTMs, 500 training sentences at the grid's matched bound cos 0.75, fresh processes, 2
+# interleaved repeats, load ~1; baselines/warm_greedy_2026-12-05.json). Applies unless
+# FLATBENCH_ATTACK_SEARCH=stock.
+SEARCH_FACTOR = {"textfooler": {"cold": 0.95, "warm": 0.91}, "pwws": {"cold": 0.68, "warm": 0.54}}
 
 BOUND_REF = 0.95  # ATTACK_RATES' bound; looser bounds admit more substitutes, so more queries
 OVERHEAD = dict(train=1.0, evaluate=0.1, attack=5.0, interpret=2.0, phi_pairs=0.2, correlate=0.5)  # s per stage
@@ -204,7 +212,16 @@ def attack_rate(recipe: str, dataset: str, model: str, warm: bool = False) -> fl
         base = spec.sec_per_example * (r ** spec.len_exp if r < 1 else r)
     fs = spec.forward_share
     rest = (1 - fs) * (WARM_FACTOR.get(recipe, 1.0) if warm else 1.0)
+    if _greedy_search() and recipe in SEARCH_FACTOR:
+        rest *= SEARCH_FACTOR[recipe]["warm" if warm else "cold"]
     return base * (fs * MODELS.spec(model).cost.attack + rest)
+
+
+def _greedy_search() -> bool:
+    """Whether attack stages run flatbench.attacks.greedy (FLATBENCH_ATTACK_SEARCH, as the runner reads it)."""
+    from flatbench.attacks.greedy import enabled
+
+    return enabled()
 
 
 def _method(f: dict, factor: str) -> float:
@@ -305,6 +322,11 @@ def describe_plan(grid, stages, ctx) -> str:
     out += ("\nCPU basis: LSTM/CNN rates refitted 2026-12-04 on this 2-core machine's stages at the paper's "
             "procedure (benchmarks/calibrate_estimates.py --paper-procedure; load 2-3; IMDB/AG scaled by length; "
             "a busier machine takes longer).")
+    if _greedy_search():
+        out += (" Attack time outside the model's forward x" + ", x".join(
+            f"{v['cold']:g}/{v['warm']:g} {k}" for k, v in SEARCH_FACTOR.items())
+            + " (cold/warm): the runner's greedy search against the stock loop the rates were fitted on "
+            "(benchmarks/warm_attack.py --searches stock,greedy).")
     if any(s.needs["gpu"] for s in stages):
         out += f"\nGPU basis: {GPU_BASIS}."
     return out

@@ -40,7 +40,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import torch
 
 from flatbench.attacks.fastswap import make_word_char, swap_candidates
 
@@ -207,6 +206,8 @@ class GreedySearch:
 
     # -- the search, as GreedyWordSwapWIR ---------------------------------------------------------
     def _index_order(self, initial):
+        import torch
+
         s = self.search
         indices = self.attack.get_indices_to_order(initial)[1]
         if s.wir_method == "delete":
@@ -294,6 +295,7 @@ class GreedySearch:
         return FailedAttackResult(self._stock_result(init), self._stock_result(final))
 
     def _stock_result(self, r: _R):
+        import torch
         from textattack.goal_function_results import GoalFunctionResultStatus as S
 
         status = {SEARCHING: S.SEARCHING, SUCCEEDED: S.SUCCEEDED, SKIPPED: S.SKIPPED}[r.status]

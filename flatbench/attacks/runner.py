@@ -140,6 +140,42 @@ def _memoize_words_from_text() -> None:
     _WORDS_PATCHED = True
 
 
+_WINDOW_PATCHED = False
+
+
+def _memoize_text_window() -> None:
+    """The sentence-encoder constraint asks `AttackedText.text_window_around_index` for two
+    windows per candidate (the current text's is the same for every candidate of a step), and
+    each call searches the lowercased text word by word from its start (~15 us). The window is a
+    pure function of the text (the words are the text's split, however the object got them), the
+    index and the size, so in this process the method is memoised on those. TextAttack's files
+    are not changed."""
+    global _WINDOW_PATCHED
+    if _WINDOW_PATCHED:
+        return
+    from textattack.shared import AttackedText
+
+    original = AttackedText.text_window_around_index
+
+    def text_window_around_index(self, index: int, window_size: int) -> str:
+        key = self.text
+        hit = _WINDOWS.get((key, index, window_size))
+        if hit is None:
+            hit = original(self, index, window_size)
+            if len(_WINDOWS) >= _WINDOWS_MAX:
+                _WINDOWS.clear()
+            _WINDOWS[(key, index, window_size)] = hit
+        return hit
+
+    text_window_around_index.__wrapped__ = original
+    AttackedText.text_window_around_index = text_window_around_index
+    _WINDOW_PATCHED = True
+
+
+_WINDOWS: dict = {}
+_WINDOWS_MAX = 300_000
+
+
 def _swap_candidates_fast(t, word_swap_cls) -> bool:
     """Build a stock WordSwap's one-word candidates directly (flatbench.attacks.fastswap); only
     for transformations that keep WordSwap's own candidate loop."""
@@ -207,6 +243,9 @@ def accelerate(attack) -> list[str]:
         if SentenceEncoder is not None and isinstance(c, SentenceEncoder):
             _memoize_sentence_encoder(c)
             done.append(f"{type(c).__name__}.encode")
+            if getattr(c, "window_size", None):
+                _memoize_text_window()
+                done.append("AttackedText.text_window_around_index")
     return done
 
 

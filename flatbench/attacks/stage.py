@@ -43,7 +43,7 @@ def run_attack_stage(stage, ctx, out, model_dir):
     m = summarize(records)
     m.update(seconds_per_example=stats["seconds"] / max(1, len(items) - stats["resumed"]),
              forward_share=stats["forward_seconds"] / max(1e-9, stats["seconds"] * stats["workers"]),
-             resumed=stats["resumed"], workers=stats["workers"], warm=warm)
+             resumed=stats["resumed"], workers=stats["workers"], warm=warm, search=stats.get("search"))
     note_attacked(stage)
     devs = list(stats["deviations"]) + certify(model_dir, items, records, m)
     if stage.n is not None and stage.n < len(split):
