@@ -200,6 +200,12 @@ class GreedySearch:
         for c in self.dynamic:
             if not cands:
                 break
+            if _passes_short(c, len(current.words)):
+                # stock encodes the windows, then overwrites every score with 1 (a one-word swap
+                # keeps the word count, so every candidate here is as short as the current text)
+                for t in cands:
+                    t.attack_attrs["similarity_score"] = 1.0
+                continue
             cands = list(c.call_many(cands, original if c.compare_against_original else current))
         cands.sort(key=lambda t: t.text)
         return cands
@@ -302,6 +308,22 @@ class GreedySearch:
         return self.gf._goal_function_result_type()(
             r.at, r.row, self.gf._get_displayed_output(r.row), status, torch.tensor(r.score), r.nq,
             self.label)
+
+
+def _passes_short(c, n_words: int) -> bool:
+    """A sentence-encoder constraint set to skip texts shorter than its window
+    (`skip_text_shorter_than_window`, as TextFooler's), on a text of `n_words` words: stock's
+    `_check_constraint_many` scores such a text 1 whatever its encoding, so every candidate passes
+    (when the threshold is at most 1) with similarity_score 1.0, and encoding it decides nothing."""
+    from textattack.constraints import Constraint
+    from textattack.constraints.semantics.sentence_encoders import SentenceEncoder
+
+    return (isinstance(c, SentenceEncoder)
+            and type(c)._check_constraint_many is SentenceEncoder._check_constraint_many
+            and type(c).call_many is Constraint.call_many
+            and type(c).check_compatibility is Constraint.check_compatibility  # every swap is scored
+            and bool(c.skip_text_shorter_than_window) and bool(c.window_size)
+            and n_words < c.window_size and c.threshold <= 1)
 
 
 _GUARD = 1e-5  # a cosine this close to the bound is recomputed exactly as stock computes it
