@@ -42,9 +42,9 @@ HP = {"embedding": "glove50", "vocab_extra": 20000, "max_len": 50, "batch_size":
 TINY_HP = {"tiny": True, "tiny_vocab": 2000, "max_len": 50, "batch_size": 32, "lr": 0.002, "epochs": 1}
 
 
-def trained_model(model: str, root: Path, seed: int = 7) -> Path:
-    """A seeded SST2 model (2 epochs: attack cost, not accuracy, is measured), trained once."""
-    d = root / f"{model}-sst2-s{seed}"
+def trained_model(model: str, root: Path, seed: int = 7, dataset: str = "sst2") -> Path:
+    """A seeded model of `dataset` (2 epochs: attack cost, not accuracy, is measured), trained once."""
+    d = root / f"{model}-{dataset}-s{seed}"
     if (d / "model.json").is_file():
         return d
     import torch
@@ -55,7 +55,7 @@ def trained_model(model: str, root: Path, seed: int = 7) -> Path:
     from flatbench.training.loop import Example, train
 
     torch.set_num_threads(1)
-    ds = load_dataset("sst2")
+    ds = load_dataset(dataset)
     name, hp, n = (("bert", TINY_HP, 4000) if model == "tinybert" else (model, HP, None))
     b = MODELS.get(name).build(ds, hp, seed=seed, mask=False)
     ex = [Example(t, int(y)) for t, y in zip(ds.train.texts, ds.train.labels)][:n]

@@ -33,21 +33,21 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
-def _items(n: int):
+def _items(n: int, dataset: str = "sst2"):
     import random
 
     from flatbench.data.datasets import load_dataset
 
-    tr = load_dataset("sst2").train
+    tr = load_dataset(dataset).train
     idx = random.Random(0).sample(range(len(tr)), n)
     return [(i, tr.texts[i], int(tr.labels[i])) for i in idx]
 
 
-def child(mode: str, recipe: str, a: str, b: str, n: int, bound: str) -> dict:
+def child(mode: str, recipe: str, a: str, b: str, n: int, bound: str, dataset: str = "sst2") -> dict:
     """One fresh process: (warm: attack with A first, then) attack with B; B's timing and records."""
     from flatbench.attacks.runner import run_attack
 
-    items, tmp, opts = _items(n), Path(tempfile.mkdtemp()), {"attack_bounds": bound}
+    items, tmp, opts = _items(n, dataset), Path(tempfile.mkdtemp()), {"attack_bounds": bound}
     t0 = time.perf_counter()
     # build the attack (resources, encoder) outside the timed loops, as a grid process has
     run_attack(a, recipe, [(10**7, "a fine , funny film .", 1)], tmp / "w", progress=False, options=opts, threads=1)
@@ -65,12 +65,12 @@ def child(mode: str, recipe: str, a: str, b: str, n: int, bound: str) -> dict:
             "records": [{k: r.get(k) for k in keep} for r in recs]}
 
 
-def once(mode, recipe, a, b, n, bound, checkout=None, search=None) -> dict:
+def once(mode, recipe, a, b, n, bound, checkout=None, search=None, dataset="sst2") -> dict:
     """One fresh child process; ``checkout``: run that checkout's flatbench (first on PYTHONPATH,
     one attack worker; `ab_attack.py`), else this environment's."""
     load = os.getloadavg()[0]
     cmd = [sys.executable, __file__, "--child", mode, "--recipes", recipe, "--a", str(a), "--b", str(b),
-           "--n", str(n), "--bound", bound]
+           "--n", str(n), "--bound", bound, "--dataset", dataset]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     if checkout is not None:
         env.update(PYTHONPATH=str(checkout), FLATBENCH_ATTACK_WORKERS="1")
@@ -92,6 +92,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--bound", default="cos0.75", help="attack_bounds option (SST2's matched TextFooler bound)")
     ap.add_argument("--root", default=str(HERE / ".models"))
+    ap.add_argument("--dataset", default="sst2", help="whose training sentences are attacked, by models trained on it")
     ap.add_argument("--out")
     ap.add_argument("--searches", default=None,
                     help="comma list of stock,greedy: interleave runner searches (FLATBENCH_ATTACK_SEARCH) "
@@ -101,25 +102,27 @@ def main(argv=None) -> dict:
     ap.add_argument("--b")
     args = ap.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.child, args.recipes, args.a, args.b, args.n, args.bound)))
+        print(json.dumps(child(args.child, args.recipes, args.a, args.b, args.n, args.bound, args.dataset)))
         return {}
 
     from attack_throughput import trained_model
 
-    a, b = trained_model(args.model, Path(args.root), 7), trained_model(args.model, Path(args.root), 8)
+    a = trained_model(args.model, Path(args.root), 7, args.dataset)
+    b = trained_model(args.model, Path(args.root), 8, args.dataset)
     runs = []
     searches = args.searches.split(",") if args.searches else [None]
     for recipe in args.recipes.split(","):
         for rep in range(args.repeats):
             order = [(m, s) for m in ("cold", "warm") for s in searches]
             for mode, search in (order if rep % 2 == 0 else order[::-1]):
-                runs.append(once(mode, recipe, a, b, args.n, args.bound, search=search))
+                runs.append(once(mode, recipe, a, b, args.n, args.bound, search=search, dataset=args.dataset))
                 print(f"{recipe} {mode} {search or ''} rep {rep}: B {runs[-1]['loop_s']:.1f} s "
                       f"(forward {runs[-1]['forward_s']:.1f}), load {runs[-1]['load1']:.1f}", file=sys.stderr, flush=True)
     summary = {}
     for recipe, search in [(r, s) for r in args.recipes.split(",") for s in searches]:
         if search is not None:
-            same_all = all(r["records"] == runs[0]["records"] for r in runs if r["recipe"] == recipe)
+            mine = [r for r in runs if r["recipe"] == recipe]
+            same_all = all(r["records"] == mine[0]["records"] for r in mine)
         cold = [r for r in runs if r["recipe"] == recipe and r["mode"] == "cold" and r["search"] == (search or "default")]
         warm = [r for r in runs if r["recipe"] == recipe and r["mode"] == "warm" and r["search"] == (search or "default")]
         med = {m: {k: statistics.median(r[k] for r in rs) for k in ("loop_s", "forward_s")}
@@ -145,7 +148,7 @@ def main(argv=None) -> dict:
                     "rest": round((g[m]["loop_s"] - g[m]["forward_s"]) / max(1e-9, st[m]["loop_s"] - st[m]["forward_s"]), 3)}
                 for m in ("cold", "warm")}
             print(f"{recipe} greedy/stock: {summary[f'{recipe}/greedy_over_stock']}", file=sys.stderr)
-    out = {"model": args.model, "n": args.n, "bound": args.bound, "repeats": args.repeats,
+    out = {"model": args.model, "dataset": args.dataset, "n": args.n, "bound": args.bound, "repeats": args.repeats,
            "summary": summary, "runs": [{k: v for k, v in r.items() if k != "records"} for r in runs]}
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=1) + "\n")

@@ -67,12 +67,18 @@ ATTACK_RATES = {  # (recipe, dataset): seconds per attacked example against an L
 WARM_FACTOR = {"textfooler": 0.38}
 # The rates above were fitted on stages searched by stock's GreedyWordSwapWIR loop. Since
 # 2026-12-05 the runner searches TextFooler and PWWS with flatbench.attacks.greedy (the same
-# records, without stock's per-candidate bookkeeping): its time outside the model's forward over
-# stock's, cold and warm, read by `benchmarks/warm_attack.py --searches stock,greedy` (two seeded
-# SST2 LSTMs, 500 training sentences at the grid's matched bound cos 0.75, fresh processes, 2
-# interleaved repeats, load ~1; baselines/warm_greedy_2026-12-05.json). Applies unless
-# FLATBENCH_ATTACK_SEARCH=stock.
-SEARCH_FACTOR = {"textfooler": {"cold": 0.95, "warm": 0.91}, "pwws": {"cold": 0.68, "warm": 0.54}}
+# records, without stock's per-candidate bookkeeping, and without encoding windows of texts shorter
+# than TextFooler's sentence-encoder window, which stock scores 1 whatever their encoding): its time
+# outside the model's forward over stock's, (cold, warm), read by `benchmarks/warm_attack.py
+# --searches stock,greedy` (two seeded LSTMs of the dataset, 500 of its training sentences at the
+# grid's matched TextFooler bound, SST2 cos 0.75 / TREC cos 0.90; fresh processes, 2 interleaved
+# repeats, load ~1; records identical across searches; baselines/warm_greedy_2026-12-05.json
+# (SST2 TextFooler), warm_greedy_pwws_2026-12-05.json, warm_greedy_trec_2026-12-05.json). A dataset not measured keeps stock's rate (its texts are
+# longer than SST2's, so fewer of them are under the window). Unless FLATBENCH_ATTACK_SEARCH=stock.
+SEARCH_FACTOR = {
+    ("textfooler", "sst2"): (0.82, 0.68), ("pwws", "sst2"): (0.69, 0.60),
+    ("textfooler", "trec"): (0.62, 0.48), ("pwws", "trec"): (0.74, 0.61),
+}
 
 BOUND_REF = 0.95  # ATTACK_RATES' bound; looser bounds admit more substitutes, so more queries
 OVERHEAD = dict(train=1.0, evaluate=0.1, attack=5.0, interpret=2.0, phi_pairs=0.2, correlate=0.5)  # s per stage
@@ -212,8 +218,8 @@ def attack_rate(recipe: str, dataset: str, model: str, warm: bool = False) -> fl
         base = spec.sec_per_example * (r ** spec.len_exp if r < 1 else r)
     fs = spec.forward_share
     rest = (1 - fs) * (WARM_FACTOR.get(recipe, 1.0) if warm else 1.0)
-    if _greedy_search() and recipe in SEARCH_FACTOR:
-        rest *= SEARCH_FACTOR[recipe]["warm" if warm else "cold"]
+    if _greedy_search() and (recipe, dataset) in SEARCH_FACTOR:
+        rest *= SEARCH_FACTOR[(recipe, dataset)][1 if warm else 0]
     return base * (fs * MODELS.spec(model).cost.attack + rest)
 
 
@@ -324,7 +330,7 @@ def describe_plan(grid, stages, ctx) -> str:
             "a busier machine takes longer).")
     if _greedy_search():
         out += (" Attack time outside the model's forward x" + ", x".join(
-            f"{v['cold']:g}/{v['warm']:g} {k}" for k, v in SEARCH_FACTOR.items())
+            f"{c:g}/{w:g} {r} {d}" for (r, d), (c, w) in SEARCH_FACTOR.items())
             + " (cold/warm): the runner's greedy search against the stock loop the rates were fitted on "
             "(benchmarks/warm_attack.py --searches stock,greedy).")
     if any(s.needs["gpu"] for s in stages):

@@ -58,7 +58,8 @@ def _features(**kw):
     return {"method": "base", **kw}
 
 
-def test_estimates_use_the_refitted_cpu_rates():
+def test_estimates_use_the_refitted_cpu_rates(monkeypatch):
+    monkeypatch.setenv("FLATBENCH_ATTACK_SEARCH", "stock")  # the loop the rates were fitted on
     # a full-procedure TREC interpret stage (IG on every pair, LIME on up to 1,000): seconds, not
     # the 5.3 minutes of the constants before 2026-12-04 (measured: 9.5-18.5 s at load 3-5; 4.1-7.3 s
     # for the TextFooler stages of session 8 at load 2)
@@ -90,7 +91,8 @@ def test_estimates_use_the_refitted_cpu_rates():
         E.OVERHEAD["interpret"] + pairs * 0.00696 + 86 * min(pairs, 50) * 0.0293)
 
 
-def test_gpu_estimates_rest_on_the_h200_readings(tmp_path, data_dir):
+def test_gpu_estimates_rest_on_the_h200_readings(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv("FLATBENCH_ATTACK_SEARCH", "stock")  # the formulas below are stock's loop (test_the_greedy_search_... prices the other)
     bert, deberta = MODELS.spec("bert").cost, MODELS.spec("deberta").cost
     assert 1 / bert.train == pytest.approx(780, rel=0.01)  # ~780 train rows/s
     assert 3100 <= 1 / bert.forward <= 3400 and 2100 <= 1 / deberta.forward <= 2800
@@ -195,7 +197,8 @@ def test_calibration_fits_the_paper_procedure_and_borrows_a_thin_datasets_rate()
     assert fitted["attack_from"][("textfooler", "trec")] == "3 stages"
 
 
-def test_the_dry_run_prices_a_training_set_attacked_again_warm(tmp_path, data_dir):
+def test_the_dry_run_prices_a_training_set_attacked_again_warm(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv("FLATBENCH_ATTACK_SEARCH", "stock")  # the formulas below are stock's loop (test_the_greedy_search_... prices the other)
     """Rounds 2 and 3 of adv and FLAT attack the training set round 1 attacked (and FLAT the one
     adv attacked; adv and FLAT the test set base attacked): the runner's memo holds their
     candidates' look-ups, so TextFooler's are priced at WARM_FACTOR; the first of each, and every
@@ -232,3 +235,26 @@ def test_the_dry_run_prices_a_training_set_attacked_again_warm(tmp_path, data_di
     pests, pwarm = E.plan_estimates(pstages)
     assert pwarm == 0 and all(pests[s.key] == pytest.approx(E.estimate_seconds(s, warm=False))
                               for s in pstages if s.kind == "attack")
+
+
+def test_the_greedy_search_prices_only_the_time_outside_the_forward_lower(monkeypatch):
+    """flatbench.attacks.greedy (the default) scales an attack's time outside the model's forward
+    by its measured factor over stock's loop, cold and warm; the forward's share is untouched, and
+    a dataset without a reading keeps stock's rate."""
+    from flatbench.registry import ATTACKS, MODELS
+
+    atk = _features(kind="attack", model="cnn", dataset="sst2", recipe="textfooler", split="test", n=1000,
+                    round=0, cos=0.95)
+    monkeypatch.setenv("FLATBENCH_ATTACK_SEARCH", "stock")
+    stock_cold, stock_warm = E.estimate_from(atk), E.estimate_from({**atk, "warm": True})
+    imdb_stock = E.estimate_from({**atk, "dataset": "imdb"})
+    monkeypatch.delenv("FLATBENCH_ATTACK_SEARCH")
+    fs, m = ATTACKS.spec("textfooler").forward_share, MODELS.spec("cnn").cost.attack
+    cold_f, warm_f = E.SEARCH_FACTOR[("textfooler", "sst2")]
+    assert E.estimate_from(atk) - E.OVERHEAD["attack"] == pytest.approx(
+        1000 * 0.0591 * (fs * m + (1 - fs) * cold_f))
+    assert E.estimate_from({**atk, "warm": True}) - E.OVERHEAD["attack"] == pytest.approx(
+        1000 * 0.0591 * (fs * m + (1 - fs) * E.WARM_FACTOR["textfooler"] * warm_f))
+    assert E.estimate_from(atk) < stock_cold and E.estimate_from({**atk, "warm": True}) < stock_warm
+    assert E.estimate_from({**atk, "dataset": "imdb"}) == pytest.approx(imdb_stock)
+    assert all(0 < c <= 1 and 0 < w <= 1 for c, w in E.SEARCH_FACTOR.values())
