@@ -73,8 +73,9 @@ WARM_FACTOR = {"textfooler": 0.38}
 # --searches stock,greedy` (two seeded LSTMs of the dataset, 500 of its training sentences at the
 # grid's matched TextFooler bound, SST2 cos 0.75 / TREC cos 0.90; fresh processes, 2 interleaved
 # repeats, load ~1; records identical across searches; baselines/warm_greedy_2026-12-05.json
-# (SST2 TextFooler), warm_greedy_pwws_2026-12-05.json, warm_greedy_trec_2026-12-05.json). A dataset not measured keeps stock's rate (its texts are
-# longer than SST2's, so fewer of them are under the window). Unless FLATBENCH_ATTACK_SEARCH=stock.
+# (SST2 TextFooler), warm_greedy_pwws_2026-12-05.json, warm_greedy_trec_2026-12-05.json). A
+# dataset not measured keeps stock's rate (its texts are longer than SST2's, so fewer of them are
+# under the window). Unless FLATBENCH_ATTACK_SEARCH=stock.
 SEARCH_FACTOR = {
     ("textfooler", "sst2"): (0.82, 0.68), ("pwws", "sst2"): (0.69, 0.60),
     ("textfooler", "trec"): (0.62, 0.48), ("pwws", "trec"): (0.74, 0.61),

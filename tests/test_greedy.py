@@ -86,7 +86,7 @@ def test_greedy_records_equal_stock_attacker(model, recipe, model_dirs, items, s
     assert len(recs) == len(ref) == len(items)
     assert _differ(recs, ref) == [], "the greedy search changed an example's outcome"
     st = [r["status"] for r in ref]
-    assert st.count("succeeded") >= 5 and st.count("failed") + st.count("succeeded") >= 20  # it searched
+    assert st.count("succeeded") >= 3 and st.count("failed") + st.count("succeeded") >= 20  # it searched
     assert sum(r["queries"] for r in ref) > 5 * len(items)
 
 
@@ -121,8 +121,11 @@ def test_a_second_model_and_a_query_budget_decide_as_stock(recipe, model_dirs, i
             attack = _attack_for(recipe, BundleWrapper(ModelBundle.load(model_dirs[m])), None, budget, True)[0]
             pairs, g = _stock_and_greedy(attack, items)
             assert [b for a, b in pairs if a != b] == []
-            if kept is not None:  # the second model starts from the first's kept substitutes
-                assert len(g.survivors) >= kept > 0 or not g.static
+            # TextFooler's embedding distance and POS are decided once per (sentence, index)
+            assert [type(c).__name__ for c in g.static] == (
+                ["WordEmbeddingDistance", "SpacyPartOfSpeech"] if recipe == "textfooler" else [])
+            if kept is not None and g.static:  # the second model starts from the first's kept substitutes
+                assert len(g.survivors) >= kept > 0
             kept = len(g.survivors)
             assert g.fallbacks == 0
         if budget:

@@ -79,10 +79,18 @@ class _R:
 
 def _static(c) -> bool:
     """A constraint whose verdict on a one-word swap at i depends only on the original text and
-    the substitute (never on earlier swaps nor on the model)."""
-    names = {k.__name__ for k in type(c).__mro__}
-    return bool(c.compare_against_original) and bool(
-        names & {"WordEmbeddingDistance", "PartOfSpeech", "SpacyPartOfSpeech"})
+    the substitute (never on earlier swaps nor on the model): exactly TextAttack's
+    WordEmbeddingDistance or PartOfSpeech, or flatbench's SpacyPartOfSpeech, comparing against the
+    original (each reads the reference's words and the swapped word at i, nothing else; a subclass
+    could read more, so it is not taken)."""
+    import sys
+
+    known = [("textattack.constraints.semantics.word_embedding_distance", "WordEmbeddingDistance"),
+             ("textattack.constraints.grammaticality.part_of_speech", "PartOfSpeech"),
+             ("flatbench.attack_resources.constraints", "SpacyPartOfSpeech")]
+    # only classes already imported: importing TextAttack's part_of_speech costs flair's models
+    classes = [getattr(sys.modules[m], n) for m, n in known if m in sys.modules]
+    return bool(c.compare_against_original) and type(c) in classes
 
 
 class GreedySearch:
@@ -187,8 +195,9 @@ class GreedySearch:
         return got
 
     def _transformations(self, current, original, i: int) -> list:
-        allowed = self.transformation(current, pre_transformation_constraints=self.attack.pre_transformation_constraints,
-                                      indices_to_modify=[i], return_indices=True)
+        # the pre-transformation constraints (repeat, stopwords, ...) on the current text, as stock
+        allowed = self.transformation(current, indices_to_modify=[i], return_indices=True,
+                                      pre_transformation_constraints=self.attack.pre_transformation_constraints)
         if i not in allowed:
             return []
         if self.static:
@@ -295,7 +304,8 @@ class GreedySearch:
         if init.status == SKIPPED:
             return SkippedAttackResult(self._stock_result(init))
         final = self._search(init)
-        final.nq = self.nq  # SearchMethod.__call__ sets the final result's count to the total (init's too when it is init)
+        # SearchMethod.__call__ sets the final result's count to the total (init's too, if it is init)
+        final.nq = self.nq
         if final.status == SUCCEEDED:
             return SuccessfulAttackResult(self._stock_result(init), self._stock_result(final))
         return FailedAttackResult(self._stock_result(init), self._stock_result(final))
