@@ -26,6 +26,9 @@ keeps plain arrays (a candidate's text, its score, its predicted class) and:
     the strict ">" of the accept and similarity rules are the same calls on the same values.
   * the query count is stock's: every requested text counts, cached or not, after the budget
     cut; a result's query count is the count after the call that produced it.
+Not encoding a short text's windows (see `_passes_short`) leaves the incremental encoder
+(usem3_cache) holding other rows than stock's loop would; its windows agree with USE-m3 to ~2e-7
+whatever it holds, as its own tests check at the threshold.
 Candidates are built by `fastswap` (stock objects, stock attributes). A candidate whose words
 split differently from "the current words with the substitute at i" (possible only for a word
 not delimited by non-word characters) would break the once-per-index argument: the example is
