@@ -60,7 +60,7 @@ def attack(model, dataset, method, train_attack, recipe, split, n, seed, budget,
     click.echo(f"attack success rate   {100 * mm['success_rate']:.2f}%")
     click.echo(f"words perturbed       {mm['perturbed_pct']:.2f}%")
     click.echo(f"average queries       {mm['avg_queries']:.1f}")
-    search = f"; search: {mm['search'].split(' ')[0]}" if mm.get("search") else ""  # greedy or stock's loop
+    search = f"; search: {mm['search']}" if mm.get("search") else ""  # greedy or stock's loop
     click.echo(f"seconds per example   {mm['seconds_per_example']:.3f} (forward share {100 * mm['forward_share']:.0f}%{search})")
     for d in m["deviations"]:
         click.echo(f"deviation: {d}")

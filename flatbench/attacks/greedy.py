@@ -176,12 +176,15 @@ class GreedySearch:
                     raise Fallback(f"word {i} -> {r!r} changes the split")
         return cands
 
+    def _replacements(self, word: str) -> list[str]:
+        """The transformation's substitutes for `word`, itself excluded (as WordSwap skips it)."""
+        return [r for r in self.transformation._get_replacement_words(word) if r != word]
+
     def _static_survivors(self, original, i: int) -> list[str]:
         key = (original.text, i)
         got = self.survivors.get(key)
         if got is None:
-            subs = [r for r in self.transformation._get_replacement_words(original.words[i])
-                    if r != original.words[i]]
+            subs = self._replacements(original.words[i])
             cands = self._swaps(original, i, subs)
             by_id = {id(t): r for t, r in zip(cands, subs)}
             for c in self.static:
@@ -206,8 +209,7 @@ class GreedySearch:
         if self.static:
             subs = self._static_survivors(original, i)
         else:
-            w = current.words[i]
-            subs = [r for r in self.transformation._get_replacement_words(w) if r != w]
+            subs = self._replacements(current.words[i])
         cands = self._swaps(current, i, subs)
         for c in self.dynamic:
             if not cands:

@@ -374,7 +374,7 @@ def _attack_items(model_dir, recipe, items, out_path, budget, accel, progress, o
     return {"seconds": time.perf_counter() - t0, "forward_seconds": wrapper.forward_seconds,
             "model_calls": wrapper.calls, "model_texts": wrapper.texts, "deviations": deviations,
             "memoised": memo, "lockstep": lockstep,
-            "search": "greedy (flatbench.attacks.greedy)" if greedy else "stock",
+            "search": "greedy" if greedy else "stock",  # flatbench.attacks.greedy, or stock's loop
             "stock_fallbacks": greedy.fallbacks if greedy else 0}
 
 
