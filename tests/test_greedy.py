@@ -11,40 +11,24 @@ Every record must be equal field by field (status, adversarial text, query count
 replaced words).
 """
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from flatbench.attack_resources.catalog import ensure_nltk_env
 
 ensure_nltk_env()
 
-ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ("pwws", "textfooler")
 MODELS = ("cnn", "lstm")
 
 
 @pytest.fixture(scope="module")
-def model_dirs(trained_cnn, trec, tmp_path_factory):
+def model_dirs(attack_model_dirs, trec, tmp_path_factory):
     from conftest import SMALL_HP, train_cnn
 
-    import flatbench.methods.base as base
-    from flatbench.registry import MODELS as REG
-    from flatbench.training.loop import Example, train
-
-    root = tmp_path_factory.mktemp("models")
-    for m in ("cnn", "lstm", "cnn2"):
-        (root / m).mkdir()
-    trained_cnn.save(root / "cnn")
-    lstm = REG.get("lstm").build(trec, SMALL_HP, seed=3, mask=False)
-    train(lstm, base, [Example(t, int(y)) for t, y in zip(trec.train.texts, trec.train.labels)], trec.dev,
-          SMALL_HP, seed=3)
-    lstm.save(root / "lstm")
-    train_cnn(trec, SMALL_HP, seed=2).save(root / "cnn2")  # a second victim of the same kind
-    return {"cnn": root / "cnn", "lstm": root / "lstm", "cnn2": root / "cnn2"}
+    cnn2 = tmp_path_factory.mktemp("models") / "cnn2"  # a second victim of the same kind
+    cnn2.mkdir()
+    train_cnn(trec, SMALL_HP, seed=2).save(cnn2)
+    return {**attack_model_dirs, "cnn2": cnn2}
 
 
 @pytest.fixture(scope="module")
@@ -57,16 +41,9 @@ def items(trec):
 @pytest.fixture(scope="module")
 def stock(model_dirs, items, tmp_path_factory):
     """{(model, recipe): records} from stock TextAttack, all four stages in one fresh process."""
-    f = tmp_path_factory.mktemp("items") / "items.json"
-    f.write_text(json.dumps(items))
-    dirs = ",".join(str(model_dirs[m]) for m in MODELS)
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "attack_once.py"), "--mode", "stock",
-                        "--recipe", ",".join(RECIPES), "--model-dir", dirs, "--items", str(f)],
-                       capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stderr[-3000:]
-    recs = json.loads(r.stdout.strip().splitlines()[-1])["records"]
-    n = len(items)
-    return {s: recs[k * n:(k + 1) * n] for k, s in enumerate((m, rc) for m in MODELS for rc in RECIPES)}
+    from conftest import stock_attack_records
+
+    return stock_attack_records(model_dirs, MODELS, RECIPES, items, tmp_path_factory.mktemp("items"))
 
 
 def _differ(a, b):
@@ -81,7 +58,7 @@ def test_greedy_records_equal_stock_attacker(model, recipe, model_dirs, items, s
     monkeypatch.delenv("FLATBENCH_ATTACK_SEARCH", raising=False)
     monkeypatch.setenv("FLATBENCH_ATTACK_LOCKSTEP", "0")
     recs, stats = run_attack(model_dirs[model], recipe, items, tmp_path / "p", workers=1, progress=False)
-    assert stats["search"].startswith("greedy") and stats["stock_fallbacks"] == 0
+    assert stats["search"] == "greedy" and stats["stock_fallbacks"] == 0
     ref = stock[(model, recipe)]
     assert len(recs) == len(ref) == len(items)
     assert _differ(recs, ref) == [], "the greedy search changed an example's outcome"

@@ -8,9 +8,6 @@ predictions, replaced words): one differing example fails the test.
 """
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -18,28 +15,13 @@ from flatbench.attack_resources.catalog import ensure_nltk_env
 
 ensure_nltk_env()
 
-ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ("pwws", "textfooler")
 MODELS = ("cnn", "lstm")
 
 
 @pytest.fixture(scope="module")
-def model_dirs(trained_cnn, trec, tmp_path_factory):
-    from conftest import SMALL_HP
-
-    import flatbench.methods.base as base
-    from flatbench.registry import MODELS as REG
-    from flatbench.training.loop import Example, train
-
-    root = tmp_path_factory.mktemp("models")
-    for m in MODELS:
-        (root / m).mkdir()
-    trained_cnn.save(root / "cnn")
-    lstm = REG.get("lstm").build(trec, SMALL_HP, seed=3, mask=False)
-    train(lstm, base, [Example(t, int(y)) for t, y in zip(trec.train.texts, trec.train.labels)], trec.dev,
-          SMALL_HP, seed=3)
-    lstm.save(root / "lstm")
-    return {"cnn": root / "cnn", "lstm": root / "lstm"}
+def model_dirs(attack_model_dirs):
+    return attack_model_dirs
 
 
 @pytest.fixture(scope="module")
@@ -51,17 +33,9 @@ def items(trec):
 @pytest.fixture(scope="module")
 def stock(model_dirs, items, tmp_path_factory):
     """{(model, recipe): records} from stock TextAttack, all four stages in one fresh process."""
-    f = tmp_path_factory.mktemp("items") / "items.json"
-    f.write_text(json.dumps(items))
-    dirs = ",".join(str(model_dirs[m]) for m in MODELS)
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "attack_once.py"), "--mode", "stock",
-                        "--recipe", ",".join(RECIPES), "--model-dir", dirs, "--items", str(f)],
-                       capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stderr[-3000:]
-    recs = json.loads(r.stdout.strip().splitlines()[-1])["records"]
-    n = len(items)
-    stages = [(m, rc) for m in MODELS for rc in RECIPES]
-    return {s: recs[k * n:(k + 1) * n] for k, s in enumerate(stages)}
+    from conftest import stock_attack_records
+
+    return stock_attack_records(model_dirs, MODELS, RECIPES, items, tmp_path_factory.mktemp("items"))
 
 
 def _lockstep(monkeypatch, k="8", tol=None):
