@@ -174,6 +174,43 @@ def test_wordnet_reader_skips_only_the_identity_self_map(prepared, data_dir):
         a = [(s.name(), s.lemma_names(lang="eng")) for s in stock.synsets(w, lang="eng")]
         assert a == [(s.name(), s.lemma_names(lang="eng")) for s in ours.synsets(w, lang="eng")], w
     assert stock.langs() == ours.langs()
+    # ours reads WordNet's files through plain ASCII lines instead of NLTK's decoding stream
+    # reader (twice as fast cold); the index, exceptions and satellites it parses are the same
+    from flatbench.attack_resources.env import AsciiLines
+
+    assert isinstance(ours._data_file("n"), AsciiLines)
+    assert type(stock._data_file("n")).__name__ == "SeekableUnicodeStreamReader"
+    assert ours._lemma_pos_offset_map == stock._lemma_pos_offset_map
+    assert ours._exception_map == stock._exception_map and ours.satellite_offsets == stock.satellite_offsets
+    for pos in "nvar":  # every synset of a sample of offsets, line by line as the readers return them
+        a, b = stock._data_file(pos), ours._data_file(pos)
+        offsets = sorted({o for m in list(stock._lemma_pos_offset_map.values())[::97] for o in m.get(pos, [])})
+        for o in offsets:
+            a.seek(o), b.seek(o)
+            assert a.readline() == b.readline() and a.tell() == b.tell()
+
+
+def test_ascii_lines_only_where_they_equal_nltks_stream_reader(tmp_path):
+    """The fast line reader is used for a file only when it is ASCII with "\\n" line ends; a
+    file NLTK's reader would split or decode differently keeps NLTK's reader."""
+    from nltk.data import SeekableUnicodeStreamReader
+
+    from flatbench.attack_resources.env import AsciiLines, _plain_ascii_lines, _stamp
+
+    text = "00001740 03 n 01 entity 0 003 ~ 00001930 n 0000 | that which exists\nsecond line\nlast"
+    plain, odd, utf = tmp_path / "plain", tmp_path / "odd", tmp_path / "utf"
+    plain.write_bytes(text.encode())
+    odd.write_bytes(text.replace("second", "sec\x0cond").encode())  # a form feed: a line end for str
+    utf.write_bytes(text.replace("exists", "exists\u2028").encode())
+    assert _plain_ascii_lines(str(plain), _stamp(str(plain)))
+    assert not _plain_ascii_lines(str(odd), _stamp(str(odd))) and not _plain_ascii_lines(str(utf), _stamp(str(utf)))
+    ours, theirs = AsciiLines(str(plain)), SeekableUnicodeStreamReader(open(plain, "rb"), "utf8")
+    with ours, theirs:
+        assert list(ours) == list(theirs) == text.splitlines(True)
+        for o in (0, 9, 60, len(text) - 2):
+            ours.seek(o), theirs.seek(o)
+            assert ours.readline() == theirs.readline() and ours.tell() == theirs.tell()
+    assert ours.closed
 
 
 def test_counterfitted_neighbours_are_synonyms(prepared, ta):
@@ -314,3 +351,36 @@ def test_describe_and_unknown_name():
     assert len(describe("textfooler")["stopwords"]) == 266
     with pytest.raises(UnknownNameError):
         build_attack("hotflip", None)
+
+
+def test_wordnet_synonyms_read_directly_are_textattacks(ta, data_dir):
+    """PWWS's candidates: the runner reads WordNet's lemma names from the data lines instead of
+    building NLTK synsets (attack_resources.wordnet_synonyms). The set is stock
+    WordSwapWordNet's for every word tried: SST2 test words (any case), inflected forms NLTK's
+    morphy reduces, and every 40th lemma of WordNet's index; read from the lines, and again from
+    synsets NLTK has built meanwhile."""
+    from textattack.transformations import WordSwapWordNet
+
+    from flatbench.attack_resources.wordnet_synonyms import WordNetSynonyms, fast_replacement_words
+    from flatbench.data.datasets import load_dataset
+
+    stock = WordSwapWordNet(language="eng")
+    fast = fast_replacement_words(stock)
+    assert fast is not None
+    reader = fast.synonyms.reader
+    words = sorted({w for t in load_dataset("sst2", data_dir).test.texts[:150] for w in t.split()})
+    words += ["Running", "geese", "better", "was", "Dogs", "hardest", "ran", "New_York", "", "'s"]
+    words += sorted(reader._lemma_pos_offset_map)[::40]
+    assert len(words) > 4000
+    first = {w: set(fast(w)) for w in words}  # read from the lines (nothing built yet for most)
+    assert sum(map(len, first.values())) > 10_000
+    for w in words:
+        assert first[w] == set(stock._get_replacement_words(w)), w  # stock builds the synsets
+    again = WordNetSynonyms(reader)
+    assert all(set(again.replacement_words(w)) == first[w] for w in words[::7])
+    assert {"awful", "dreadful", "atrocious"} <= set(fast("terrible"))
+
+    class Other(WordSwapWordNet):  # a subclass may look words up otherwise: left to its own method
+        pass
+
+    assert fast_replacement_words(Other(language="eng")) is None

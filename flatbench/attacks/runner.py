@@ -213,6 +213,8 @@ def accelerate(attack) -> list[str]:
     import lru
     from textattack.transformations import WordSwap
 
+    from flatbench.attack_resources.wordnet_synonyms import fast_replacement_words
+
     # An instance's class is imported already; importing a class only to test for it would
     # cost PWWS flair's models (TextAttack's part_of_speech module imports them).
     pos_classes = tuple(c for c in (
@@ -228,8 +230,10 @@ def accelerate(attack) -> list[str]:
         if _swap_candidates_fast(t, WordSwap):
             done.append(f"{type(t).__name__}._get_transformations: one-word swaps built directly (fastswap)")
         if hasattr(t, "_get_replacement_words"):
-            t._get_replacement_words = functools.lru_cache(maxsize=200_000)(t._get_replacement_words)
-            done.append(f"{type(t).__name__}._get_replacement_words")
+            fast = fast_replacement_words(t)
+            t._get_replacement_words = functools.lru_cache(maxsize=200_000)(fast or t._get_replacement_words)
+            done.append(f"{type(t).__name__}._get_replacement_words"
+                        + (": lemma names read directly (attack_resources.wordnet_synonyms)" if fast else ""))
     for c in list(attack.constraints) + list(attack.pre_transformation_constraints):
         if pos_classes and isinstance(c, pos_classes):
             # A context's tags do not depend on the example or the model: keep them for the
