@@ -50,3 +50,51 @@ def test_collect_a_three_seed_cache(benchmark, tmp_path):
     prog, agg = benchmark.pedantic(run, rounds=3, iterations=1)
     assert prog["done"] == prog["total"] and len(agg) == 3
     assert benchmark.stats.stats.max < 30, benchmark.stats.stats.max
+
+
+def test_pwws_wordnet_lookups_cold(benchmark):
+    """PWWS's WordNet look-ups, cold: the words of 50 SST2 test sentences (what one 50-example PWWS
+    run asks for) on a freshly loaded reader each round, read by attack_resources.wordnet_synonyms;
+    stock WordSwapWordNet's look-up of the same words on a fresh NLTK WordNetCorpusReader goes in
+    extra_info.
+    Target: >= 2x stock, the same sets."""
+    if not DATA_DIR.is_dir():
+        pytest.skip(f"no data at {DATA_DIR}; set FLATBENCH_DATA_DIR")
+    import json
+    import time
+
+    from flatbench.attack_resources.env import ensure_nltk_env, wordnet_loader
+
+    ensure_nltk_env()
+    from textattack.shared.utils import words_from_text
+    from textattack.transformations.word_swaps import word_swap_wordnet as m
+
+    from flatbench.attack_resources.wordnet_synonyms import WordNetSynonyms
+
+    lines = (DATA_DIR / "sst2" / "test.jsonl").read_text().splitlines()[:50]
+    words = sorted({w for x in lines for w in words_from_text(json.loads(x)["text"])})
+
+    def fresh():
+        r = wordnet_loader()
+        r.ensure_loaded()
+        return (r,), {}
+
+    def ours(r):
+        s = WordNetSynonyms(r)
+        return {w: set(s.replacement_words(w)) for w in words}
+
+    fast = benchmark.pedantic(ours, setup=fresh, rounds=5, iterations=1)
+    t = m.WordSwapWordNet(language="eng")
+    reader = wordnet_loader(skip_self_map=False)  # NLTK's own reader class, its decoding streams
+    reader.ensure_loaded()
+    saved, m.wordnet = m.wordnet, reader  # stock's look-up reads the module's reader
+    try:
+        t0 = time.perf_counter()
+        stock = {w: set(t._get_replacement_words(w)) for w in words}
+        stock_s = time.perf_counter() - t0
+    finally:
+        m.wordnet = saved
+    assert fast == stock
+    benchmark.extra_info.update(words=len(words), stock_seconds=stock_s,
+                                speedup=stock_s / benchmark.stats.stats.median)
+    assert stock_s / benchmark.stats.stats.median >= 2
