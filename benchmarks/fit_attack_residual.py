@@ -1,7 +1,7 @@
 """Fit what the estimate still misses on the grid's own attack stages, and check a fit on another run.
 
     python benchmarks/fit_attack_residual.py fit baselines/slice_adv_*_2026-12-05_*.json
-    python benchmarks/fit_attack_residual.py check runs/estimates/*.json [--runs-dir runs]
+    python benchmarks/fit_attack_residual.py check runs/estimates/*.json [--runs-dir runs] [--before-residual]
 
 Input: the predicted-vs-actual JSONs every `flatbench run` writes (<runs-dir>/estimates/*.json, one
 per process): each computed stage with the estimate its process made before it ran and the seconds
@@ -12,9 +12,10 @@ victim model (the CNN's is 1), by alternating ratio estimators (sum of seconds o
 estimates, so each group's total is matched on the data it is fitted on).
 
 `fit` prints the factors as `flatbench.estimate.GRID_RESIDUAL` / `MODEL_RESIDUAL` take them.
-`check` prices other runs' stages with the code as it is: for each row the estimate it recorded,
-divided by the residual its process applied (none before GRID_RESIDUAL existed, see `--recorded`)
-and multiplied by today's, then prints actual / predicted per process, stage kind and round. A run
+`check` prices other runs' stages with the code as it is: each row's recorded estimate, times
+today's residual when the run's code predates GRID_RESIDUAL (`--before-residual`; otherwise the
+recorded estimate already is today's), then prints actual / predicted per process, stage kind and
+attack group, beside the recorded estimate's ratio. A run
 used by `fit` proves nothing in `check`: check on a later run.
 
 Warm or cold: a row says so when its process recorded it; otherwise (the 2026-12-05 slices) an
@@ -86,12 +87,12 @@ def fit(rows: list[dict], iterations: int = 50) -> tuple[dict, dict]:
     return C, M
 
 
-def today(r: dict) -> float:
-    """The estimate of the code as it is, from the one the row's process recorded."""
-    if r["kind"] != "attack" or not E._greedy_search():
+def today(r: dict, before_residual: bool) -> float:
+    """The estimate of the code as it is, from the one the row's process recorded (which applied
+    no residual when ``before_residual``, and today's otherwise)."""
+    if r["kind"] != "attack" or not before_residual:
         return r["estimate_seconds"]
-    recorded = r.get("residual", 1.0)
-    return r["estimate_seconds"] / recorded * E.attack_residual(r["recipe"], r["dataset"], r["model"], r["warm"])
+    return r["estimate_seconds"] * E.attack_residual(r["recipe"], r["dataset"], r["model"], r["warm"])
 
 
 def summary(rows: list[dict], predict) -> list[list]:
@@ -114,6 +115,8 @@ def main(argv=None):
     ap.add_argument("mode", choices=("fit", "check"))
     ap.add_argument("files", nargs="+")
     ap.add_argument("--runs-dir", type=Path, help="read each attack stage's warm flag from its manifest")
+    ap.add_argument("--before-residual", action="store_true",
+                    help="the runs' code predates GRID_RESIDUAL: apply today's to their recorded estimates")
     ap.add_argument("--json", type=Path, help="write the table here too")
     a = ap.parse_args(argv)
     rows = load_rows(a.files, a.runs_dir)
@@ -129,7 +132,10 @@ def main(argv=None):
         table = summary(rows, fitted)
         print("\nOn the stages it was fitted on (matched in aggregate per group by construction):")
     else:
-        table = summary(rows, today)
+        table = summary(rows, lambda r: today(r, a.before_residual))
+        recorded = {tuple(t[:2]): t[-1] for t in summary(rows, lambda r: r["estimate_seconds"])}
+        table = [t + [recorded[tuple(t[:2])]] for t in table]
+        head = head + ["actual / recorded estimate"]
         print("Priced by the code as it is (flatbench.estimate), against what the stages took:")
     print(tabulate(table, head, tablefmt="github"))
     if a.json:

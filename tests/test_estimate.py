@@ -37,6 +37,8 @@ def test_a_real_run_records_its_estimates_and_tabulates_them(tmp_path, data_dir)
     [path] = (tmp_path / "runs" / "estimates").glob("*_smoke_*.json")
     rec = json.loads(path.read_text())
     assert rec["grid"] == "smoke" and rec["total"]["stages"] == 4
+    # attack rows say whether they were priced warm (benchmarks/fit_attack_residual.py reads it)
+    assert [r.get("warm") for r in rec["stages"] if r["kind"] == "attack"] == [False]
     kinds = {g["kind"]: g for g in rec["groups"] if g["model"] == "all"}
     assert set(kinds) == {"train", "evaluate", "attack", "interpret"}
     atk = kinds["attack"]

@@ -45,7 +45,8 @@ def finish(stages, results: dict, cached: dict, ctx, echo=print):
         rows.append({"kind": s.kind, "label": s.label(), "key": s.key, "model": t.get("model"),
                      "dataset": t.get("dataset"), "recipe": t.get("recipe"),
                      "estimate_seconds": m.get("estimate_seconds"), "seconds": m.get("seconds"),
-                     "finished": m.get("finished"), "load1": m.get("load1")})
+                     "finished": m.get("finished"), "load1": m.get("load1"),
+                     **({"warm": bool((m.get("metrics") or {}).get("warm"))} if s.kind == "attack" else {})})
     if not rows:
         return None
     try:
