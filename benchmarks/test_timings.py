@@ -57,7 +57,7 @@ def test_pwws_wordnet_lookups_cold(benchmark):
     run asks for) on a freshly loaded reader each round, read by attack_resources.wordnet_synonyms;
     stock WordSwapWordNet's look-up of the same words on a fresh NLTK WordNetCorpusReader goes in
     extra_info.
-    Target: >= 2x stock, the same sets."""
+    Target: >= 3x stock, the same sets (4.3x on the quiet machine, 2026-12-05)."""
     if not DATA_DIR.is_dir():
         pytest.skip(f"no data at {DATA_DIR}; set FLATBENCH_DATA_DIR")
     import json
@@ -97,4 +97,4 @@ def test_pwws_wordnet_lookups_cold(benchmark):
     assert fast == stock
     benchmark.extra_info.update(words=len(words), stock_seconds=stock_s,
                                 speedup=stock_s / benchmark.stats.stats.median)
-    assert stock_s / benchmark.stats.stats.median >= 2
+    assert stock_s / benchmark.stats.stats.median >= 3
