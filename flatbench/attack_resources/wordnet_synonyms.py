@@ -14,8 +14,10 @@ read. Here the pairs come from the same ``_morphy`` and index, and the names fro
 word fields, with the syntactic marker stripped by the pattern NLTK uses (``(.*?)(\\([^()]*\\))?$``).
 A synset NLTK has already built is read from its cache; a line that does not parse as NLTK's
 parser expects (not one "|", an offset that does not match) is left to NLTK, so its warning or
-error is stock's. ``tests/test_attack_resources.py`` compares the sets with stock's over WordNet's
-index; the runner (flatbench.attacks.runner.accelerate) uses it for ``WordSwapWordNet`` only.
+error is stock's. ``tests/test_attack_resources.py`` compares the sets with stock's on a sample
+of WordNet's index and SST2's words, ``benchmarks/wordnet_synonyms.py check`` on every lemma and
+every test-split word of the four datasets (653,308 words, 0 differences). The runner
+(flatbench.attacks.runner.accelerate) uses it for exactly ``WordSwapWordNet`` in English.
 """
 
 from __future__ import annotations
