@@ -276,10 +276,10 @@ def estimate_from(f: dict) -> float:
         cos = f.get("cos")
         bound = 1 + spec.bound_slope * (BOUND_REF - cos) if cos is not None and spec.bound_slope else 1.0
         robust = ROUND_FACTOR if f.get("round", 0) >= 1 else 1.0
-        rate = attack_rate(f["recipe"], f["dataset"], f["model"], warm=bool(f.get("warm")))
-        return (fixed + (f["n"] * rate * bound * robust * SPLIT_FACTOR.get(f["split"], 1.0)
-                         * _method(f, "attack_factor"))) * attack_residual(f["recipe"], f["dataset"], f["model"],
-                                                                            bool(f.get("warm")))
+        warm = bool(f.get("warm"))
+        rate = attack_rate(f["recipe"], f["dataset"], f["model"], warm=warm)
+        stage = fixed + f["n"] * rate * bound * robust * SPLIT_FACTOR.get(f["split"], 1.0) * _method(f, "attack_factor")
+        return stage * attack_residual(f["recipe"], f["dataset"], f["model"], warm)
     pairs = f["n"] * PAIR_SHARE.get(f["dataset"], PAIR_SHARE_DEFAULT)
     lime = min(pairs, f["lime_pairs"]) * f["lime_samples"] / 1000 * _method(f, "lime_factor")
     return fixed + pairs * r["ig"] + lime * r["lime"]
