@@ -86,13 +86,14 @@ def _static(c) -> bool:
     WordEmbeddingDistance or PartOfSpeech, or flatbench's SpacyPartOfSpeech, comparing against the
     original (each reads the reference's words and the swapped word at i, nothing else; a subclass
     could read more, so it is not taken)."""
-    from flatbench.attacks.runner import _loaded
+    import sys
 
     known = [("textattack.constraints.semantics.word_embedding_distance", "WordEmbeddingDistance"),
              ("textattack.constraints.grammaticality.part_of_speech", "PartOfSpeech"),
              ("flatbench.attack_resources.constraints", "SpacyPartOfSpeech")]
-    # only classes already imported: importing TextAttack's part_of_speech costs flair's models
-    classes = [k for k in (_loaded(m, n) for m, n in known) if k is not None]
+    # only classes already imported: importing TextAttack's part_of_speech costs flair's models (the
+    # runner's _loaded does the same; importing it here would make runner -> greedy -> runner)
+    classes = [getattr(sys.modules[m], n) for m, n in known if m in sys.modules]
     return bool(c.compare_against_original) and type(c) in classes
 
 
