@@ -239,11 +239,12 @@ def test_spacy_pos_tags_universal(ta):
 def test_spacy_pos_decides_as_textattacks_part_of_speech(bow_wrapper, data_dir):
     """SpacyPartOfSpeech is its own class (TextAttack's module imports flair's models); held here
     to PartOfSpeech's decisions on TextFooler's real candidates, with PartOfSpeech tagging by the
-    same spaCy tagger one context at a time."""
+    same spaCy tagger one context at a time; and so is it with the runner's incremental tagger."""
     from textattack.constraints.grammaticality import PartOfSpeech
     from textattack.shared import AttackedText
 
-    from flatbench.attack_resources.constraints import SpacyPartOfSpeech, spacy_universal_tags
+    from flatbench.attack_resources.constraints import SpacyPartOfSpeech, spacy_tagger, spacy_universal_tags
+    from flatbench.attack_resources.tagger_cache import IncrementalTagger
     from flatbench.attacks.recipes import build_attack
 
     class Stock(PartOfSpeech):
@@ -257,6 +258,8 @@ def test_spacy_pos_decides_as_textattacks_part_of_speech(bow_wrapper, data_dir):
 
     attack, _ = build_attack("textfooler", bow_wrapper)
     ours, stock = SpacyPartOfSpeech(allow_verb_noun_swap=True), Stock(allow_verb_noun_swap=True)
+    fast = SpacyPartOfSpeech(allow_verb_noun_swap=True)
+    fast._incremental = IncrementalTagger(spacy_tagger())
     n = kept = repeated = 0
     for ex in _read(data_dir / "sst2" / "test.jsonl", 20):
         text = AttackedText(ex["text"])
@@ -266,6 +269,7 @@ def test_spacy_pos_decides_as_textattacks_part_of_speech(bow_wrapper, data_dir):
                 continue
             a, b = ours.call_many(cands, text), stock.call_many(cands, text)
             assert [c.text for c in a] == [c.text for c in b], (ex["text"], i)
+            assert [c.text for c in fast.call_many(cands, text)] == [c.text for c in a], (ex["text"], i)
             n, kept = n + len(cands), kept + len(a)
             repeated += text.words[i] in text.words[max(i - 4, 0):i]
     # real work on both sides: hundreds of candidates, both verdicts common, a repeated word

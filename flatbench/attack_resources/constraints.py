@@ -86,6 +86,9 @@ class SpacyPartOfSpeech(Constraint):
         self.tagset = tagset
         self.allow_verb_noun_swap = allow_verb_noun_swap
         self._pos_tag_cache = lru.LRU(2**14)  # PartOfSpeech's size; the runner keeps a larger one
+        # The runner sets an attack_resources.tagger_cache.IncrementalTagger here: the same tags,
+        # one word's tag computed from cached rows instead of the whole context's
+        self._incremental = None
         spacy_tagger()  # fail at build time, not mid-attack
 
     def clear_cache(self):
@@ -105,7 +108,23 @@ class SpacyPartOfSpeech(Constraint):
             for words, tags in zip(todo, spacy_universal_tags(todo)):
                 self._pos_tag_cache[" ".join(words)] = (tuple(words), tags)
 
+    def _tag_words_into_cache(self, asked) -> None:
+        """With the incremental tagger: tag each (before, word, after) asked at the word's first
+        occurrence in its context (where PartOfSpeech reads it), keyed by context and position."""
+        table, cache, todo = ptb_to_universal(), self._pos_tag_cache, {}
+        for before, word, after in asked:
+            context = before + [word] + after
+            key = (" ".join(context), len(before))
+            if key not in cache and key not in todo:
+                todo[key] = (tuple(context), context.index(word))
+        if todo:
+            for key, tag in zip(todo, self._incremental.tags_at(list(todo.values()))):
+                cache[key] = table.get(tag, "X")
+
     def _get_pos(self, before_ctx, word, after_ctx):
+        if self._incremental is not None:
+            self._tag_words_into_cache([(before_ctx, word, after_ctx)])
+            return self._pos_tag_cache[(" ".join(before_ctx + [word] + after_ctx), len(before_ctx))]
         context = before_ctx + [word] + after_ctx
         self._tag_into_cache([context])
         word_list, pos_list = self._pos_tag_cache[" ".join(context)]
@@ -131,15 +150,18 @@ class SpacyPartOfSpeech(Constraint):
         return True
 
     def _check_constraint_many(self, transformed_texts, reference_text):
-        # Tag every context the per-text loop will ask for in one spaCy batch.
-        contexts = []
+        # Tag every context the per-text loop will ask for in one batch.
+        asked = []
         ref_words = reference_text.words
         for t in transformed_texts:
             for i in t.attack_attrs.get("newly_modified_indices", ()):
                 before, after = self._contexts(ref_words, i)
-                contexts.append(before + [ref_words[i]] + after)
-                contexts.append(before + [t.words[i]] + after)
-        self._tag_into_cache(contexts)
+                asked.append((before, ref_words[i], after))
+                asked.append((before, t.words[i], after))
+        if self._incremental is not None:
+            self._tag_words_into_cache(asked)
+        else:
+            self._tag_into_cache([b + [w] + a for b, w, a in asked])
         return super()._check_constraint_many(transformed_texts, reference_text)
 
     def check_compatibility(self, transformation):
@@ -153,9 +175,11 @@ class SpacyPartOfSpeech(Constraint):
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_pos_tag_cache"] = self._pos_tag_cache.get_size()
+        state["_incremental"] = None  # a process's own; the runner sets it again
         return state
 
     def __setstate__(self, state):
+        state.setdefault("_incremental", None)
         self.__dict__ = state
         self._pos_tag_cache = lru.LRU(state["_pos_tag_cache"])
 

@@ -202,6 +202,19 @@ def _incremental_usem3(model):
     return CachedUSEm3(model, max_rows=4_000, max_h_rows=4_000, max_tokens=4_000, max_texts=4_000)
 
 
+@functools.lru_cache(maxsize=1)
+def _incremental_tagger():
+    """One per process, its rows shared by every stage (a tag reads only the 4 words either side;
+    see tagger_cache). None where the pipeline is not the layout it was derived for."""
+    from flatbench.attack_resources.constraints import spacy_tagger
+    from flatbench.attack_resources.tagger_cache import IncrementalTagger, StructureError
+
+    try:
+        return IncrementalTagger(spacy_tagger())
+    except StructureError:
+        return None
+
+
 def _loaded(module: str, name: str):
     m = sys.modules.get(module)
     return None if m is None else getattr(m, name)
@@ -241,6 +254,10 @@ def accelerate(attack) -> list[str]:
             c._pos_tag_cache = lru.LRU(_POS_CONTEXTS_MAX)
             c.clear_cache = lambda: None
             done.append(f"{type(c).__name__}: tags kept across examples and stages")
+            if type(c).__name__ == "SpacyPartOfSpeech" and _incremental_tagger() is not None:
+                c._incremental = _incremental_tagger()
+                done.append("SpacyPartOfSpeech: a word's tag from cached per-slot rows "
+                            "(flatbench.attack_resources.tagger_cache)")
         if type(c).__name__ == "USEm3Encoder":  # flatbench.attack_resources.constraints, offline USE
             c.encode = _incremental_usem3(c.model).encode
             done.append("USEm3Encoder.encode: per-token rows cached (flatbench.attack_resources.usem3_cache)")
