@@ -1,7 +1,7 @@
 """A/B of two checkouts on one attack: the speed of a change to the attack runner, with its outcomes.
 
 Runs `warm_attack.py`'s child (fresh process: build the attack, then time model B's attack of N
-seeded SST2 training sentences; `--mode warm` attacks them with model A first, as a grid's later
+seeded training sentences of `--dataset` (SST2); `--mode warm` attacks them with model A first, as a grid's later
 rounds do) once with each checkout first on PYTHONPATH, interleaved (base, head, head, base, ...),
 and compares every run's records (status, adversarial text, queries, replaced words): a speed-up
 that changes one outcome is a defect.
@@ -33,6 +33,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--bound", default="cos0.75", help="attack_bounds option (SST2's matched TextFooler bound)")
+    ap.add_argument("--dataset", default="sst2", help="whose training sentences are attacked, by models trained on it")
     ap.add_argument("--root", default=str(HERE / ".models"))
     ap.add_argument("--out")
     args = ap.parse_args(argv)
@@ -40,13 +41,13 @@ def main(argv=None) -> dict:
     from attack_throughput import trained_model
     from warm_attack import once
 
-    a, b = str(trained_model(args.model, Path(args.root), 7)), str(trained_model(args.model, Path(args.root), 8))
+    a, b = (str(trained_model(args.model, Path(args.root), s, args.dataset)) for s in (7, 8))
     sides = {"base": args.base.resolve(), "head": args.head.resolve()}
     runs = []
     for recipe in args.recipes.split(","):
         for rep in range(args.repeats):
             for side in (("base", "head", "head", "base") if rep % 2 == 0 else ("head", "base", "base", "head")):
-                r = once(args.mode, recipe, a, b, args.n, args.bound, checkout=sides[side])
+                r = once(args.mode, recipe, a, b, args.n, args.bound, checkout=sides[side], dataset=args.dataset)
                 r.update(side=side, rep=rep)
                 runs.append(r)
                 print(f"{recipe} {side} rep {rep}: {r['loop_s']:.1f} s (forward {r['forward_s']:.1f}), "
@@ -69,7 +70,7 @@ def main(argv=None) -> dict:
         print(f"{recipe} ({args.mode}): base {med['base']['loop_s']:.1f} s, head {med['head']['loop_s']:.1f} s "
               f"({summary[recipe]['head_over_base']:.2f}x; outside the forward {rest:.2f}x); "
               f"records identical in all {len(rs)} runs: {same}", file=sys.stderr)
-    out = {"model": args.model, "mode": args.mode, "n": args.n, "bound": args.bound, "repeats": args.repeats,
+    out = {"model": args.model, "dataset": args.dataset, "mode": args.mode, "n": args.n, "bound": args.bound, "repeats": args.repeats,
            "base": str(sides["base"]), "head": str(sides["head"]), "summary": summary,
            "runs": [{k: v for k, v in r.items() if k != "records"} for r in runs]}
     if args.out:

@@ -134,7 +134,7 @@ def test_the_dry_run_prices_one_process_with_its_attack_workers(tmp_path, data_d
     ests, _ = plan_estimates(stages)
     total = sum(ests.values())
     attack = sum(ests[s.key] for s in stages if s.kind == "attack")
-    assert attack > 0.5 * total
+    assert attack > 0.4 * total  # a large share, so how its workers split it shows
     per_model = {m: sum(plan_estimates([s for s in stages if s.owner().model == m])[0].values()) for m in ("lstm", "cnn")}
     # the CNN's own first training-set attack is cold here, warm in the one-process plan
     assert per_model["lstm"] + per_model["cnn"] > total
@@ -254,13 +254,18 @@ def test_the_greedy_search_prices_only_the_time_outside_the_forward_lower(monkey
     fs, m = ATTACKS.spec("textfooler").forward_share, MODELS.spec("cnn").cost.attack
     cold_f, warm_f = E.SEARCH_FACTOR[("textfooler", "sst2")]
     cold_r, warm_r = E.GRID_RESIDUAL[("textfooler", "sst2")]  # and then what the grid's stages still said
+    cold_t, warm_t = E.TAGGER_FACTOR[("sst2", "cnn")]  # and TextFooler's faster tagging since
     assert E.estimate_from(atk) == pytest.approx(
-        (E.OVERHEAD["attack"] + 1000 * 0.0591 * (fs * m + (1 - fs) * cold_f)) * cold_r)
+        (E.OVERHEAD["attack"] + 1000 * 0.0591 * (fs * m + (1 - fs) * cold_f)) * cold_r * cold_t)
     assert E.estimate_from({**atk, "warm": True}) == pytest.approx(
-        (E.OVERHEAD["attack"] + 1000 * 0.0591 * (fs * m + (1 - fs) * E.WARM_FACTOR["textfooler"] * warm_f)) * warm_r)
+        (E.OVERHEAD["attack"] + 1000 * 0.0591 * (fs * m + (1 - fs) * E.WARM_FACTOR["textfooler"] * warm_f))
+        * warm_r * warm_t)
     assert E.estimate_from(atk) < stock_cold
     lstm = {**atk, "model": "lstm"}
-    assert E.attack_residual("textfooler", "sst2", "lstm") == pytest.approx(cold_r * E.MODEL_RESIDUAL["lstm"])
+    assert E.attack_residual("textfooler", "sst2", "lstm") == pytest.approx(
+        cold_r * E.MODEL_RESIDUAL["lstm"] * E.TAGGER_FACTOR[("sst2", "lstm")][0])
+    assert E.attack_residual("pwws", "sst2", "lstm") == pytest.approx(  # PWWS tags nothing
+        E.GRID_RESIDUAL[("pwws", "sst2")][0] * E.MODEL_RESIDUAL["lstm"])
     monkeypatch.setenv("FLATBENCH_ATTACK_SEARCH", "stock")
     assert E.attack_residual("textfooler", "sst2", "lstm") == 1.0  # stock's loop: the rates as fitted
     lstm_stock = E.estimate_from(lstm)
