@@ -118,7 +118,8 @@ COMPONENTS = {
     "AttackedText.generate_new_attacked_text (incl. its __init__)": [
         ("textattack/shared/attacked_text.py", "generate_new_attacked_text")],
     "AttackedText.__init__ (all)": [("textattack/shared/attacked_text.py", "__init__")],
-    "POS tagging (spaCy)": [("flatbench/attack_resources/constraints.py", "spacy_universal_tags")],
+    "POS tagging (spaCy)": [("flatbench/attack_resources/constraints.py", "spacy_universal_tags"),
+                            ("flatbench/attack_resources/tagger_cache.py", "tags_at")],
     "word-embedding distance": [("constraints/semantics/word_embedding_distance.py", "_check_constraint")],
     "goal function (incl. model forward)": [("textattack/goal_functions/goal_function.py", "get_results")],
 }
