@@ -92,7 +92,8 @@ def today(r: dict, before_residual: bool) -> float:
     no residual when ``before_residual``, and today's otherwise)."""
     if r["kind"] != "attack" or not before_residual:
         return r["estimate_seconds"]
-    return r["estimate_seconds"] * E.attack_residual(r["recipe"], r["dataset"], r["model"], r["warm"])
+    # such a run predates TAGGER_FACTOR's tagger too: its TextFooler stages tagged with spaCy whole
+    return r["estimate_seconds"] * E.attack_residual(r["recipe"], r["dataset"], r["model"], r["warm"], tagger=False)
 
 
 def summary(rows: list[dict], predict) -> list[list]:

@@ -250,12 +250,14 @@ def attack_rate(recipe: str, dataset: str, model: str, warm: bool = False) -> fl
     return base * (fs * MODELS.spec(model).cost.attack + rest)
 
 
-def attack_residual(recipe: str, dataset: str, model: str, warm: bool = False) -> float:
-    """GRID_RESIDUAL x MODEL_RESIDUAL of an attack stage, x TAGGER_FACTOR for TextFooler (1 where
-    nothing was fitted, or with the stock search, whose stages the rates were fitted on)."""
+def attack_residual(recipe: str, dataset: str, model: str, warm: bool = False, tagger: bool = True) -> float:
+    """GRID_RESIDUAL x MODEL_RESIDUAL of an attack stage, x TAGGER_FACTOR for TextFooler unless
+    ``tagger`` is False (1 where nothing was fitted, or with the stock search, whose stages the
+    rates were fitted on)."""
     if not _greedy_search() or (recipe, dataset) not in GRID_RESIDUAL:
         return 1.0
-    tagger = TAGGER_FACTOR.get((dataset, model), (1.0, 1.0)) if recipe == "textfooler" else (1.0, 1.0)
+    on = tagger and recipe == "textfooler"
+    tagger = TAGGER_FACTOR.get((dataset, model), (1.0, 1.0)) if on else (1.0, 1.0)
     w = 1 if warm else 0
     return GRID_RESIDUAL[(recipe, dataset)][w] * MODEL_RESIDUAL.get(model, 1.0) * tagger[w]
 
