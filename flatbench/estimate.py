@@ -256,10 +256,9 @@ def attack_residual(recipe: str, dataset: str, model: str, warm: bool = False, t
     rates were fitted on)."""
     if not _greedy_search() or (recipe, dataset) not in GRID_RESIDUAL:
         return 1.0
-    on = tagger and recipe == "textfooler"
-    tagger = TAGGER_FACTOR.get((dataset, model), (1.0, 1.0)) if on else (1.0, 1.0)
     w = 1 if warm else 0
-    return GRID_RESIDUAL[(recipe, dataset)][w] * MODEL_RESIDUAL.get(model, 1.0) * tagger[w]
+    tagging = TAGGER_FACTOR.get((dataset, model), (1.0, 1.0))[w] if tagger and recipe == "textfooler" else 1.0
+    return GRID_RESIDUAL[(recipe, dataset)][w] * MODEL_RESIDUAL.get(model, 1.0) * tagging
 
 
 def _greedy_search() -> bool:

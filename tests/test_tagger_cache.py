@@ -76,7 +76,7 @@ def test_rows_are_spacys_bit_for_bit(nlp, data_dir):
     tagger = IncrementalTagger(nlp)
     tagger.tags_at(queries)
     t2v = nlp.get_pipe("tok2vec").model
-    # the embed rows (computed without thinc's chain) are the chain's, then every layer-4 row
+    # the embed rows are the embed chain's output, then every layer-4 row is tok2vec's
     words = [w for (w,), i in tagger.stores[0].slot.items() if w is not None]
     (E,) = t2v.layers[0].predict([Doc(nlp.vocab, words=words)])
     assert len(words) > 100 and np.array_equal(tagger.stores[0].rows[[tagger.stores[0].slot[(w,)] for w in words]], E)

@@ -108,23 +108,26 @@ class SpacyPartOfSpeech(Constraint):
             for words, tags in zip(todo, spacy_universal_tags(todo)):
                 self._pos_tag_cache[" ".join(words)] = (tuple(words), tags)
 
-    def _tag_words_into_cache(self, asked) -> None:
+    def _tag_words_into_cache(self, asked) -> list:
         """With the incremental tagger: tag each (before, word, after) asked at the word's first
-        occurrence in its context (where PartOfSpeech reads it), keyed by context and position."""
-        table, cache, todo = ptb_to_universal(), self._pos_tag_cache, {}
+        occurrence in its context (where PartOfSpeech reads it), keyed by context and position;
+        returns the keys."""
+        table, cache, todo, keys = ptb_to_universal(), self._pos_tag_cache, {}, []
         for before, word, after in asked:
             context = before + [word] + after
             key = (" ".join(context), len(before))
+            keys.append(key)
             if key not in cache and key not in todo:
                 todo[key] = (tuple(context), context.index(word))
         if todo:
             for key, tag in zip(todo, self._incremental.tags_at(list(todo.values()))):
                 cache[key] = table.get(tag, "X")
+        return keys
 
     def _get_pos(self, before_ctx, word, after_ctx):
         if self._incremental is not None:
-            self._tag_words_into_cache([(before_ctx, word, after_ctx)])
-            return self._pos_tag_cache[(" ".join(before_ctx + [word] + after_ctx), len(before_ctx))]
+            (key,) = self._tag_words_into_cache([(before_ctx, word, after_ctx)])
+            return self._pos_tag_cache[key]
         context = before_ctx + [word] + after_ctx
         self._tag_into_cache([context])
         word_list, pos_list = self._pos_tag_cache[" ".join(context)]

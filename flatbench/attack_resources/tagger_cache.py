@@ -18,8 +18,8 @@ Why a per-slot cache is exact (read off the pipeline's thinc model, spaCy 3.8 / 
 
 ``IncrementalTagger.tags_at`` keys each layer's rows by their slots' words (a tuple, ``None`` for
 outside the doc), computes only the rows it has not seen, bottom-up, with the pipeline's own
-parameters and the same thinc operations (``ops.gemm``, ``ops.maxout``, layernorm's moments), and
-returns the tagger's label at each asked position. The GEMM of one row does not depend on the
+layers themselves (each residual layer's maxout and layernorm, the embed chain, the tagger's
+softmax, run by thinc on the gathered rows), and returns the tagger's label at each asked position. The GEMM of one row does not depend on the
 other rows in the call here (checked bit for bit in tests), but to not rest exactness on a BLAS
 detail, any tag whose best two scores are closer than ``MARGIN`` is asked of spaCy itself on the
 whole context (``counts["spacy"]``). tests/test_tagger_cache.py compares it with the pipeline.
@@ -100,19 +100,13 @@ class IncrementalTagger:
         t2v = nlp.get_pipe("tok2vec").model
         tagger = nlp.get_pipe("tagger")
         _check_structure(t2v, tagger.model)
-        self.ops = t2v.ops
         self.embed = t2v.layers[0]
-        self.layers = []
-        for r in t2v.layers[1].layers[0].layers:
-            mx, ln = _find(r, "maxout"), _find(r, "layernorm")
-            nO, nP, nI = mx.get_dim("nO"), mx.get_dim("nP"), mx.get_dim("nI")
-            self.layers.append((self.ops.reshape2f(mx.get_param("W"), nO * nP, nI),
-                                self.ops.reshape1f(mx.get_param("b"), nO * nP), nO, nP,
-                                ln.get_param("G"), ln.get_param("b")))
-        sm = _find(tagger.model, "softmax")
-        self.W_out, self.b_out = sm.get_param("W"), sm.get_param("b")
+        # each residual layer's ``maxout>>layernorm>>dropout`` (after its expand_window), run by
+        # thinc itself on the gathered windows; the tagger's softmax likewise (unnormalised)
+        self.layers = [r.layers[0].layers[1] for r in t2v.layers[1].layers[0].layers]
+        self.softmax = _find(tagger.model, "softmax")
         self.labels = tuple(tagger.labels)
-        self.width = self.layers[0][2]
+        self.width = t2v.get_dim("nO")
         self.max_rows = int(max_rows)
         # store 0: embed rows by word; store k: layer k's rows by the 2k+1 slots' words
         self.stores = [_Store(self.width) for _ in range(_DEPTH + 1)]
@@ -163,8 +157,7 @@ class IncrementalTagger:
             if missing[k]:
                 self._layer(k, missing[k])
         rows = self.stores[_DEPTH]
-        X = rows.rows[[rows.slot[x] for x in top]]
-        scores = self.ops.affine(X, self.W_out, self.b_out)  # thinc's softmax, unnormalised
+        scores = self.softmax.predict(rows.rows[[rows.slot[x] for x in top]])
         best = scores.argmax(axis=1)
         part = np.partition(scores, -2, axis=1)
         margin = part[:, -1] - part[:, -2]
@@ -181,21 +174,11 @@ class IncrementalTagger:
 
     def _layer(self, k: int, keys: list) -> None:
         """Layer k's rows for `keys`: x + layernorm(maxout(W @ [x[q-1], x[q], x[q+1]] + b))."""
-        W, b, nO, nP, G, beta = self.layers[k - 1]
         below = self.stores[k - 1]
         slot = below.slot
         idx = np.array([[slot[x[:-2]], slot[x[1:-1]], slot[x[2:]]] for x in keys], dtype=np.int64)
         X = below.rows[idx]                          # (n, 3, width): seq2col's column order
-        cols = X.reshape(len(keys), 3 * self.width)
-        Y = self.ops.gemm(cols, W, trans2=True)
-        Y += b
-        best, _ = self.ops.maxout(self.ops.reshape3f(Y, Y.shape[0], nO, nP))
-        # thinc's layernorm forward, term for term
-        mu = best.mean(axis=1, keepdims=True)
-        var = best.var(axis=1, keepdims=True) + 1e-08
-        Z = (best - mu) * var ** (-1.0 / 2.0)
-        out = Z * G
-        out += beta
+        out = self.layers[k - 1].predict(X.reshape(len(keys), 3 * self.width))
         out = X[:, 1] + out                          # residual: the row's own input
         self.stores[k].add(keys, out)
         self.counts["rows"] += len(keys)

@@ -254,8 +254,9 @@ def accelerate(attack) -> list[str]:
             c._pos_tag_cache = lru.LRU(_POS_CONTEXTS_MAX)
             c.clear_cache = lambda: None
             done.append(f"{type(c).__name__}: tags kept across examples and stages")
-            if type(c).__name__ == "SpacyPartOfSpeech" and _incremental_tagger() is not None:
-                c._incremental = _incremental_tagger()
+            tagger = _incremental_tagger() if type(c).__name__ == "SpacyPartOfSpeech" else None
+            if tagger is not None:
+                c._incremental = tagger
                 done.append("SpacyPartOfSpeech: a word's tag from cached per-slot rows "
                             "(flatbench.attack_resources.tagger_cache)")
         if type(c).__name__ == "USEm3Encoder":  # flatbench.attack_resources.constraints, offline USE
