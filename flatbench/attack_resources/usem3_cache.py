@@ -80,6 +80,17 @@ def _layernorm(x, gamma, beta, eps):
     return x
 
 
+def _rows(n, width):
+    """An uninitialised float32 (n, width) array in an anonymous mapping of its own: pages are
+    committed when first written, in 4 KB pages. (numpy asks the kernel for huge pages on arrays
+    of 4 MB and more; where memory is fragmented a huge-page fault can stall on compaction, and
+    a cache fills its rows a few at a time, so it would meet those stalls one by one.)"""
+    import mmap
+
+    buf = mmap.mmap(-1, max(n * width * 4, 1))
+    return np.frombuffer(buf, dtype=np.float32, count=n * width).reshape(n, width)
+
+
 class _RowStore:
     """float32 rows addressed by slot; slot 0 is a permanent zero row (the sentinel).
 
@@ -91,7 +102,7 @@ class _RowStore:
         self.max_rows = max(int(max_rows), 1)
         # np.empty: pages are only committed when first written, so the resident size follows
         # the number of rows actually cached, and growing never copies below the bound
-        self.rows = np.empty((1 + self.max_rows, width), dtype=np.float32)
+        self.rows = _rows(1 + self.max_rows, width)
         self.rows[0] = 0.0
         self.n = 1  # next free slot
 
@@ -104,7 +115,7 @@ class _RowStore:
     def reset(self):
         self.n = 1
         if self.rows.shape[0] > self.max_rows + 1:
-            self.rows = np.empty((1 + self.max_rows, self.width), dtype=np.float32)
+            self.rows = _rows(1 + self.max_rows, self.width)
             self.rows[0] = 0.0
 
     def reserve(self, k):
@@ -112,7 +123,7 @@ class _RowStore:
         need = self.n + k
         if need > self.rows.shape[0]:
             cap = max(need, 2 * self.rows.shape[0])  # only a call larger than the bound
-            grown = np.empty((cap, self.width), dtype=np.float32)
+            grown = _rows(cap, self.width)
             grown[:self.n] = self.rows[:self.n]
             self.rows = grown
         first = self.n
