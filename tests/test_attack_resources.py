@@ -112,7 +112,8 @@ def test_stopwords_env_makes_textattack_import_offline(tmp_path):
 
 
 def test_prepare_is_idempotent_and_reports(prepared):
-    assert set(prepared["actions"]) == {"stopwords", "wordnet", "pos_tagger", "counterfitted"}
+    assert set(prepared["actions"]) == {"stopwords", "wordnet", "pos_tagger", "counterfitted", "sentence_encoder"}
+    assert prepared["actions"]["sentence_encoder"].startswith("USE-m3 prepared copy")
     by_name = {r["name"]: r for r in prepared["resources"]}
     assert set(by_name) == set(R.RESOURCE_NAMES)
     for r in prepared["resources"]:
@@ -121,7 +122,8 @@ def test_prepare_is_idempotent_and_reports(prepared):
         assert "\n" not in r["deviation"] and "\n" not in r["fix"]
     assert by_name["counterfitted"]["status"] != "missing"
     again = R.prepare(online=False)  # nothing is redone (its time: benchmarks/test_timings.py)
-    assert all(a in ("exists", "tag map present") for a in again["actions"].values())
+    assert all(a in ("exists", "tag map present") or a.startswith("USE-m3 prepared copy present")
+               for a in again["actions"].values())
 
 
 @pytest.mark.parametrize("status", ["online-original", "offline-substitute", "missing"])

@@ -49,9 +49,7 @@ def test_a_pwws_process_imports_a_fraction_of_textattack():
                                ta.shared.AttackedText is AttackedText]}))
     """, lazy=True)
     mods = set(out["mods"])
-    # (scipy.stats and nltk.parse still come, through nltk.corpus's own __init__, which defines
-    # the corpus loaders and so runs whole)
-    heavy = ["flair.models", "flair.embeddings", "bert_score", "sklearn",
+    heavy = ["flair.models", "flair.embeddings", "bert_score", "sklearn", "scipy.stats",
              "textattack.constraints.grammaticality.language_models", "textattack.attack_recipes.clare_li_2020",
              "textattack.augmentation", "textattack.commands", "nltk.classify"]
     assert not [m for m in heavy if m in mods]
@@ -141,6 +139,42 @@ def test_a_replaced_name_survives_the_full_init_and_dir_lists_everything():
     """, lazy=True)
     assert out == {"kept": True, "star": True, "dir": {"constraints": True, "transformers": True},
                    "others": True, "full": True}
+
+
+CORPORA = """
+    import json, sys
+    from flatbench.attack_resources.catalog import ensure_nltk_env
+    ensure_nltk_env()
+    import nltk.corpus
+    from textattack.constraints.pre_transformation import StopwordModification
+    from nltk.corpus import wordnet
+    stop = StopwordModification()  # reads nltk.corpus.stopwords
+    sw = nltk.corpus.stopwords
+    before = {"init_ran": vars(nltk.corpus)["__getattr__"].full if "__getattr__" in vars(nltk.corpus) else True,
+              "scipy.stats": "scipy.stats" in sys.modules,
+              "readers": sorted(m for m in sys.modules if m.startswith("nltk.corpus.reader."))}
+    dir(nltk.corpus)  # the real __init__ now: what it binds must not replace the two loaders
+    print(json.dumps({**before, "stopwords": sorted(stop.stopwords), "wordnet": wordnet.synsets("dog")[0].name(),
+                      # read once, a LazyCorpusLoader becomes its reader
+                      "loader": [type(sw).__name__, str(sw.root), sw.fileids(), sw._encoding],
+                      "kept": nltk.corpus.stopwords is sw and nltk.corpus.wordnet is wordnet}))
+"""
+
+
+def test_the_corpus_loaders_an_attack_reads_are_bound_without_nltk_corpus_init():
+    """`ensure_nltk_env` binds nltk.corpus.wordnet and .stopwords by NLTK's own statements, so
+    building PWWS or TextFooler imports neither every corpus reader nor (through nltk.metrics)
+    scipy.stats: ~0.6 s of each attack process's start. The loaders equal the eager ones."""
+    lazy = _run(CORPORA, lazy=True)
+    eager = _run(CORPORA, lazy=False)
+    assert lazy["init_ran"] is False and eager["init_ran"] is True
+    assert not lazy["scipy.stats"] and eager["scipy.stats"]
+    assert len(lazy["readers"]) <= 8 < 30 < len(eager["readers"]), lazy["readers"]
+    for k in ("stopwords", "wordnet", "loader"):
+        assert lazy[k] == eager[k], k
+    assert len(lazy["stopwords"]) == 179 and lazy["wordnet"] == "dog.n.01"
+    assert lazy["loader"][0] == "StopwordsCorpusReader" and "english" in lazy["loader"][2]
+    assert lazy["kept"] and eager["kept"]
 
 
 def test_off_switch_imports_eagerly():

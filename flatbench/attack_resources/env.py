@@ -218,7 +218,51 @@ def ensure_nltk_env() -> Path:
     _write_stopwords_if_missing()
     _wrap_nltk_download()
     _wordnet_without_self_map()
+    _bind_corpus_loaders(("stopwords",))
     return d
+
+
+# Where the names in nltk.corpus's loader statements are defined (its __init__ gets them through
+# ``from nltk.corpus.reader import *``, which imports every corpus reader).
+_CORPUS_NAMES = {"LazyCorpusLoader": ("nltk.corpus.util", "LazyCorpusLoader"),
+                 "StopwordsCorpusReader": ("nltk.corpus.reader.wordlist", "StopwordsCorpusReader")}
+
+
+def _bind_corpus_loaders(names) -> None:
+    """Bind ``nltk.corpus.<name>`` by NLTK's own statement for it, while nltk.corpus is lazy
+    (`flatbench.lazy_packages`) and its __init__ has not run. Reading a name that __init__
+    computes runs all of it: every corpus reader, and through nltk.metrics scipy.stats (~0.6 s of
+    each PWWS process's start, for ``nltk.corpus.stopwords`` in TextAttack's StopwordModification).
+    The statement's value is evaluated with each of its names taken from the module that defines
+    it (`_CORPUS_NAMES`); a statement naming anything else is left to the __init__."""
+    import ast
+    import importlib
+
+    import nltk.corpus
+
+    d = nltk.corpus.__dict__
+    if getattr(d.get("__getattr__"), "full", True) is not False:
+        return  # not lazy, or its __init__ has run: nothing to save
+    todo = [n for n in names if n not in d]
+    if not todo:
+        return
+    source = nltk.corpus.__loader__.get_source("nltk.corpus") or ""
+    found = {}
+    for node in ast.parse(source).body:  # the last top-level binding wins, as when run
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            found[node.target.id] = node.value
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            found[node.targets[0].id] = node.value
+    for name in todo:
+        expr = found.get(name)
+        if expr is None:
+            continue
+        used = {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
+        if not used <= set(_CORPUS_NAMES):
+            continue
+        scope = {n: getattr(importlib.import_module(_CORPUS_NAMES[n][0]), _CORPUS_NAMES[n][1]) for n in used}
+        d[name] = eval(compile(ast.Expression(expr), "nltk/corpus/__init__.py", "eval"),  # noqa: S307
+                       {"__builtins__": {}}, scope)
 
 
 def _wordnet_without_self_map() -> None:
@@ -235,6 +279,14 @@ def _wordnet_without_self_map() -> None:
     import nltk.corpus
     from nltk.corpus.util import LazyCorpusLoader
 
+    d = nltk.corpus.__dict__
+    if "wordnet" not in d and getattr(d.get("__getattr__"), "full", True) is False:
+        # nltk.corpus made lazy (flatbench.lazy_packages) and its __init__ not run: bind the loader
+        # without running it (it imports every corpus reader, and through nltk.metrics scipy.stats:
+        # ~0.7 s of each attack process's start). The __init__, if something runs it later, keeps
+        # a name bound before it.
+        d["wordnet"] = d["_flatbench_wordnet"] = wordnet_loader()
+        return
     wn = nltk.corpus.wordnet
     if not isinstance(wn, LazyCorpusLoader) or getattr(nltk.corpus, "_flatbench_wordnet", None) is wn:
         return
@@ -244,7 +296,8 @@ def _wordnet_without_self_map() -> None:
 def wordnet_loader(skip_self_map: bool = True):
     """A lazy loader of the "wordnet" corpus as ``nltk.corpus`` declares it; with
     ``skip_self_map`` its reader's ``map_wn("wordnet")`` is None instead of the identity map."""
-    from nltk.corpus.reader import CorpusReader, WordNetCorpusReader
+    from nltk.corpus.reader.api import CorpusReader  # the modules, not nltk.corpus.reader's star imports
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
     from nltk.corpus.util import LazyCorpusLoader
 
     cls = _WordNetReader() if skip_self_map else WordNetCorpusReader
@@ -254,7 +307,7 @@ def wordnet_loader(skip_self_map: bool = True):
 
 @functools.lru_cache(maxsize=1)
 def _WordNetReader():  # noqa: N802 - a class, made on first use (nltk stays unimported until then)
-    from nltk.corpus.reader import WordNetCorpusReader
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
     from nltk.data import SeekableUnicodeStreamReader
 
     class WordNetReader(WordNetCorpusReader):
