@@ -16,12 +16,21 @@ from pathlib import Path
 def write_text_atomic(path: Path, text: str) -> None:
     """Write a file whole or not at all: a temporary file beside it (unique per process and
     thread), flushed to disk, then one rename; on failure the old file stays as it was."""
+    _write_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """`write_text_atomic` for bytes."""
+    _write_atomic(path, data)
+
+
+def _write_atomic(path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
+        with open(tmp, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

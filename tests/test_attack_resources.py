@@ -192,6 +192,60 @@ def test_wordnet_reader_skips_only_the_identity_self_map(prepared, data_dir):
             assert a.readline() == b.readline() and a.tell() == b.tell()
 
 
+def test_wordnets_kept_parse_is_nltks_parse(prepared, tmp_path, monkeypatch):
+    """Our reader keeps NLTK's parse of WordNet's index, exception lists and satellite offsets
+    (0.4-0.6 s at every load) in a pickle beside the resources; the next reader loads it (0.1 s)
+    and holds what NLTK's parser makes. A damaged pickle is parsed anew and written again; the
+    key follows every parsed file."""
+    from collections import defaultdict
+
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+    from flatbench.attack_resources import env
+
+    stock = env.wordnet_loader(skip_self_map=False)
+    stock.ensure_loaded()
+    monkeypatch.setenv("FLATBENCH_RESOURCES", str(tmp_path))
+    first = env.wordnet_loader()
+    first.ensure_loaded()  # parsed by NLTK, then kept
+    kept = env._parsed_index_path(first._root)
+    assert kept is not None and kept.is_file() and tmp_path in kept.parents
+
+    def no_parse(self):
+        raise AssertionError("parsed again")
+
+    with monkeypatch.context() as m:
+        for name in ("_load_lemma_pos_offset_map", "_load_exception_map", "_scan_satellites"):
+            m.setattr(WordNetCorpusReader, name, no_parse)
+        second = env.wordnet_loader()
+        second.ensure_loaded()
+    assert isinstance(second._lemma_pos_offset_map, defaultdict)
+    for a in env._PARSED:
+        assert getattr(second, a) == getattr(stock, a) == getattr(first, a), a
+    assert second._exception_map["s"] is second._exception_map["a"]  # shared, as NLTK makes it
+    for w in ("running", "better", "geese", "terrible", "quickly", "movie"):
+        assert [s.name() for s in second.synsets(w)] == [s.name() for s in stock.synsets(w)], w
+    kept.write_bytes(b"not a pickle")
+    third = env.wordnet_loader()
+    third.ensure_loaded()
+    assert third._lemma_pos_offset_map == stock._lemma_pos_offset_map
+    assert env._parsed_index(first._root) is not None  # written again
+    # the key: every parsed file's size and mtime
+    fake = tmp_path / "wn"
+    fake.mkdir()
+    for name in env._PARSED_FROM:
+        (fake / name).write_text("x")
+    root = type("Root", (), {"path": str(fake)})()
+    keys = {env._parsed_index_path(root)}
+    for name in env._PARSED_FROM:
+        st = (fake / name).stat()
+        os.utime(fake / name, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+        keys.add(env._parsed_index_path(root))
+    assert len(keys) == len(env._PARSED_FROM) + 1
+    (fake / "index.noun").unlink()
+    assert env._parsed_index_path(root) is None  # not every file there: NLTK's own parse, nothing kept
+
+
 def test_ascii_lines_only_where_they_equal_nltks_stream_reader(tmp_path):
     """The fast line reader is used for a file only when it is ASCII with "\\n" line ends; a
     file NLTK's reader would split or decode differently keeps NLTK's reader."""

@@ -28,6 +28,15 @@ def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     assert json.loads(p.read_text()) == {"a": 1} and os.listdir(tmp_path) == ["f.json"]
 
 
+def test_write_bytes_atomic_is_whole_or_not_at_all(tmp_path, monkeypatch):
+    p = tmp_path / "f.pickle"
+    fio.write_bytes_atomic(p, b"\x00one")
+    monkeypatch.setattr(fio.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError("io error")))
+    with pytest.raises(OSError):
+        fio.write_bytes_atomic(p, b"\x00two")
+    assert p.read_bytes() == b"\x00one" and os.listdir(tmp_path) == ["f.pickle"]
+
+
 def test_install_dir_atomically_replaces_a_stale_directory(tmp_path):
     target = tmp_path / "res"
     fio.install_dir_atomically(lambda d: (d / "old").write_text("x"), target)

@@ -26,3 +26,21 @@ def test_memo_returns_the_encoders_rows_through_evictions(monkeypatch):
     assert c.asked[0] == ["a", "bb"] and c.asked[1] == ["ccc", "dddd"]
     assert "bb" not in c.asked[2]  # still held (recently used)...
     assert c.asked[3] == ["ccc"]   # ...while "ccc" was evicted (capacity 3) and is asked again
+
+
+def test_the_collector_is_paused_for_start_up_and_left_as_it_was():
+    import gc
+
+    was = gc.isenabled()
+    try:
+        for before in (True, False):
+            (gc.enable if before else gc.disable)()
+            try:
+                with runner._collector_paused():
+                    assert not gc.isenabled()
+                    raise KeyError("a failed build")
+            except KeyError:
+                pass
+            assert gc.isenabled() is before
+    finally:
+        (gc.enable if was else gc.disable)()

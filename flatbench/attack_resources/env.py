@@ -311,6 +311,30 @@ def _WordNetReader():  # noqa: N802 - a class, made on first use (nltk stays uni
     from nltk.data import SeekableUnicodeStreamReader
 
     class WordNetReader(WordNetCorpusReader):
+        # NLTK's __init__ parses the index, exception lists and satellite offsets from WordNet's
+        # files (0.4-0.6 s); their parse is kept as a pickle (`_parsed_index`) for the next process
+        def __init__(self, root, omw_reader):
+            self._flatbench_parsed = _parsed_index(root)
+            super().__init__(root, omw_reader)
+            if self._flatbench_parsed is None:
+                _keep_parsed_index(root, self)
+            del self._flatbench_parsed
+
+        def _scan_satellites(self):
+            if self._flatbench_parsed is None:
+                return super()._scan_satellites()
+            self.satellite_offsets = self._flatbench_parsed["satellite_offsets"]
+
+        def _load_lemma_pos_offset_map(self):
+            if self._flatbench_parsed is None:
+                return super()._load_lemma_pos_offset_map()
+            self._lemma_pos_offset_map = self._flatbench_parsed["_lemma_pos_offset_map"]
+
+        def _load_exception_map(self):
+            if self._flatbench_parsed is None:
+                return super()._load_exception_map()
+            self._exception_map = self._flatbench_parsed["_exception_map"]
+
         def map_wn(self, version="wordnet"):
             if version == "wordnet":  # this reader *is* the "wordnet" corpus: the identity map
                 return None
@@ -328,6 +352,74 @@ def _WordNetReader():  # noqa: N802 - a class, made on first use (nltk stays uni
             return stream
 
     return WordNetReader
+
+
+# What NLTK's WordNet reader parses at load (`WordNetReader`), and the files it parses them from.
+_PARSED = ("satellite_offsets", "_lemma_pos_offset_map", "_exception_map")
+_PARSED_FROM = ("data.adj", "index.adj", "index.adv", "index.noun", "index.verb",
+                "adj.exc", "adv.exc", "noun.exc", "verb.exc")
+
+
+def _parsed_index_path(root) -> Path | None:
+    """Where the parse of WordNet at ``root`` is kept: keyed by NLTK's parser (its source file's
+    path, size and mtime; not ``nltk.__version__``, which runs all of NLTK's __init__) and each
+    parsed file's path, size and mtime; None for a root that is no plain directory."""
+    import hashlib
+    import json
+    import sys
+
+    parser = sys.modules["nltk.corpus.reader.wordnet"].__file__
+    path = getattr(root, "path", None)
+    if not isinstance(path, str) or not os.path.isdir(path):
+        return None
+    stamps = []
+    for name in _PARSED_FROM:
+        f = os.path.join(path, name)
+        if not os.path.isfile(f):
+            return None
+        stamps.append([os.path.abspath(f), *_stamp(f)])
+    basis = json.dumps({"parser": [os.path.abspath(parser), *_stamp(parser)], "files": stamps, "attrs": _PARSED},
+                       sort_keys=True)
+    return resource_dir() / "wordnet_parsed" / (hashlib.sha256(basis.encode()).hexdigest()[:20] + ".pickle")
+
+
+def _parsed_index(root) -> dict | None:
+    """The kept parse, or None (not kept, unreadable, or not what `_keep_parsed_index` writes).
+    The collector is paused while it loads: its 0.5 M objects set off collections that walk them
+    all (0.66 s with, 0.11 s without)."""
+    import gc
+    import pickle
+
+    p = _parsed_index_path(root)
+    if p is None or not p.is_file():
+        return None
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        with open(p, "rb") as f:
+            got = pickle.load(f)
+    except Exception as e:  # noqa: BLE001 - a damaged file: NLTK parses, and it is written again
+        log.warning("WordNet: kept parse %s unreadable (%s); parsing the files", p, type(e).__name__)
+        return None
+    finally:
+        if was:
+            gc.enable()
+    return got if isinstance(got, dict) and set(got) == set(_PARSED) else None
+
+
+def _keep_parsed_index(root, reader) -> None:
+    import pickle
+
+    from flatbench.io import write_bytes_atomic
+
+    p = _parsed_index_path(root)
+    if p is None or not all(hasattr(reader, a) for a in _PARSED):
+        return
+    try:
+        write_bytes_atomic(p, pickle.dumps({a: getattr(reader, a) for a in _PARSED},
+                                           protocol=pickle.HIGHEST_PROTOCOL))
+    except OSError as e:  # a read-only resource dir: NLTK parses every time
+        log.info("WordNet: parse not kept at %s (%s)", p, e)
 
 
 # Bytes that end a line for str.splitlines (NLTK's stream reader) but not for a binary readline.
