@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from flatbench.attack_resources.rowstore import RowStore
+
 __all__ = ["IncrementalTagger", "MARGIN"]
 
 MARGIN = 1e-3      # logits closer than this (float32 error here is ~1e-6) go to spaCy
@@ -65,29 +67,33 @@ def _find(model, name):
 
 
 class _Store:
-    """Rows of one layer addressed by key; row 0 is the zero row."""
+    """Rows of one layer addressed by key; row 0 is the zero row. The rows are a `RowStore`
+    (a mapping of the bound, committed as written: no copies while growing, no huge-page stalls)."""
 
-    def __init__(self, width: int):
+    def __init__(self, width: int, max_rows: int):
         self.width = width
         self.slot: dict = {}
-        self.rows = np.zeros((1024, width), dtype=np.float32)
+        self.mem = RowStore(width, max_rows)
         self.clear()
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self.mem.rows
+
+    @property
+    def n(self) -> int:
+        return self.mem.n
 
     def clear(self):
         self.slot.clear()
         self.slot[(None,)] = 0  # embed store: an empty slot is the zero input row
-        self.n = 1
+        self.mem.reset()
 
     def add(self, keys: list, rows: np.ndarray) -> None:
-        need = self.n + len(keys)
-        if need > self.rows.shape[0]:
-            grown = np.zeros((max(need, 2 * self.rows.shape[0]), self.width), dtype=np.float32)
-            grown[:self.n] = self.rows[:self.n]
-            self.rows = grown
-        self.rows[self.n:need] = rows
-        for i, k in enumerate(keys, self.n):
+        first = self.mem.reserve(len(keys))
+        self.mem.rows[first:first + len(keys)] = rows
+        for i, k in enumerate(keys, first):
             self.slot[k] = i
-        self.n = need
 
 
 class IncrementalTagger:
@@ -109,7 +115,7 @@ class IncrementalTagger:
         self.width = t2v.get_dim("nO")
         self.max_rows = int(max_rows)
         # store 0: embed rows by word; store k: layer k's rows by the 2k+1 slots' words
-        self.stores = [_Store(self.width) for _ in range(_DEPTH + 1)]
+        self.stores = [_Store(self.width, self.max_rows) for _ in range(_DEPTH + 1)]
         self.tags: dict = {}  # 9-slot key -> label index
         self.counts = {"asked": 0, "computed": 0, "spacy": 0, "rows": 0}
 

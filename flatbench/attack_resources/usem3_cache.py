@@ -38,14 +38,14 @@ Memory bound: each cache holds at most its ``max_*`` entries (an ``x`` or ``h`` 
 products is 13 KB); when a call would exceed the bound
 the cache is cleared first (a call that alone needs more than the bound is served from a
 temporarily larger store, shrunk back at the next clear). The stores are anonymous mappings of
-the bound (``_rows``), so only the rows actually written become resident memory.
+the bound (``rowstore``), so only the rows actually written become resident memory.
 """
 
 from __future__ import annotations
 
-import mmap
-
 import numpy as np
+
+from flatbench.attack_resources.rowstore import RowStore as _RowStore
 
 __all__ = ["CachedUSEm3", "FEAT_WINDOW", "WordTokenizer"]
 
@@ -82,55 +82,6 @@ def _layernorm(x, gamma, beta, eps):
     x *= gamma
     x += beta
     return x
-
-
-def _rows(n, width):
-    """An uninitialised float32 (n, width) array in an anonymous mapping of its own: pages are
-    committed when first written, in 4 KB pages. (numpy asks the kernel for huge pages on arrays
-    of 4 MB and more; where memory is fragmented a huge-page fault can stall on compaction, and
-    a cache fills its rows a few at a time, so it would meet those stalls one by one.)"""
-    buf = mmap.mmap(-1, max(n * width * 4, 1))
-    return np.frombuffer(buf, dtype=np.float32, count=n * width).reshape(n, width)
-
-
-class _RowStore:
-    """float32 rows addressed by slot; slot 0 is a permanent zero row (the sentinel).
-
-    Holds ``max_rows`` rows; the caller resets before exceeding that, and only a single call
-    needing more than the bound grows the array (shrunk back at the next reset)."""
-
-    def __init__(self, width, max_rows):
-        self.width = width
-        self.max_rows = max(int(max_rows), 1)
-        # _rows: pages are only committed when first written, so the resident size follows
-        # the number of rows actually cached, and growing never copies below the bound
-        self.rows = _rows(1 + self.max_rows, width)
-        self.rows[0] = 0.0
-        self.n = 1  # next free slot
-
-    def __len__(self):
-        return self.n - 1
-
-    def would_overflow(self, n_new):
-        return self.n - 1 + n_new > self.max_rows
-
-    def reset(self):
-        self.n = 1
-        if self.rows.shape[0] > self.max_rows + 1:
-            self.rows = _rows(1 + self.max_rows, self.width)
-            self.rows[0] = 0.0
-
-    def reserve(self, k):
-        """Slots n .. n+k-1 for k new rows (grows the array by doubling); returns n."""
-        need = self.n + k
-        if need > self.rows.shape[0]:
-            cap = max(need, 2 * self.rows.shape[0])  # only a call larger than the bound
-            grown = _rows(cap, self.width)
-            grown[:self.n] = self.rows[:self.n]
-            self.rows = grown
-        first = self.n
-        self.n = need
-        return first
 
 
 _MARK = "\u2581"  # sentencepiece's word-boundary mark (an escaped space)
