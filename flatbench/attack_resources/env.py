@@ -385,25 +385,23 @@ def _parsed_index_path(root) -> Path | None:
 
 def _parsed_index(root) -> dict | None:
     """The kept parse, or None (not kept, unreadable, or not what `_keep_parsed_index` writes).
-    The collector is paused while it loads: its 0.5 M objects set off collections that walk them
-    all (0.66 s with, 0.11 s without)."""
-    import gc
+
+    Its ~0.5 M objects cost the cyclic collector as NLTK's parse does: loaded with the collector
+    on, 0.66 s (the parse: 0.64 s); with it off, 0.11 s (the parse: 0.41 s), which is how the
+    attack runner starts (`runner._collector_paused`, then `gc.freeze`). The collector is not
+    paused here: the young objects would then be walked by the first collections after the
+    load, wherever they fall (a stock TextAttack loop: +0.5 s at its second example)."""
     import pickle
 
     p = _parsed_index_path(root)
     if p is None or not p.is_file():
         return None
-    was = gc.isenabled()
-    gc.disable()
     try:
         with open(p, "rb") as f:
             got = pickle.load(f)
     except Exception as e:  # noqa: BLE001 - a damaged file: NLTK parses, and it is written again
         log.warning("WordNet: kept parse %s unreadable (%s); parsing the files", p, type(e).__name__)
         return None
-    finally:
-        if was:
-            gc.enable()
     return got if isinstance(got, dict) and set(got) == set(_PARSED) else None
 
 
