@@ -194,9 +194,9 @@ def test_wordnet_reader_skips_only_the_identity_self_map(prepared, data_dir):
 
 def test_wordnets_kept_parse_is_nltks_parse(prepared, tmp_path, monkeypatch):
     """Our reader keeps NLTK's parse of WordNet's index, exception lists and satellite offsets
-    (0.4-0.6 s at every load) in a pickle beside the resources; the next reader loads it (0.1 s with
-    the collector paused, as the attack runner starts) and holds what NLTK's parser makes. A damaged pickle is parsed anew and written again; the
-    key follows every parsed file."""
+    (0.4-0.6 s at every load) in a pickle beside the resources; the next reader loads it (0.1 s
+    with the collector paused, as the attack runner starts) and holds what NLTK's parser makes.
+    A damaged pickle is parsed anew and written again; the key follows every parsed file."""
     from collections import defaultdict
 
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
