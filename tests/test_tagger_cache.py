@@ -110,3 +110,29 @@ def test_refuses_another_layout(nlp):
     t2v = nlp.get_pipe("tok2vec").model
     with pytest.raises(StructureError):
         _check_structure(t2v.layers[0], nlp.get_pipe("tagger").model)
+
+
+def test_the_pipeline_without_its_tokenizer_is_the_pipeline(nlp, data_dir):
+    """`spacy_tagger` loads en_core_web_sm without its tokenizer (half of the load; every text
+    comes as a Doc of given words). Against the pipeline loaded with it, in one process: every
+    tok2vec row bit for bit and every tag, on the contexts of real SST2 and TREC sentences with
+    training-split words put in (the full pipeline's vocabulary starts with its tokenizer's
+    special-case lexemes, ours empty)."""
+    import spacy
+    from spacy.tokens import Doc
+
+    from flatbench.attack_resources import constraints
+
+    full = spacy.load(constraints.SPACY_MODEL, exclude=constraints._PIPES_UNUSED)
+    assert len(full.vocab) > 700 and len(full.tokenizer.rules) > 1000
+    assert not nlp.tokenizer.rules
+    queries = _queries(data_dir, "sst2", 60, 2, seed=3) + _queries(data_dir, "trec", 60, 2, seed=3)
+    contexts = list(dict.fromkeys(w for w, _ in queries))
+    assert len(contexts) > 2_000
+    t2v_a, t2v_b = full.get_pipe("tok2vec").model, nlp.get_pipe("tok2vec").model
+    for k in range(0, len(contexts), 256):
+        chunk = contexts[k:k + 256]
+        a = t2v_a.predict([Doc(full.vocab, words=list(c)) for c in chunk])
+        b = t2v_b.predict([Doc(nlp.vocab, words=list(c)) for c in chunk])
+        assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert _spacy_tags(full, queries) == _spacy_tags(nlp, queries)
