@@ -18,7 +18,10 @@ def attack_workers(n: int) -> int:
         if not env.strip().isdigit() or int(env) < 1:
             raise ConfigError(f"FLATBENCH_ATTACK_WORKERS = {env!r}: must be a positive integer")
         return int(env)
-    # Spawning a worker costs ~10-20 s (imports, encoder load); only worth it for larger jobs.
+    # A spawned worker pays its own start-up (~1.3-1.9 s here: torch and the recipe's resources).
+    # Whole process, 2 workers over 1 (SST2 CNN, 2 cores): 1.15 (PWWS) / 0.97 (TextFooler) at
+    # 100 examples, 0.90 / 0.86 at 200, 0.69 / 0.73 at 400
+    # (benchmarks/baselines/attack_workers_breakeven_2026-12-05.json).
     return 1 if n < 200 else max(1, os.cpu_count() or 1)
 
 
