@@ -82,6 +82,13 @@ def install(packages=PACKAGES) -> bool:
     return True
 
 
+def init_pending(module) -> bool:
+    """Whether ``module`` is a package made lazy here whose real ``__init__`` has not run (so a
+    name bound on it now is kept when it does run)."""
+    r = vars(module).get("__getattr__")
+    return isinstance(r, _Resolver) and not r.full
+
+
 class _Finder(importlib.abc.MetaPathFinder):
     def __init__(self, roots, deferred=()):
         self.roots = set(roots)

@@ -240,9 +240,11 @@ def _bind_corpus_loaders(names) -> None:
 
     import nltk.corpus
 
-    d = nltk.corpus.__dict__
-    if getattr(d.get("__getattr__"), "full", True) is not False:
+    from flatbench import lazy_packages
+
+    if not lazy_packages.init_pending(nltk.corpus):
         return  # not lazy, or its __init__ has run: nothing to save
+    d = nltk.corpus.__dict__
     todo = [n for n in names if n not in d]
     if not todo:
         return
@@ -279,12 +281,13 @@ def _wordnet_without_self_map() -> None:
     import nltk.corpus
     from nltk.corpus.util import LazyCorpusLoader
 
+    from flatbench import lazy_packages
+
     d = nltk.corpus.__dict__
-    if "wordnet" not in d and getattr(d.get("__getattr__"), "full", True) is False:
-        # nltk.corpus made lazy (flatbench.lazy_packages) and its __init__ not run: bind the loader
-        # without running it (it imports every corpus reader, and through nltk.metrics scipy.stats:
-        # ~0.7 s of each attack process's start). The __init__, if something runs it later, keeps
-        # a name bound before it.
+    if "wordnet" not in d and lazy_packages.init_pending(nltk.corpus):
+        # bind the loader without running nltk.corpus's __init__ (it imports every corpus reader,
+        # and through nltk.metrics scipy.stats: ~0.7 s of each attack process's start); the
+        # __init__, if something runs it later, keeps a name bound before it
         d["wordnet"] = d["_flatbench_wordnet"] = wordnet_loader()
         return
     wn = nltk.corpus.wordnet

@@ -71,7 +71,6 @@ class _Store:
     (a mapping of the bound, committed as written: no copies while growing, no huge-page stalls)."""
 
     def __init__(self, width: int, max_rows: int):
-        self.width = width
         self.slot: dict = {}
         self.mem = RowStore(width, max_rows)
         self.clear()

